@@ -1,0 +1,421 @@
+/**
+ * A real single-node Apache Kafka broker (KRaft) assembled from Maven Central and run with `java`.
+ * Used by `npm run kafka:start`, the test harness (when neither KAFKA_BROKERS nor Docker is available),
+ * the demo and the benchmarks. See DESIGN.md §7.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel } from 'kafkajs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const projectRoot = resolve(here, '..', '..');
+export const KAFKA_VERSION = '4.1.1';
+
+export class LocalBrokerError extends Error {
+  override name = 'LocalBrokerError';
+}
+
+export interface LocalBrokerOptions {
+  /** Client (PLAINTEXT) port on 127.0.0.1. Default 9092. */
+  port?: number;
+  /** KRaft controller port. Default port + 1. */
+  controllerPort?: number;
+  /** Where config, data, logs and the pid file live. Default .tributary/kafka-<port>. */
+  stateDir?: string;
+  /** Broker heap in MiB (-Xms = -Xmx). Default 512. */
+  heapMb?: number;
+  /** The java executable. Default $JAVA_HOME/bin/java, else `java` on PATH. */
+  javaBin?: string;
+  /** How long to wait for the broker to answer a metadata request. Default 90 s. */
+  readyTimeoutMs?: number;
+  /** Progress lines (jar download, formatting, waiting). Default: none. */
+  log?: (line: string) => void;
+}
+
+export interface LocalBroker {
+  bootstrap: string;
+  clusterId: string;
+  pid: number;
+  stateDir: string;
+  logFile: string;
+  /** True when a broker this project started was already running there and was reused. */
+  alreadyRunning: boolean;
+  /** Wall time from the call to the first answered metadata request. */
+  startupMs: number;
+}
+
+interface Resolved {
+  port: number;
+  controllerPort: number;
+  stateDir: string;
+  heapMb: number;
+  javaBin: string;
+  readyTimeoutMs: number;
+  log: (line: string) => void;
+}
+
+function resolveOptions(options: LocalBrokerOptions): Resolved {
+  const port = options.port ?? 9092;
+  return {
+    port,
+    controllerPort: options.controllerPort ?? port + 1,
+    stateDir: resolve(options.stateDir ?? join(projectRoot, '.tributary', `kafka-${port}`)),
+    heapMb: options.heapMb ?? 512,
+    javaBin: options.javaBin ?? (process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java'),
+    readyTimeoutMs: options.readyTimeoutMs ?? 90_000,
+    log: options.log ?? (() => {}),
+  };
+}
+
+/** The folder of cached jars; filled once by Maven, reused by every later start. */
+export function kafkaLibsDir(): string {
+  return join(projectRoot, '.cache', 'kafka', KAFKA_VERSION, 'libs');
+}
+
+/** Fetches Kafka's jars from Maven Central into the cache unless a finished copy is there. */
+export function ensureKafkaJars(log: (line: string) => void = () => {}): string {
+  const libs = kafkaLibsDir();
+  const marker = join(libs, '.complete');
+  if (existsSync(marker)) return libs;
+  const mvn = spawnSync('mvn', ['--version'], { encoding: 'utf8' });
+  if (mvn.error || mvn.status !== 0) {
+    throw new LocalBrokerError(
+      'Maven (`mvn`) is needed once to fetch Apache Kafka from Maven Central for the local broker, and was not found. ' +
+        'Install Maven (with Java 17), or run against Docker or your own cluster by setting KAFKA_BROKERS=host:port.',
+    );
+  }
+  log(`fetching Apache Kafka ${KAFKA_VERSION} from Maven Central into ${libs} …`);
+  rmSync(libs, { recursive: true, force: true });
+  mkdirSync(libs, { recursive: true });
+  const result = spawnSync(
+    'mvn',
+    ['-q', '-B', 'package', '-f', join(projectRoot, 'scripts', 'kafka', 'pom.xml'), `-Dkafka.libs.dir=${libs}`],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  if (result.status !== 0) {
+    throw new LocalBrokerError(
+      `Maven could not assemble Apache Kafka ${KAFKA_VERSION} (exit ${result.status}).\n${result.stdout}\n${result.stderr}`,
+    );
+  }
+  writeFileSync(marker, `${new Date().toISOString()}\n`);
+  return libs;
+}
+
+function checkJava(javaBin: string): void {
+  const probe = spawnSync(javaBin, ['-version'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    throw new LocalBrokerError(
+      `No Kafka broker can be had: Java (\`${javaBin}\`) was not found or does not run ` +
+        `(${probe.error?.message ?? `exit ${probe.status}`}). The local broker needs Java 17+ and Maven. ` +
+        'Alternatives: set KAFKA_BROKERS=host:port to use your own cluster, or run a Docker engine for Testcontainers.',
+    );
+  }
+}
+
+function newClusterId(): string {
+  // 16 random bytes, base64url without padding = 22 chars, the form StorageTool expects.
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
+function serverProperties(o: Resolved): string {
+  return [
+    'process.roles=broker,controller',
+    'node.id=1',
+    `controller.quorum.voters=1@127.0.0.1:${o.controllerPort}`,
+    `listeners=PLAINTEXT://127.0.0.1:${o.port},CONTROLLER://127.0.0.1:${o.controllerPort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${o.port}`,
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'controller.listener.names=CONTROLLER',
+    'inter.broker.listener.name=PLAINTEXT',
+    `log.dirs=${join(o.stateDir, 'data')}`,
+    'num.partitions=1',
+    'offsets.topic.replication.factor=1',
+    'offsets.topic.num.partitions=10',
+    'transaction.state.log.replication.factor=1',
+    'transaction.state.log.min.isr=1',
+    'share.coordinator.state.topic.replication.factor=1',
+    'share.coordinator.state.topic.min.isr=1',
+    'group.initial.rebalance.delay.ms=0',
+    'auto.create.topics.enable=true',
+    'delete.topic.enable=true',
+    'log.retention.hours=24',
+    'log.segment.bytes=67108864',
+    '',
+  ].join('\n');
+}
+
+function pidFile(stateDir: string): string {
+  return join(stateDir, 'broker.pid');
+}
+
+function readPid(stateDir: string): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(pidFile(stateDir), 'utf8').trim(), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `pid` is alive and is the Kafka broker started with this state dir (guards against pid reuse). */
+function isOurBroker(pid: number, stateDir: string): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return cmdline.includes('kafka.Kafka') && cmdline.some((arg) => arg.startsWith(stateDir));
+  } catch {
+    try {
+      process.kill(pid, 0);
+      return true; // no /proc (macOS): trust the pid file
+    } catch {
+      return false;
+    }
+  }
+}
+
+function portAnswers(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      done(true);
+    });
+    socket.once('error', () => done(false));
+  });
+}
+
+/** Asks the broker for metadata; resolves to its cluster id, or undefined when it does not answer yet. */
+export async function describeCluster(bootstrap: string): Promise<string | undefined> {
+  const kafka = new Kafka({
+    clientId: 'tributary-broker-probe',
+    brokers: [bootstrap],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1000,
+    requestTimeout: 3000,
+    retry: { retries: 0 },
+  });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const { clusterId } = await admin.describeCluster();
+    return clusterId;
+  } catch {
+    return undefined;
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+/**
+ * Waits until the group coordinator serves requests. A fresh broker creates __consumer_offsets on first use and
+ * answers COORDINATOR_NOT_AVAILABLE / COORDINATOR_LOAD_IN_PROGRESS meanwhile; doing it here keeps the first
+ * consumer group of a test or demo from crashing and restarting.
+ */
+async function waitForGroupCoordinator(bootstrap: string, deadline: number): Promise<boolean> {
+  const kafka = new Kafka({ clientId: 'tributary-broker-probe', brokers: [bootstrap], logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    while (Date.now() < deadline) {
+      try {
+        await admin.describeGroups(['tributary-broker-warmup']);
+        return true;
+      } catch {
+        // not yet
+      }
+      await sleep(200);
+    }
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+function tail(file: string, lines = 30): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Starts the broker (or reuses one this project already runs at that state dir) and waits until it answers. */
+export async function startLocalBroker(options: LocalBrokerOptions = {}): Promise<LocalBroker> {
+  const started = Date.now();
+  const o = resolveOptions(options);
+  const bootstrap = `127.0.0.1:${o.port}`;
+  const logFile = join(o.stateDir, 'broker.log');
+
+  const existing = readPid(o.stateDir);
+  if (existing !== undefined && isOurBroker(existing, o.stateDir)) {
+    const clusterId = await describeCluster(bootstrap);
+    if (clusterId !== undefined) {
+      return {
+        bootstrap,
+        clusterId,
+        pid: existing,
+        stateDir: o.stateDir,
+        logFile,
+        alreadyRunning: true,
+        startupMs: Date.now() - started,
+      };
+    }
+    o.log(`broker pid ${existing} is running but does not answer on ${bootstrap}; restarting it`);
+    await stopPid(existing, 15_000);
+  }
+
+  checkJava(o.javaBin);
+  for (const port of [o.port, o.controllerPort]) {
+    if (await portAnswers(port)) {
+      throw new LocalBrokerError(
+        `Port ${port} on 127.0.0.1 is already used by another process, so the local broker cannot start there. ` +
+          'Stop that process, pick other ports (npm run kafka:start -- --port 19092), or set KAFKA_BROKERS to use a running cluster.',
+      );
+    }
+  }
+  const libs = ensureKafkaJars(o.log);
+  const classpath = join(libs, '*');
+
+  rmSync(o.stateDir, { recursive: true, force: true });
+  mkdirSync(join(o.stateDir, 'data'), { recursive: true });
+  const props = join(o.stateDir, 'server.properties');
+  writeFileSync(props, serverProperties(o));
+
+  const clusterId = newClusterId();
+  const toolsLog = `-Dlog4j2.configurationFile=${join(projectRoot, 'scripts', 'kafka', 'tools-log4j2.properties')}`;
+  const format = spawnSync(
+    o.javaBin,
+    [toolsLog, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props],
+    { encoding: 'utf8' },
+  );
+  if (format.status !== 0) {
+    throw new LocalBrokerError(`Formatting the KRaft data dir failed (exit ${format.status}):\n${format.stderr}`);
+  }
+
+  const out = openSync(logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(
+      o.javaBin,
+      [
+        `-Xms${o.heapMb}m`,
+        `-Xmx${o.heapMb}m`,
+        '-XX:+UseG1GC',
+        '-Djava.awt.headless=true',
+        `-Dlog4j2.configurationFile=${join(projectRoot, 'scripts', 'kafka', 'log4j2.properties')}`,
+        `-Dkafka.logs.dir=${o.stateDir}`,
+        '-cp',
+        classpath,
+        'kafka.Kafka',
+        props,
+      ],
+      { detached: true, stdio: ['ignore', out, out] },
+    );
+  } finally {
+    closeSync(out);
+  }
+  const pid = child.pid;
+  if (pid === undefined) throw new LocalBrokerError(`Could not spawn ${o.javaBin}`);
+  let exited: number | null | undefined;
+  child.once('exit', (code) => {
+    exited = code;
+  });
+  child.unref();
+  writeFileSync(pidFile(o.stateDir), `${pid}\n`);
+  o.log(`broker pid ${pid} starting on ${bootstrap} (log: ${logFile})`);
+
+  const deadline = started + o.readyTimeoutMs;
+  while (Date.now() < deadline) {
+    if (exited !== undefined) {
+      throw new LocalBrokerError(
+        `The broker exited (code ${exited}) before it answered. Last log lines:\n${tail(logFile)}`,
+      );
+    }
+    if (await portAnswers(o.port)) {
+      const answered = await describeCluster(bootstrap);
+      if (answered !== undefined && (await waitForGroupCoordinator(bootstrap, deadline))) {
+        return {
+          bootstrap,
+          clusterId: answered,
+          pid,
+          stateDir: o.stateDir,
+          logFile,
+          alreadyRunning: false,
+          startupMs: Date.now() - started,
+        };
+      }
+    }
+    await sleep(100);
+  }
+  await stopPid(pid, 10_000);
+  throw new LocalBrokerError(
+    `The broker did not answer a metadata request on ${bootstrap} within ${o.readyTimeoutMs} ms. Last log lines:\n${tail(logFile)}`,
+  );
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function stopPid(pid: number, timeoutMs: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!alive(pid)) return;
+    await sleep(100);
+  }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+export type StopResult = { stopped: true; pid: number } | { stopped: false; reason: string };
+
+/** Stops only the broker this project started at that state dir, by its recorded pid. */
+export async function stopLocalBroker(options: LocalBrokerOptions = {}, timeoutMs = 20_000): Promise<StopResult> {
+  const o = resolveOptions(options);
+  const pid = readPid(o.stateDir);
+  if (pid === undefined) return { stopped: false, reason: `no pid file in ${o.stateDir}` };
+  if (!isOurBroker(pid, o.stateDir)) {
+    rmSync(pidFile(o.stateDir), { force: true });
+    return { stopped: false, reason: `pid ${pid} is not a broker started here (stale pid file removed)` };
+  }
+  await stopPid(pid, timeoutMs);
+  rmSync(pidFile(o.stateDir), { force: true });
+  return { stopped: true, pid };
+}
+
+export interface BrokerStatus {
+  running: boolean;
+  pid?: number;
+  bootstrap: string;
+  clusterId?: string;
+}
+
+export async function localBrokerStatus(options: LocalBrokerOptions = {}): Promise<BrokerStatus> {
+  const o = resolveOptions(options);
+  const bootstrap = `127.0.0.1:${o.port}`;
+  const pid = readPid(o.stateDir);
+  if (pid === undefined || !isOurBroker(pid, o.stateDir)) return { running: false, bootstrap };
+  const clusterId = await describeCluster(bootstrap);
+  return clusterId === undefined ? { running: true, pid, bootstrap } : { running: true, pid, bootstrap, clusterId };
+}
