@@ -1,0 +1,107 @@
+/**
+ * What flows through a pipeline. Every consumed record becomes an `Envelope` carrying its value *and* its origin;
+ * a failure never errors the Observable — it becomes a `FailedEnvelope` that keeps the origin (raw bytes included)
+ * so it can be dead-lettered. Each record ends in exactly one `Outcome`, reported through its `ticket`.
+ */
+import type { Logger } from 'pino';
+import type { TributaryError } from './errors.js';
+import type { RecordHeaders } from './kafka/ports.js';
+
+/** How a record finished. Only finished records are ever committed. */
+export type Outcome = 'published' | 'dead_lettered' | 'filtered' | 'sunk';
+
+/** Where a record came from: everything needed to dead-letter, replay or log it. */
+export interface RecordOrigin {
+  readonly pipeline: string;
+  readonly groupId: string;
+  readonly topic: string;
+  readonly partition: number;
+  /** int64 offset of the record in its partition. */
+  readonly offset: bigint;
+  readonly key: Buffer | null;
+  readonly headers: RecordHeaders;
+  /** Record timestamp, milliseconds since the epoch, as Kafka gives it. */
+  readonly timestamp: string;
+  /** The original value bytes; null for a tombstone. */
+  readonly raw: Buffer | null;
+  /** The `correlation-id` header when present, else `<topic>-<partition>-<offset>`. */
+  readonly correlationId: string;
+  /**
+   * The ordering lane: elements of one lane are processed one at a time, in order, by every asynchronous stage.
+   * `partition` ordering: one lane per partition; `key`: per partition and key; `unordered`: one lane per record.
+   */
+  readonly lane: string;
+}
+
+/** The record's single completion handle. The first `finish` wins; later calls are ignored. */
+export interface RecordTicket {
+  readonly finished: boolean;
+  finish(outcome: Outcome): void;
+}
+
+/** What a stage may use from the running pipeline: producing, dead-lettering, logging. */
+export interface PipelineContext {
+  readonly pipeline: string;
+  readonly groupId: string;
+  readonly deadLetterTopic: string;
+  readonly logger: Logger;
+  /** Queues a record for the shared, batching producer; resolves when the broker acknowledged it. */
+  send(record: OutgoingRecord): Promise<void>;
+  /** Publishes a failed element to the dead-letter topic (retrying until acknowledged) and finishes it. */
+  deadLetter(failed: FailedEnvelope, topic?: string): Promise<void>;
+}
+
+/** A record to produce. Keys decide partitions unless `partition` is given. */
+export interface OutgoingRecord {
+  topic: string;
+  key: Buffer | string | null;
+  value: Buffer | string | null;
+  headers?: RecordHeaders;
+  partition?: number;
+}
+
+interface EnvelopeBase {
+  readonly origin: RecordOrigin;
+  /** How many times a retrying stage has run this record (0 before any). */
+  readonly attempts: number;
+  readonly ticket: RecordTicket;
+  readonly context: PipelineContext;
+}
+
+/** A record being processed successfully so far; `value` is typed by the stages before it. */
+export interface Envelope<T> extends EnvelopeBase {
+  readonly ok: true;
+  readonly value: T;
+}
+
+/** A record that failed at `stage`; it flows on untouched until a dead-letter stage (or the pipeline's end). */
+export interface FailedEnvelope extends EnvelopeBase {
+  readonly ok: false;
+  readonly stage: string;
+  readonly error: TributaryError;
+}
+
+export type Element<T> = Envelope<T> | FailedEnvelope;
+
+/** The raw value of a consumed record, before any parsing. */
+export type RawValue = Buffer | null;
+
+export function withValue<T, U>(element: Envelope<T>, value: U): Envelope<U> {
+  return { ...element, value };
+}
+
+export function failed(element: Element<unknown>, stage: string, error: TributaryError): FailedEnvelope {
+  return {
+    ok: false,
+    stage,
+    error,
+    origin: element.origin,
+    attempts: element.attempts,
+    ticket: element.ticket,
+    context: element.context,
+  };
+}
+
+export function withAttempts<T extends Element<unknown>>(element: T, attempts: number): T {
+  return { ...element, attempts };
+}

@@ -1,0 +1,123 @@
+/**
+ * The engine's own view of a Kafka client. Adapters (kafkajs today) translate at this edge; no client type leaks
+ * past it. Offsets are bigint (int64) everywhere on this side.
+ */
+
+export type HeaderValue = Buffer | string;
+export type RecordHeaders = Readonly<Record<string, HeaderValue | readonly HeaderValue[] | undefined>>;
+
+export interface TopicPartition {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+export interface TopicPartitionOffset extends TopicPartition {
+  /** Next offset to read (Kafka's commit semantics: last processed + 1). */
+  readonly offset: bigint;
+}
+
+export interface ConsumedRecord {
+  readonly offset: bigint;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: RecordHeaders;
+  /** Milliseconds since the epoch, as a decimal string. */
+  readonly timestamp: string;
+}
+
+export interface PartitionBatch extends TopicPartition {
+  readonly records: readonly ConsumedRecord[];
+  /** The offset after the batch's last offset, control records included (commit this once all is finished). */
+  readonly endOffset: bigint;
+  readonly highWatermark: bigint;
+}
+
+export interface BatchControl {
+  /** Keeps group membership; throws when the group is rebalancing (let it propagate). */
+  heartbeat(): Promise<void>;
+  /** False once the consumer is stopping or the batch is stale (seek / rebalance). */
+  shouldContinue(): boolean;
+}
+
+export type BatchHandler = (batch: PartitionBatch, control: BatchControl) => Promise<void>;
+
+export interface AssignmentEvent {
+  readonly assignment: readonly TopicPartition[];
+  readonly memberId: string;
+}
+
+export interface ConsumerPort {
+  connect(): Promise<void>;
+  subscribe(topics: readonly string[], fromBeginning: boolean): Promise<void>;
+  /** Starts the fetch loop; the next fetch for a broker waits until the handler's promise settles. */
+  run(handler: BatchHandler): Promise<void>;
+  commit(offsets: readonly TopicPartitionOffset[]): Promise<void>;
+  pause(partitions: readonly TopicPartition[]): void;
+  resume(partitions: readonly TopicPartition[]): void;
+  /** After each group join: the partitions this member now owns. Returns a remover. */
+  onAssigned(listener: (event: AssignmentEvent) => void): () => void;
+  /** When the group starts rebalancing (partitions may be taken away). Returns a remover. */
+  onRebalancing(listener: () => void): () => void;
+  /** When the consumer crashed and will not restart by itself. Returns a remover. */
+  onFatal(listener: (error: Error) => void): () => void;
+  disconnect(): Promise<void>;
+}
+
+export interface ProducerPort {
+  connect(): Promise<void>;
+  /** Sends all records in one batched request per broker (acks = all, idempotent). */
+  send(records: readonly OutgoingMessage[]): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+export interface OutgoingMessage {
+  readonly topic: string;
+  readonly key: Buffer | string | null;
+  readonly value: Buffer | string | null;
+  readonly headers?: RecordHeaders | undefined;
+  readonly partition?: number | undefined;
+}
+
+export interface TopicSpec {
+  readonly topic: string;
+  readonly partitions: number;
+  readonly replicationFactor?: number;
+  readonly config?: Readonly<Record<string, string>>;
+}
+
+export interface PartitionOffsets {
+  readonly partition: number;
+  readonly low: bigint;
+  readonly high: bigint;
+}
+
+export interface AdminPort {
+  connect(): Promise<void>;
+  /** Creates the topics that do not exist yet; returns the names it created. */
+  createTopics(topics: readonly TopicSpec[]): Promise<string[]>;
+  listTopics(): Promise<string[]>;
+  endOffsets(topic: string): Promise<PartitionOffsets[]>;
+  /** Committed offsets of a group on a topic, by partition; partitions without a commit are absent. */
+  committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>>;
+  disconnect(): Promise<void>;
+}
+
+export interface ConsumerOptions {
+  readonly groupId: string;
+  readonly sessionTimeoutMs?: number;
+  readonly heartbeatIntervalMs?: number;
+  readonly rebalanceTimeoutMs?: number;
+  readonly maxBytesPerPartition?: number;
+  readonly partitionsConsumedConcurrently?: number;
+}
+
+export interface ProducerOptions {
+  readonly compression?: 'none' | 'gzip';
+}
+
+/** Everything the engine needs from a Kafka client library. */
+export interface KafkaClientPort {
+  consumer(options: ConsumerOptions): ConsumerPort;
+  producer(options?: ProducerOptions): ProducerPort;
+  admin(): AdminPort;
+}
