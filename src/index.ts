@@ -1,5 +1,29 @@
-/**
- * Tributary's one public entry point. The engine (definePipeline, createEngine), the operators and the metrics
- * are exported from here as they land; see DESIGN.md §3.
- */
-export const VERSION = '0.1.0';
+/** Tributary's one public entry point (DESIGN.md §3). */
+
+export * from '../operators/index.js';
+export type {
+  Element,
+  Envelope,
+  FailedEnvelope,
+  Outcome,
+  OutgoingRecord,
+  PipelineContext,
+  RawValue,
+  RecordOrigin,
+  RecordTicket,
+} from './envelope.js';
+export { failed, withAttempts, withValue } from './envelope.js';
+export { ERROR_CATALOGUE, errorMessage, isRetriable, TributaryError, type TributaryErrorCode } from './errors.js';
+export { type EngineObserver, noopObserver } from './instrumentation.js';
+export { createKafkajsClient, type KafkaConnectionConfig } from './kafka/kafkajsClient.js';
+export type * from './kafka/ports.js';
+export { laneOfElement, mergeMapByLane } from './lanes.js';
+export { buildDeadLetterRecord, DLT_HEADERS, readIntegerHeader, readTextHeader } from './runtime/deadLetterRecord.js';
+export {
+  definePipeline,
+  type OrderingMode,
+  type Pipeline,
+  type PipelineConfig,
+  type PipelineSource,
+} from './runtime/definePipeline.js';
+export { createEngine, type Engine, type EngineOptions, type EngineStatus } from './runtime/engine.js';

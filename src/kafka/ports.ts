@@ -37,6 +37,11 @@ export interface BatchControl {
   heartbeat(): Promise<void>;
   /** False once the consumer is stopping or the batch is stale (seek / rebalance). */
   shouldContinue(): boolean;
+  /**
+   * Moves this partition's fetch position: the next fetch starts at `nextOffset`. Not a commit — the engine commits
+   * separately, only what is finished. Call it before returning from the handler.
+   */
+  advanceTo(nextOffset: bigint): void;
 }
 
 export type BatchHandler = (batch: PartitionBatch, control: BatchControl) => Promise<void>;

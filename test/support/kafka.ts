@@ -158,3 +158,36 @@ export async function committedOffsets(groupId: string, topic: string): Promise<
   const [result] = await withAdmin((admin) => admin.fetchOffsets({ groupId, topics: [topic] }));
   return new Map((result?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
 }
+
+export interface Collector {
+  readonly records: ConsumedRecord[];
+  /** Resolves once at least `count` records were collected (rejects after `timeoutMs`). */
+  waitFor(count: number, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Consumes `topic` from the beginning in the background, keeping every record, until `stop()`. */
+export async function collect(topic: string): Promise<Collector> {
+  const consumer = testKafka('tributary-test-collector').consumer({ groupId: uniqueName('test-collector') });
+  const records: ConsumedRecord[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      for (const m of batch.messages) records.push(toConsumed(batch.topic, batch.partition, m));
+    },
+  });
+  onTestFinished(() => consumer.disconnect().catch(() => {}));
+  return {
+    records,
+    async waitFor(count, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (records.length < count) {
+        if (Date.now() > deadline)
+          throw new Error(`collect(${topic}): ${records.length} of ${count} records after ${timeoutMs} ms`);
+        await new Promise((done) => setTimeout(done, 50));
+      }
+    },
+    stop: () => consumer.disconnect(),
+  };
+}

@@ -1,0 +1,1 @@
+export { type PublishConfig, publish, serializeValue } from './publish.js';

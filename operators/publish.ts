@@ -1,0 +1,100 @@
+/**
+ * Publishes each ok element to a topic through the engine's shared, batching producer, and finishes the record as
+ * `published` once the broker acknowledged it (acks = all). Failed elements pass through untouched. A record the
+ * broker refuses for good (e.g. too large) becomes a failed element for the dead-letter topic; transient broker
+ * trouble is retried by the producer, in order, and the record stays unfinished meanwhile.
+ *
+ * ```
+ * in:   --a--b--------c--|
+ * ack:  -----[a,b]------[c]
+ * out:  -------a-b--------c--|
+ * ```
+ *
+ * @example
+ * records.pipe(parseJson(), publish('orders.enriched', { key: (el) => el.value.orderId }))
+ * @param topic the destination topic, or a function choosing it per element
+ * @param config key, value, headers and partition choices
+ * @returns the same elements, after they were acknowledged
+ */
+import { catchError, from, map, mergeMap, type OperatorFunction, of } from 'rxjs';
+import { type Element, type Envelope, failed } from '../src/envelope.js';
+import { errorMessage, TributaryError } from '../src/errors.js';
+import type { HeaderValue, RecordHeaders } from '../src/kafka/ports.js';
+
+export interface PublishConfig<T> {
+  /** Stage name for metrics, logs and dead-letter headers. Default 'publish'. */
+  name?: string;
+  /** The output key; decides the partition. Default: the input record's key. */
+  key?: (element: Envelope<T>) => Buffer | string | null;
+  /** The output value. Default: Buffer and string as they are, null as a tombstone, anything else as JSON. */
+  value?: (value: T, element: Envelope<T>) => Buffer | string | null;
+  /** Extra headers. `correlation-id` is always carried over from the input. */
+  headers?: (element: Envelope<T>) => RecordHeaders;
+  /** An explicit partition; default: chosen by the key. */
+  partition?: (element: Envelope<T>) => number | undefined;
+}
+
+export function serializeValue(value: unknown): Buffer | string | null {
+  if (value === null || value === undefined) return null;
+  if (Buffer.isBuffer(value) || typeof value === 'string') return value;
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+}
+
+const stageName = /^[A-Za-z0-9._-]{1,100}$/;
+
+export function publish<T>(
+  topic: string | ((element: Envelope<T>) => string),
+  config: PublishConfig<T> = {},
+): OperatorFunction<Element<T>, Element<T>> {
+  const { name = 'publish', key, value, headers, partition } = config;
+  if (!stageName.test(name)) throw new TypeError(`publish: stage name "${name}" must match [A-Za-z0-9._-]{1,100}`);
+  return mergeMap((element: Element<T>) => {
+    if (!element.ok) return of(element);
+    let record: Parameters<Envelope<T>['context']['send']>[0];
+    try {
+      const outHeaders: Record<string, HeaderValue | readonly HeaderValue[] | undefined> = {
+        'correlation-id': element.origin.correlationId,
+        ...(headers ? headers(element) : {}),
+      };
+      const p = partition?.(element);
+      record = {
+        topic: typeof topic === 'string' ? topic : topic(element),
+        key: key ? key(element) : element.origin.key,
+        value: value ? value(element.value, element) : serializeValue(element.value),
+        headers: outHeaders,
+        ...(p === undefined ? {} : { partition: p }),
+      };
+    } catch (error) {
+      return of(
+        failed(
+          element,
+          name,
+          new TributaryError('TRIBUTARY_ERR_PROCESSING', `publish could not build the record: ${errorMessage(error)}`, {
+            cause: error,
+            retriable: false,
+          }),
+        ),
+      );
+    }
+    return from(element.context.send(record)).pipe(
+      map((): Element<T> => {
+        element.ticket.finish('published');
+        return element;
+      }),
+      catchError((error: unknown) =>
+        of(
+          failed(
+            element,
+            name,
+            new TributaryError('TRIBUTARY_ERR_PUBLISH', `publish to ${record.topic} refused: ${errorMessage(error)}`, {
+              cause: error,
+              topic: element.origin.topic,
+              partition: element.origin.partition,
+              offset: element.origin.offset,
+            }),
+          ),
+        ),
+      ),
+    );
+  });
+}

@@ -1,0 +1,121 @@
+/**
+ * Per-partition offset tracking for at-least-once commits with out-of-order completion. Records are admitted in
+ * offset order; they may finish in any order. The committable offset is the lowest unfinished offset, or — when
+ * nothing is unfinished — the end of what was fetched (so transactional control records and compaction gaps do
+ * not hold lag above zero). A revoked tracker is fenced: it never yields a committable offset again.
+ */
+import type { Outcome, RecordTicket } from '../envelope.js';
+
+export type FinishListener = (ticket: TrackedTicket, outcome: Outcome) => void;
+
+export class TrackedTicket implements RecordTicket {
+  readonly offset: bigint;
+  readonly admittedAt: number;
+  readonly tracker: PartitionTracker;
+  #finished = false;
+  readonly #onFinish: FinishListener;
+
+  constructor(tracker: PartitionTracker, offset: bigint, admittedAt: number, onFinish: FinishListener) {
+    this.tracker = tracker;
+    this.offset = offset;
+    this.admittedAt = admittedAt;
+    this.#onFinish = onFinish;
+  }
+
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  finish(outcome: Outcome): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.tracker.noteFinished();
+    this.#onFinish(this, outcome);
+  }
+}
+
+export class PartitionTracker {
+  readonly topic: string;
+  readonly partition: number;
+  #pending: TrackedTicket[] = [];
+  #head = 0;
+  #unfinished = 0;
+  #highestAdmitted = -1n;
+  #fetchedEnd = -1n;
+  #committed = -1n;
+  #revoked = false;
+
+  constructor(topic: string, partition: number) {
+    this.topic = topic;
+    this.partition = partition;
+  }
+
+  get revoked(): boolean {
+    return this.#revoked;
+  }
+
+  /** Records admitted and not finished yet. */
+  get unfinished(): number {
+    return this.#unfinished;
+  }
+
+  /** The last offset committed through this tracker (next offset to read), or -1. */
+  get committed(): bigint {
+    return this.#committed;
+  }
+
+  /** False for an offset this tracker already admitted (a re-delivery after a rejoin): skip it. */
+  accepts(offset: bigint): boolean {
+    return !this.#revoked && offset > this.#highestAdmitted;
+  }
+
+  admit(offset: bigint, admittedAt: number, onFinish: FinishListener): TrackedTicket {
+    if (!this.accepts(offset)) {
+      throw new Error(`offset ${offset} of ${this.topic}/${this.partition} admitted twice or after revoke`);
+    }
+    const ticket = new TrackedTicket(this, offset, admittedAt, onFinish);
+    this.#pending.push(ticket);
+    this.#highestAdmitted = offset;
+    this.#unfinished++;
+    return ticket;
+  }
+
+  /** Called by a ticket when it finishes. */
+  noteFinished(): void {
+    this.#unfinished--;
+  }
+
+  /** Every record of a fetched batch up to `endOffset` (exclusive) was admitted or skipped as already admitted. */
+  fetchedUpTo(endOffset: bigint): void {
+    if (endOffset > this.#fetchedEnd) this.#fetchedEnd = endOffset;
+  }
+
+  /** The offset to commit now (next offset to read), or undefined when there is nothing new to commit. */
+  committable(): bigint | undefined {
+    if (this.#revoked) return undefined;
+    const pending = this.#pending;
+    while (this.#head < pending.length && pending[this.#head]?.finished) this.#head++;
+    if (this.#head > 1024 && this.#head * 2 > pending.length) {
+      this.#pending = pending.slice(this.#head);
+      this.#head = 0;
+    }
+    let next: bigint;
+    const lowestUnfinished = this.#pending[this.#head];
+    if (lowestUnfinished !== undefined) {
+      next = lowestUnfinished.offset;
+    } else {
+      if (this.#highestAdmitted < 0n && this.#fetchedEnd < 0n) return undefined;
+      next = this.#highestAdmitted + 1n > this.#fetchedEnd ? this.#highestAdmitted + 1n : this.#fetchedEnd;
+    }
+    return next > this.#committed ? next : undefined;
+  }
+
+  markCommitted(offset: bigint): void {
+    if (offset > this.#committed) this.#committed = offset;
+  }
+
+  /** The partition was taken away: fence it. Late completions still release credit but are never committed. */
+  revoke(): void {
+    this.#revoked = true;
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * A pipeline is a value declared in code: a source (topics + consumer group), an operator chain, a dead-letter
+ * topic and limits. `definePipeline` checks it once, at definition time, with readable messages.
+ */
+import type { Observable } from 'rxjs';
+import { z } from 'zod';
+import type { Element, Envelope, RawValue } from '../envelope.js';
+import { TributaryError } from '../errors.js';
+
+export type OrderingMode = 'partition' | 'key' | 'unordered';
+
+export interface PipelineSource {
+  /** Topics to consume. */
+  topics: readonly string[];
+  /** The consumer group; instances with the same group share the partitions. */
+  groupId: string;
+  /** Where a new group starts: the earliest offset (default) or only new records. */
+  fromBeginning?: boolean;
+}
+
+export interface PipelineConsumerTuning {
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  rebalanceTimeoutMs?: number;
+  maxBytesPerPartition?: number;
+  /** Partition batches kafkajs hands over concurrently. Default 1. */
+  partitionsConsumedConcurrently?: number;
+}
+
+export interface PipelineConfig<TOut = unknown> {
+  /** Names metrics, logs and dead-letter headers: [A-Za-z0-9._-], at most 100 characters. */
+  name: string;
+  source: PipelineSource;
+  /** Where failed records go (DESIGN.md §4 record format). Required: a failure is never dropped. */
+  deadLetter: { topic: string };
+  /** Admission limit (backpressure): most records admitted and unfinished at once. Default 1000. */
+  maxInFlight?: number;
+  /** `partition` (default): one record at a time per partition and stage; `key`: per key; `unordered`. */
+  ordering?: OrderingMode;
+  /** How often finished offsets are committed. Default 1000 ms. */
+  commitIntervalMs?: number;
+  /** How long `stop()` waits for in-flight records before it commits and disconnects. Default 30 s. */
+  drainTimeoutMs?: number;
+  consumer?: PipelineConsumerTuning;
+  /** The operator chain: raw records in, elements out. Called once per pipeline (re)start. */
+  build: (records: Observable<Envelope<RawValue>>) => Observable<Element<TOut>>;
+}
+
+export interface Pipeline<TOut = unknown> {
+  readonly kind: 'tributary.pipeline';
+  readonly name: string;
+  readonly source: Readonly<Required<PipelineSource>>;
+  readonly deadLetter: { readonly topic: string };
+  readonly maxInFlight: number;
+  readonly ordering: OrderingMode;
+  readonly commitIntervalMs: number;
+  readonly drainTimeoutMs: number;
+  readonly consumer: Readonly<PipelineConsumerTuning>;
+  readonly build: (records: Observable<Envelope<RawValue>>) => Observable<Element<TOut>>;
+}
+
+const namePattern = /^[A-Za-z0-9._-]{1,100}$/;
+const topicName = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name: [A-Za-z0-9._-], 1–249 characters')
+  .refine((t) => t !== '.' && t !== '..', 'a Kafka topic name other than "." and ".."');
+const positiveInt = z.number().int().positive();
+
+export const pipelineConfigSchema = z.object({
+  name: z.string().regex(namePattern, 'a stage-safe name: [A-Za-z0-9._-], 1–100 characters'),
+  source: z.object({
+    topics: z.array(topicName).min(1, 'at least one topic'),
+    groupId: z.string().min(1, 'a consumer group id'),
+    fromBeginning: z.boolean().optional(),
+  }),
+  deadLetter: z.object({ topic: topicName }),
+  maxInFlight: positiveInt.max(1_000_000).optional(),
+  ordering: z.enum(['partition', 'key', 'unordered']).optional(),
+  commitIntervalMs: positiveInt.optional(),
+  drainTimeoutMs: z.number().int().nonnegative().optional(),
+  consumer: z
+    .object({
+      sessionTimeoutMs: positiveInt.optional(),
+      heartbeatIntervalMs: positiveInt.optional(),
+      rebalanceTimeoutMs: positiveInt.optional(),
+      maxBytesPerPartition: positiveInt.optional(),
+      partitionsConsumedConcurrently: positiveInt.optional(),
+    })
+    .optional(),
+  build: z.custom<PipelineConfig['build']>((v) => typeof v === 'function', 'a function (records) => Observable'),
+});
+
+/** Declares a pipeline. Throws TRIBUTARY_ERR_PIPELINE_DEFINITION naming each wrong field. */
+export function definePipeline<TOut>(config: PipelineConfig<TOut>): Pipeline<TOut> {
+  const parsed = pipelineConfigSchema.safeParse(config);
+  if (!parsed.success) {
+    const name = typeof config?.name === 'string' ? config.name : '(unnamed)';
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(pipeline)'}: ${i.message}`);
+    throw new TributaryError(
+      'TRIBUTARY_ERR_PIPELINE_DEFINITION',
+      `pipeline "${name}" is invalid:\n${lines.join('\n')}`,
+      { details: parsed.error.issues },
+    );
+  }
+  if (config.source.topics.includes(config.deadLetter.topic)) {
+    throw new TributaryError(
+      'TRIBUTARY_ERR_PIPELINE_DEFINITION',
+      `pipeline "${config.name}" is invalid:\n  deadLetter.topic: must differ from the source topics (a loop)`,
+    );
+  }
+  return {
+    kind: 'tributary.pipeline',
+    name: config.name,
+    source: {
+      topics: [...config.source.topics],
+      groupId: config.source.groupId,
+      fromBeginning: config.source.fromBeginning ?? true,
+    },
+    deadLetter: { topic: config.deadLetter.topic },
+    maxInFlight: config.maxInFlight ?? 1000,
+    ordering: config.ordering ?? 'partition',
+    commitIntervalMs: config.commitIntervalMs ?? 1000,
+    drainTimeoutMs: config.drainTimeoutMs ?? 30_000,
+    consumer: { ...config.consumer },
+    build: config.build,
+  };
+}

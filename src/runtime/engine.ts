@@ -1,0 +1,156 @@
+/**
+ * The engine runs many pipelines in one process: one consumer per pipeline, one shared batching producer. It starts
+ * them, reports readiness, and stops them gracefully (stop admitting, drain, commit, disconnect).
+ */
+import { type Logger, pino } from 'pino';
+import { type EngineObserver, noopObserver } from '../instrumentation.js';
+import { createKafkajsClient, type KafkaConnectionConfig } from '../kafka/kafkajsClient.js';
+import type { KafkaClientPort, ProducerPort } from '../kafka/ports.js';
+import type { Pipeline } from './definePipeline.js';
+import { PipelineRunner, type RunnerState } from './pipelineRunner.js';
+import { ProducerBatcher } from './producerBatcher.js';
+
+export interface EngineOptions {
+  // biome-ignore lint/suspicious/noExplicitAny: pipelines of any output type run side by side
+  pipelines: readonly Pipeline<any>[];
+  /** How to reach Kafka: connection settings, or a ready client port (another client library, tests). */
+  kafka: KafkaConnectionConfig | { client: KafkaClientPort };
+  logger?: Logger;
+  observer?: EngineObserver;
+  producer?: { compression?: 'none' | 'gzip'; maxBatchRecords?: number };
+  /** On SIGTERM/SIGINT: stop gracefully, then exit(0) (exit 1 if stopping failed). Default false. */
+  handleSignals?: boolean;
+}
+
+export interface PipelineStatus {
+  name: string;
+  state: RunnerState;
+  ready: boolean;
+  inFlight: number;
+  assignment: string[];
+}
+
+export interface EngineStatus {
+  ready: boolean;
+  reasons: string[];
+  pipelines: PipelineStatus[];
+}
+
+export interface Engine {
+  start(): Promise<void>;
+  /** Graceful: stop admitting, drain up to each pipeline's drainTimeoutMs, commit, disconnect. */
+  stop(): Promise<void>;
+  /** Immediate: no drain and no final commit. What a crash looks like, for tests. */
+  abort(): Promise<void>;
+  status(): EngineStatus;
+}
+
+export function createEngine(options: EngineOptions): Engine {
+  const logger = options.logger ?? pino({ name: 'tributary' });
+  const observer = options.observer ?? noopObserver;
+  const client = 'client' in options.kafka ? options.kafka.client : createKafkajsClient({ logger, ...options.kafka });
+  const names = new Set<string>();
+  for (const p of options.pipelines) {
+    if (names.has(p.name)) throw new Error(`two pipelines are named "${p.name}"; names must be unique`);
+    names.add(p.name);
+  }
+  let producerPort: ProducerPort | undefined;
+  let producerConnected = false;
+  let batcher: ProducerBatcher | undefined;
+  let runners: PipelineRunner[] = [];
+  let started = false;
+  let stopping: Promise<void> | undefined;
+  const signalHandlers: [NodeJS.Signals, () => void][] = [];
+
+  const removeSignalHandlers = () => {
+    for (const [signal, handler] of signalHandlers) process.off(signal, handler);
+    signalHandlers.length = 0;
+  };
+
+  const finish = async (graceful: boolean) => {
+    const results = await Promise.allSettled(runners.map((r) => (graceful ? r.stop() : r.abort())));
+    if (batcher && graceful) {
+      const timeout = new Promise<void>((done) => setTimeout(done, 10_000).unref());
+      await Promise.race([batcher.idle(), timeout]);
+    }
+    batcher?.close();
+    if (producerPort) {
+      await producerPort
+        .disconnect()
+        .catch((error: unknown) => logger.warn({ err: error }, 'producer disconnect failed'));
+    }
+    producerConnected = false;
+    removeSignalHandlers();
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) throw failure.reason;
+  };
+
+  const engine: Engine = {
+    async start() {
+      if (started) throw new Error('engine already started');
+      started = true;
+      producerPort = client.producer(
+        options.producer?.compression ? { compression: options.producer.compression } : {},
+      );
+      await producerPort.connect();
+      producerConnected = true;
+      batcher = new ProducerBatcher(producerPort, {
+        observer,
+        logger,
+        ...(options.producer?.maxBatchRecords ? { maxBatchRecords: options.producer.maxBatchRecords } : {}),
+      });
+      const deps = { client, producer: batcher, logger, observer };
+      runners = options.pipelines.map((p) => new PipelineRunner(p, deps));
+      try {
+        for (const runner of runners) await runner.start();
+      } catch (error) {
+        await finish(false).catch(() => {});
+        throw error;
+      }
+      if (options.handleSignals) {
+        for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+          const handler = () => {
+            logger.info({ signal }, 'signal received: stopping gracefully');
+            engine.stop().then(
+              () => process.exit(0),
+              (error: unknown) => {
+                logger.error({ err: error }, 'graceful stop failed');
+                process.exit(1);
+              },
+            );
+          };
+          process.once(signal, handler);
+          signalHandlers.push([signal, handler]);
+        }
+      }
+      logger.info({ pipelines: runners.map((r) => r.pipeline.name) }, 'engine started');
+    },
+    stop() {
+      stopping ??= finish(true).then(() => logger.info('engine stopped'));
+      return stopping;
+    },
+    abort() {
+      stopping ??= finish(false);
+      return stopping;
+    },
+    status() {
+      const pipelines = runners.map((r) => ({
+        name: r.pipeline.name,
+        state: r.state,
+        ready: r.ready,
+        inFlight: r.inFlight,
+        assignment: r.assignment.map((tp) => `${tp.topic}/${tp.partition}`),
+      }));
+      const reasons: string[] = [];
+      if (!started) reasons.push('engine not started');
+      if (stopping) reasons.push('engine stopping');
+      if (started && !producerConnected) reasons.push('producer not connected');
+      for (const p of pipelines) {
+        if (!p.ready)
+          reasons.push(`pipeline ${p.name} is ${p.state === 'running' ? 'waiting to join its group' : p.state}`);
+      }
+      return { ready: reasons.length === 0, reasons, pipelines };
+    },
+  };
+  return engine;
+}

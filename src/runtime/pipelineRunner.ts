@@ -1,0 +1,460 @@
+/**
+ * Runs one pipeline: one consumer, the admission gate, the per-partition offset trackers, the operator chain and the
+ * commit loop. The lifecycle is start → (crash → restart)* → stop (drain, commit, disconnect) or abort.
+ */
+import type { Logger } from 'pino';
+import { Subject, type Subscription } from 'rxjs';
+import type { Element, Envelope, FailedEnvelope, Outcome, PipelineContext, RawValue } from '../envelope.js';
+import { errorMessage, isRetriable, TributaryError } from '../errors.js';
+import type { EngineObserver } from '../instrumentation.js';
+import type {
+  BatchControl,
+  ConsumedRecord,
+  ConsumerPort,
+  KafkaClientPort,
+  PartitionBatch,
+  TopicPartition,
+} from '../kafka/ports.js';
+import { PartitionTracker, type TrackedTicket } from '../offsets/partitionTracker.js';
+import { AdmissionGate } from '../source/admissionGate.js';
+import { buildDeadLetterRecord } from './deadLetterRecord.js';
+import type { Pipeline } from './definePipeline.js';
+import type { ProducerBatcher } from './producerBatcher.js';
+
+export type RunnerState = 'idle' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped' | 'failed';
+
+export interface RunnerDeps {
+  client: KafkaClientPort;
+  producer: ProducerBatcher;
+  logger: Logger;
+  observer: EngineObserver;
+}
+
+const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms).unref());
+const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+const HEARTBEAT_EVERY = 500;
+
+function headerText(value: unknown): string | undefined {
+  const v = Array.isArray(value) ? value[value.length - 1] : value;
+  if (typeof v === 'string') return v;
+  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  return undefined;
+}
+
+export class PipelineRunner {
+  readonly pipeline: Pipeline;
+  readonly #deps: RunnerDeps;
+  readonly #log: Logger;
+  readonly #context: PipelineContext;
+  #state: RunnerState = 'idle';
+  #run = 0;
+  #consumer: ConsumerPort | undefined;
+  #gate: AdmissionGate;
+  #trackers = new Map<string, PartitionTracker>();
+  #assignment: readonly TopicPartition[] = [];
+  #joined = false;
+  #admitting = false;
+  #input: Subject<Envelope<RawValue>> | undefined;
+  #chain: Subscription | undefined;
+  #removers: (() => void)[] = [];
+  #commitTimer: NodeJS.Timeout | undefined;
+  #committing: Promise<void> | undefined;
+  #commitAgain = false;
+  #crashes = 0;
+  #restarting: Promise<void> | undefined;
+  #stopRequested = false;
+  #onFinish: (ticket: TrackedTicket, outcome: Outcome) => void = () => {};
+
+  constructor(pipeline: Pipeline, deps: RunnerDeps) {
+    this.pipeline = pipeline;
+    this.#deps = deps;
+    this.#log = deps.logger.child({ pipeline: pipeline.name, groupId: pipeline.source.groupId });
+    this.#gate = new AdmissionGate(pipeline.maxInFlight);
+    this.#context = {
+      pipeline: pipeline.name,
+      groupId: pipeline.source.groupId,
+      deadLetterTopic: pipeline.deadLetter.topic,
+      logger: this.#log,
+      send: (record) => deps.producer.send(record),
+      deadLetter: (failed, topic) => this.#deadLetter(failed, topic ?? pipeline.deadLetter.topic),
+    };
+  }
+
+  get state(): RunnerState {
+    return this.#state;
+  }
+
+  get inFlight(): number {
+    return this.#gate.inFlight;
+  }
+
+  /** Joined its group and consuming. */
+  get ready(): boolean {
+    return this.#state === 'running' && this.#joined;
+  }
+
+  get assignment(): readonly TopicPartition[] {
+    return this.#assignment;
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== 'idle' && this.#state !== 'restarting') {
+      throw new Error(`pipeline ${this.pipeline.name} cannot start from state ${this.#state}`);
+    }
+    if (this.#state === 'idle') this.#stopRequested = false;
+    this.#state = 'starting';
+    const run = ++this.#run;
+    const { pipeline } = this;
+    this.#gate = new AdmissionGate(pipeline.maxInFlight);
+    this.#onFinish = this.#finishListener(this.#gate);
+    this.#trackers = new Map();
+    this.#joined = false;
+
+    const input = new Subject<Envelope<RawValue>>();
+    this.#input = input;
+    this.#chain = pipeline.build(input.asObservable()).subscribe({
+      next: (element) => this.#endOfChain(element),
+      error: (error: unknown) => this.#crash(run, error),
+      complete: () => {
+        if (this.#state === 'running' || this.#state === 'starting') {
+          this.#crash(run, new Error('the operator chain completed while the pipeline was running'));
+        }
+      },
+    });
+
+    const consumer = this.#deps.client.consumer({ groupId: pipeline.source.groupId, ...pipeline.consumer });
+    this.#consumer = consumer;
+    this.#removers = [
+      consumer.onAssigned(({ assignment }) => this.#onAssigned(run, assignment)),
+      consumer.onRebalancing(() => {
+        this.#log.info('group rebalancing: committing finished offsets before partitions move');
+        void this.#commitNow();
+      }),
+      consumer.onFatal((error) => this.#crash(run, error)),
+    ];
+    try {
+      await consumer.connect();
+      await consumer.subscribe(pipeline.source.topics, pipeline.source.fromBeginning);
+      this.#admitting = true;
+      await consumer.run((batch, control) => this.#admit(run, batch, control));
+    } catch (error) {
+      this.#admitting = false;
+      this.#state = 'failed';
+      await this.#teardown(false);
+      throw error;
+    }
+    this.#commitTimer = setInterval(() => void this.#commitNow(), pipeline.commitIntervalMs);
+    this.#commitTimer.unref();
+    this.#state = 'running';
+    this.#log.info({ topics: pipeline.source.topics, ordering: pipeline.ordering }, 'pipeline started');
+  }
+
+  /** Stop admitting, drain in-flight records (up to drainTimeoutMs), commit, disconnect. */
+  async stop(drainTimeoutMs = this.pipeline.drainTimeoutMs): Promise<void> {
+    this.#stopRequested = true;
+    if (this.#restarting) await this.#restarting.catch(() => {});
+    if (this.#state === 'stopped' || this.#state === 'idle' || this.#state === 'failed') {
+      this.#state = 'stopped';
+      return;
+    }
+    this.#state = 'stopping';
+    this.#admitting = false;
+    this.#gate.wakeAll();
+    const drained = await this.#gate.idle(drainTimeoutMs);
+    if (!drained) {
+      const error = new TributaryError(
+        'TRIBUTARY_ERR_SHUTDOWN_TIMEOUT',
+        `${this.#gate.inFlight} records still in flight after ${drainTimeoutMs} ms; they are re-delivered after restart`,
+      );
+      this.#log.warn({ err: error, code: error.code }, error.message);
+    }
+    await this.#teardown(true);
+    this.#state = 'stopped';
+    this.#log.info('pipeline stopped');
+  }
+
+  /** Stops at once: no drain, no final commit (what a crash looks like to Kafka, minus the session timeout). */
+  async abort(): Promise<void> {
+    this.#stopRequested = true;
+    if (this.#restarting) await this.#restarting.catch(() => {});
+    this.#state = 'stopping';
+    this.#admitting = false;
+    this.#gate.wakeAll();
+    await this.#teardown(false);
+    this.#state = 'stopped';
+  }
+
+  async #teardown(commit: boolean): Promise<void> {
+    if (this.#commitTimer) clearInterval(this.#commitTimer);
+    this.#commitTimer = undefined;
+    if (commit) await this.#commitNow();
+    else if (this.#committing) await this.#committing.catch(() => {});
+    for (const remove of this.#removers) remove();
+    this.#removers = [];
+    const consumer = this.#consumer;
+    this.#consumer = undefined;
+    this.#joined = false;
+    for (const tracker of this.#trackers.values()) tracker.revoke();
+    if (consumer) {
+      await consumer.disconnect().catch((error: unknown) => {
+        this.#log.warn({ err: error }, 'consumer disconnect failed');
+      });
+    }
+    this.#chain?.unsubscribe();
+    this.#chain = undefined;
+    this.#input?.complete();
+    this.#input = undefined;
+  }
+
+  /** The operator chain errored (a bug in an operator or user code): restart from the committed offsets. */
+  #crash(run: number, error: unknown): void {
+    if (run !== this.#run || this.#restarting || this.#stopRequested) return;
+    if (this.#state === 'stopping' || this.#state === 'stopped') return;
+    this.#state = 'restarting';
+    this.#admitting = false;
+    this.#gate.wakeAll();
+    this.#restarting = (async () => {
+      let cause = error;
+      await this.#teardown(true);
+      for (;;) {
+        this.#crashes++;
+        const delay = Math.min(30_000, 500 * 2 ** Math.min(this.#crashes - 1, 6));
+        const wrapped = new TributaryError(
+          'TRIBUTARY_ERR_PIPELINE_CRASHED',
+          `pipeline ${this.pipeline.name} crashed: ${errorMessage(cause)}; restarting in ${delay} ms from committed offsets`,
+          { cause },
+        );
+        this.#log.error({ err: cause, code: wrapped.code, crashes: this.#crashes }, wrapped.message);
+        await sleep(delay);
+        if (this.#stopRequested) return;
+        this.#state = 'restarting';
+        try {
+          await this.start();
+          return;
+        } catch (startError) {
+          cause = startError;
+        }
+      }
+    })().finally(() => {
+      this.#restarting = undefined;
+    });
+  }
+
+  #onAssigned(run: number, assignment: readonly TopicPartition[]): void {
+    if (run !== this.#run) return;
+    const owned = new Set(assignment.map((tp) => tpKey(tp.topic, tp.partition)));
+    for (const [key, tracker] of this.#trackers) {
+      if (!owned.has(key)) {
+        tracker.revoke();
+        this.#trackers.delete(key);
+      }
+    }
+    this.#assignment = assignment;
+    this.#joined = true;
+    this.#deps.observer.assigned(this.pipeline.name, this.pipeline.source.groupId, assignment);
+    this.#log.info({ assignment: assignment.map((tp) => `${tp.topic}/${tp.partition}`) }, 'joined group');
+  }
+
+  #tracker(topic: string, partition: number): PartitionTracker {
+    const key = tpKey(topic, partition);
+    let tracker = this.#trackers.get(key);
+    if (tracker === undefined || tracker.revoked) {
+      tracker = new PartitionTracker(topic, partition);
+      this.#trackers.set(key, tracker);
+    }
+    return tracker;
+  }
+
+  /** The bridge: admit a partition batch into the chain, one credit per record; awaiting here is backpressure. */
+  async #admit(run: number, batch: PartitionBatch, control: BatchControl): Promise<void> {
+    if (run !== this.#run || !this.#admitting) return;
+    const tracker = this.#tracker(batch.topic, batch.partition);
+    const input = this.#input;
+    if (!input) return;
+    const gate = this.#gate;
+    let admitted = 0;
+    let next: bigint | undefined;
+    try {
+      for (const record of batch.records) {
+        if (!tracker.accepts(record.offset)) {
+          next = record.offset + 1n;
+          continue;
+        }
+        while (!gate.tryAcquire()) {
+          await gate.waitForCapacity(1000);
+          if (!this.#admitting || tracker.revoked || !control.shouldContinue()) return;
+          await control.heartbeat();
+        }
+        if (!this.#admitting || tracker.revoked || run !== this.#run) {
+          gate.release();
+          return;
+        }
+        const ticket = tracker.admit(record.offset, performance.now(), this.#onFinish);
+        admitted++;
+        next = record.offset + 1n;
+        input.next(this.#envelope(batch, record, ticket));
+        if (admitted % HEARTBEAT_EVERY === 0) await control.heartbeat();
+      }
+      tracker.fetchedUpTo(batch.endOffset);
+      next = batch.endOffset;
+    } finally {
+      if (next !== undefined && !tracker.revoked) control.advanceTo(next);
+      if (admitted > 0) this.#deps.observer.recordsConsumed(this.pipeline.name, batch.topic, batch.partition, admitted);
+    }
+  }
+
+  #envelope(batch: PartitionBatch, record: ConsumedRecord, ticket: TrackedTicket): Envelope<RawValue> {
+    const { topic, partition } = batch;
+    const correlationId = headerText(record.headers['correlation-id']) ?? `${topic}-${partition}-${record.offset}`;
+    let lane: string;
+    switch (this.pipeline.ordering) {
+      case 'partition':
+        lane = `${topic}/${partition}`;
+        break;
+      case 'key':
+        lane = record.key === null ? `${topic}/${partition}` : `${topic}/${partition}/${record.key.toString('base64')}`;
+        break;
+      case 'unordered':
+        lane = `${topic}/${partition}@${record.offset}`;
+        break;
+    }
+    return {
+      ok: true,
+      value: record.value,
+      attempts: 0,
+      ticket,
+      context: this.#context,
+      origin: {
+        pipeline: this.pipeline.name,
+        groupId: this.pipeline.source.groupId,
+        topic,
+        partition,
+        offset: record.offset,
+        key: record.key,
+        headers: record.headers,
+        timestamp: record.timestamp,
+        raw: record.value,
+        correlationId,
+        lane,
+      },
+    };
+  }
+
+  /** Each run has its own gate: a late finish from an earlier run must not free credit in the current one. */
+  #finishListener(gate: AdmissionGate): (ticket: TrackedTicket, outcome: Outcome) => void {
+    const { observer } = this.#deps;
+    const name = this.pipeline.name;
+    return (ticket, outcome) => {
+      gate.release();
+      observer.recordFinished(name, ticket.tracker.topic, outcome, (performance.now() - ticket.admittedAt) / 1000);
+    };
+  }
+
+  /** Whatever reaches the end of the chain finishes: ok elements as `sunk`, failed ones via the dead-letter topic. */
+  #endOfChain(element: Element<unknown>): void {
+    if (element.ticket.finished) return;
+    if (element.ok) {
+      element.ticket.finish('sunk');
+      return;
+    }
+    void this.#deadLetter(element, this.pipeline.deadLetter.topic);
+  }
+
+  async #deadLetter(failed: FailedEnvelope, topic: string): Promise<void> {
+    if (failed.ticket.finished) return;
+    const { origin } = failed;
+    const bindings = {
+      topic: origin.topic,
+      partition: origin.partition,
+      offset: origin.offset.toString(),
+      correlationId: origin.correlationId,
+      stage: failed.stage,
+      code: failed.error.code,
+      deadLetterTopic: topic,
+    };
+    let record = buildDeadLetterRecord(failed, topic);
+    let delay = 100;
+    const run = this.#run;
+    for (;;) {
+      try {
+        await this.#deps.producer.send(record);
+        failed.ticket.finish('dead_lettered');
+        this.#log.warn({ ...bindings, attempts: failed.attempts }, `dead-lettered: ${failed.error.message}`);
+        return;
+      } catch (error) {
+        if (!isRetriable(error) && record.value !== null) {
+          const reason = `dead-letter topic refused the value: ${errorMessage(error)}`;
+          this.#log.error({ ...bindings, err: error }, `${reason}; dead-lettering without the value`);
+          record = buildDeadLetterRecord(failed, topic, { omitValue: reason });
+          continue;
+        }
+        if (run !== this.#run || this.#state === 'stopped') {
+          this.#log.error(
+            { ...bindings, err: error },
+            'dead-letter publish abandoned: pipeline stopped; record stays uncommitted',
+          );
+          return;
+        }
+        this.#log.error(
+          { ...bindings, err: error, retryInMs: delay },
+          'dead-letter publish failed; record stays uncommitted, retrying',
+        );
+        await sleep(delay);
+        delay = Math.min(delay * 2, 10_000);
+      }
+    }
+  }
+
+  /** Commits every partition's committable offset; concurrent calls coalesce into one more round. */
+  #commitNow(): Promise<void> {
+    if (this.#committing) {
+      this.#commitAgain = true;
+      return this.#committing;
+    }
+    this.#committing = (async () => {
+      do {
+        this.#commitAgain = false;
+        await this.#commitOnce();
+      } while (this.#commitAgain);
+    })().finally(() => {
+      this.#committing = undefined;
+    });
+    return this.#committing;
+  }
+
+  async #commitOnce(): Promise<void> {
+    this.#deps.observer.inFlight(this.pipeline.name, this.#gate.inFlight);
+    const consumer = this.#consumer;
+    if (!consumer) return;
+    const plan: { tracker: PartitionTracker; offset: bigint }[] = [];
+    for (const tracker of this.#trackers.values()) {
+      const offset = tracker.committable();
+      if (offset !== undefined) plan.push({ tracker, offset });
+    }
+    if (plan.length === 0) return;
+    const started = performance.now();
+    try {
+      await consumer.commit(
+        plan.map(({ tracker, offset }) => ({ topic: tracker.topic, partition: tracker.partition, offset })),
+      );
+      this.#deps.observer.commitDone(this.pipeline.name, (performance.now() - started) / 1000, true);
+      this.#crashes = 0;
+      for (const { tracker, offset } of plan) {
+        tracker.markCommitted(offset);
+        this.#deps.observer.offsetCommitted(
+          this.pipeline.name,
+          this.pipeline.source.groupId,
+          tracker.topic,
+          tracker.partition,
+          offset,
+        );
+      }
+    } catch (error) {
+      this.#deps.observer.commitDone(this.pipeline.name, (performance.now() - started) / 1000, false);
+      this.#log.warn(
+        { err: error, partitions: plan.length },
+        `offset commit failed (retried next round): ${errorMessage(error)}`,
+      );
+    }
+  }
+}

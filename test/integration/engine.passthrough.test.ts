@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { definePipeline, publish } from '../../src/index.js';
+import { eventually, testEngine } from '../support/engine.js';
+import { committedOffsets, consume, createTopic, produce, testAdmin, uniqueName } from '../support/kafka.js';
+
+describe('a passthrough pipeline', () => {
+  it('publishes every record once, commits to the end of every partition, and reports ready', async () => {
+    const input = await createTopic('pass-in', 3);
+    const output = await createTopic('pass-out', 3);
+    const dlq = await createTopic('pass-dlq', 1);
+    const groupId = uniqueName('pass-group');
+    const n = 3000;
+    await produce(
+      input,
+      Array.from({ length: n }, (_, i) => ({ key: `k${i % 31}`, value: JSON.stringify({ i }) })),
+    );
+
+    const engine = testEngine({
+      pipelines: [
+        definePipeline({
+          name: 'passthrough',
+          source: { topics: [input], groupId },
+          deadLetter: { topic: dlq },
+          build: (records) => records.pipe(publish(output)),
+        }),
+      ],
+    });
+    expect(engine.status().ready).toBe(false);
+    await engine.start();
+    await eventually(() => engine.status().ready, 'the pipeline to join its group');
+
+    const out = await consume(output, n);
+    expect(new Set(out.map((r) => r.value)).size).toBe(n);
+    // keys are carried over and decide the partition the same way as on input
+    expect(out.every((r) => r.key?.startsWith('k'))).toBe(true);
+    expect(out.every((r) => r.headers['correlation-id'] !== undefined)).toBe(true);
+
+    await engine.stop();
+    expect(engine.status().ready).toBe(false);
+
+    const admin = await testAdmin();
+    const ends = await admin.fetchTopicOffsets(input);
+    const committed = await committedOffsets(groupId, input);
+    for (const end of ends) expect(committed.get(end.partition)).toBe(BigInt(end.high));
+  });
+});

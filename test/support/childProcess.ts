@@ -1,0 +1,54 @@
+/** Spawns a TypeScript entry point as a real child process (via tsx) and watches its output. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { onTestFinished } from 'vitest';
+
+export interface Child {
+  readonly process: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves when stdout contains `text`. */
+  waitForOutput(text: string, timeoutMs?: number): Promise<void>;
+  /** Resolves with the exit code (or the signal name). */
+  exited(timeoutMs?: number): Promise<number | string>;
+}
+
+export function spawnTs(entry: string, env: Record<string, string>): Child {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    err += chunk.toString();
+  });
+  const exit = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
+  });
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return {
+    process: child,
+    stdout: () => out,
+    stderr: () => err,
+    async waitForOutput(text, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!out.includes(text)) {
+        if (child.exitCode !== null)
+          throw new Error(`child exited (${child.exitCode}) before printing "${text}":\n${err}`);
+        if (Date.now() > deadline) throw new Error(`child did not print "${text}" within ${timeoutMs} ms:\n${err}`);
+        await new Promise((done) => setTimeout(done, 50));
+      }
+    },
+    async exited(timeoutMs = 60_000) {
+      const timeout = new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`child did not exit within ${timeoutMs} ms:\n${err}`)), timeoutMs).unref(),
+      );
+      return Promise.race([exit, timeout]);
+    },
+  };
+}
