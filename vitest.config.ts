@@ -13,6 +13,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     teardownTimeout: 30_000,
     pool: 'forks',
+    // heap measurements (backpressure test) call gc() before taking a baseline
+    execArgv: ['--expose-gc'],
     env: { KAFKAJS_NO_PARTITIONER_WARNING: '1' },
   },
 });

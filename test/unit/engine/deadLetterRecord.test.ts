@@ -1,0 +1,79 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { FailedEnvelope } from '../../../src/envelope.js';
+import { TributaryError } from '../../../src/errors.js';
+import {
+  buildDeadLetterRecord,
+  DLT_HEADERS,
+  readIntegerHeader,
+  readTextHeader,
+} from '../../../src/runtime/deadLetterRecord.js';
+
+function failedRecord(): FailedEnvelope {
+  const raw = Buffer.from('{"broken":');
+  return {
+    ok: false,
+    stage: 'parseJson',
+    error: new TributaryError('TRIBUTARY_ERR_PARSE', 'Unexpected end of JSON input', { cause: new SyntaxError('x') }),
+    attempts: 0,
+    ticket: { finished: false, finish: () => {} },
+    context: {
+      pipeline: 'orders',
+      groupId: 'orders-group',
+      deadLetterTopic: 'orders.dlq',
+      logger: pino({ level: 'silent' }),
+      send: async () => {},
+      deadLetter: async () => {},
+    },
+    origin: {
+      pipeline: 'orders',
+      groupId: 'orders-group',
+      topic: 'orders',
+      partition: 4,
+      offset: 9_007_199_254_740_993n, // beyond Number.MAX_SAFE_INTEGER: must survive as int64
+      key: Buffer.from('order-1'),
+      headers: { 'correlation-id': 'c-1', 'event-type': Buffer.from('created') },
+      timestamp: '1700000000123',
+      raw,
+      correlationId: 'c-1',
+      lane: 'orders/4',
+    },
+  };
+}
+
+describe('dead-letter record', () => {
+  it('keeps the original bytes, key and headers and adds Spring-encoded kafka_dlt-* and tributary-* headers', () => {
+    const dl = buildDeadLetterRecord(failedRecord(), 'orders.dlq');
+    expect(dl.topic).toBe('orders.dlq');
+    expect(dl.value).toEqual(Buffer.from('{"broken":'));
+    expect(dl.key).toEqual(Buffer.from('order-1'));
+    const h = dl.headers ?? {};
+    expect(readTextHeader(h['correlation-id'])).toBe('c-1');
+    expect(readTextHeader(h['event-type'])).toBe('created');
+    expect(readTextHeader(h[DLT_HEADERS.originalTopic])).toBe('orders');
+    // Spring: partition is a 4-byte int, offset and timestamp 8-byte longs, big-endian
+    expect(h[DLT_HEADERS.originalPartition]).toEqual(Buffer.from([0, 0, 0, 4]));
+    expect((h[DLT_HEADERS.originalOffset] as Buffer).length).toBe(8);
+    expect(readIntegerHeader(h[DLT_HEADERS.originalOffset])).toBe(9_007_199_254_740_993n);
+    expect(readIntegerHeader(h[DLT_HEADERS.originalTimestamp])).toBe(1_700_000_000_123n);
+    expect(readTextHeader(h[DLT_HEADERS.originalConsumerGroup])).toBe('orders-group');
+    expect(readTextHeader(h[DLT_HEADERS.exceptionFqcn])).toBe('TributaryError.TRIBUTARY_ERR_PARSE');
+    expect(readTextHeader(h[DLT_HEADERS.exceptionCauseFqcn])).toBe('SyntaxError');
+    expect(readTextHeader(h[DLT_HEADERS.exceptionMessage])).toBe('Unexpected end of JSON input');
+    expect(readTextHeader(h[DLT_HEADERS.pipeline])).toBe('orders');
+    expect(readTextHeader(h[DLT_HEADERS.stage])).toBe('parseJson');
+    expect(readTextHeader(h[DLT_HEADERS.attempts])).toBe('0');
+  });
+
+  it('can omit a value the dead-letter topic refuses, saying why', () => {
+    const dl = buildDeadLetterRecord(failedRecord(), 'orders.dlq', { omitValue: 'too large' });
+    expect(dl.value).toBeNull();
+    expect(readTextHeader(dl.headers?.[DLT_HEADERS.valueOmitted])).toBe('too large');
+  });
+
+  it('reads integer headers written as decimal text too', () => {
+    expect(readIntegerHeader('42')).toBe(42n);
+    expect(readIntegerHeader(Buffer.from('42'))).toBe(42n);
+    expect(readIntegerHeader('x')).toBeUndefined();
+  });
+});

@@ -1,0 +1,69 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { TributaryError } from '../../../src/errors.js';
+import { noopObserver } from '../../../src/instrumentation.js';
+import type { OutgoingMessage, ProducerPort } from '../../../src/kafka/ports.js';
+import { ProducerBatcher } from '../../../src/runtime/producerBatcher.js';
+
+/** A producer port that records requests and fails them as told (unit level; the broker tests use Kafka). */
+class RecordingPort implements ProducerPort {
+  requests: string[][] = [];
+  failNext: unknown[] = [];
+  refuse = new Set<string>();
+  async connect() {}
+  async disconnect() {}
+  async send(records: readonly OutgoingMessage[]) {
+    await new Promise((done) => setTimeout(done, 2));
+    this.requests.push(records.map((r) => String(r.value)));
+    const failure = this.failNext.shift();
+    if (failure) throw failure;
+    const refused = records.find((r) => this.refuse.has(String(r.value)));
+    if (refused) throw new TributaryError('TRIBUTARY_ERR_PUBLISH', `too large: ${refused.value}`, { retriable: false });
+  }
+}
+
+const logger = pino({ level: 'silent' });
+const record = (value: string) => ({ topic: 'out', key: null, value });
+
+describe('ProducerBatcher', () => {
+  it('sends records queued in the same tick in one request, and queues behind an in-flight request', async () => {
+    const port = new RecordingPort();
+    const batcher = new ProducerBatcher(port, { observer: noopObserver, logger });
+    const first = ['a', 'b', 'c'].map((v) => batcher.send(record(v)));
+    await new Promise((done) => setImmediate(done));
+    const second = ['d', 'e'].map((v) => batcher.send(record(v))); // while the first request is in flight
+    await Promise.all([...first, ...second]);
+    expect(port.requests).toEqual([
+      ['a', 'b', 'c'],
+      ['d', 'e'],
+    ]);
+  });
+
+  it('re-sends a transiently failed batch ahead of later records, keeping order', async () => {
+    const port = new RecordingPort();
+    port.failNext.push(Object.assign(new Error('connection lost'), { name: 'KafkaJSNumberOfRetriesExceeded' }));
+    const batcher = new ProducerBatcher(port, { observer: noopObserver, logger });
+    const sends = ['a', 'b'].map((v) => batcher.send(record(v)));
+    await new Promise((done) => setTimeout(done, 1));
+    sends.push(batcher.send(record('c')));
+    await Promise.all(sends);
+    expect(port.requests.flat().join('')).toBe('abab' + 'c');
+  });
+
+  it('isolates a record the broker refuses for good; the rest of its batch is delivered', async () => {
+    const port = new RecordingPort();
+    port.refuse.add('poison');
+    const batcher = new ProducerBatcher(port, { observer: noopObserver, logger });
+    const results = await Promise.allSettled(['a', 'poison', 'b'].map((v) => batcher.send(record(v))));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(port.requests).toEqual([['a', 'poison', 'b'], ['a'], ['poison'], ['b']]);
+  });
+
+  it('rejects queued and later records once closed', async () => {
+    const port = new RecordingPort();
+    const batcher = new ProducerBatcher(port, { observer: noopObserver, logger });
+    batcher.close();
+    await expect(batcher.send(record('late'))).rejects.toThrow(/closed/);
+    await batcher.idle();
+  });
+});
