@@ -86,14 +86,20 @@ export interface ConsumedRecord {
   offset: bigint;
   key: string | undefined;
   value: string | undefined;
+  /** Header values decoded as UTF-8 text. */
   headers: Record<string, string>;
+  /** Header values as bytes (binary headers such as Spring's kafka_dlt-original-offset). */
+  rawHeaders: Record<string, Buffer>;
 }
 
 function toConsumed(topic: string, partition: number, m: KafkaMessage): ConsumedRecord {
   const headers: Record<string, string> = {};
+  const rawHeaders: Record<string, Buffer> = {};
   for (const [name, raw] of Object.entries(m.headers ?? {})) {
     const v = Array.isArray(raw) ? raw[raw.length - 1] : raw;
-    if (v !== undefined) headers[name] = v.toString();
+    if (v === undefined) continue;
+    headers[name] = v.toString();
+    rawHeaders[name] = Buffer.isBuffer(v) ? v : Buffer.from(v);
   }
   return {
     topic,
@@ -102,6 +108,7 @@ function toConsumed(topic: string, partition: number, m: KafkaMessage): Consumed
     key: m.key?.toString(),
     value: m.value?.toString(),
     headers,
+    rawHeaders,
   };
 }
 
