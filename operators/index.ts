@@ -1,1 +1,18 @@
+export { type DedupeConfig, type DedupeStore, dedupe, dedupeConfigSchema } from './dedupe.js';
+export { type FilterValueConfig, filterValue, filterValueConfigSchema } from './filterValue.js';
+export { type MapValueConfig, mapValue, mapValueConfigSchema } from './mapValue.js';
+export { type MemoryDedupeStoreConfig, memoryDedupeStore, memoryDedupeStoreConfigSchema } from './memoryDedupeStore.js';
+export { type Codec, codecSchema, type Decoder, type ParseConfig, parse, parseConfigSchema } from './parse.js';
+export { type ParseJsonConfig, parseJson, parseJsonConfigSchema } from './parseJson.js';
 export { type PublishConfig, publish, serializeValue } from './publish.js';
+export { type RedisDedupeStoreConfig, redisDedupeStore, redisDedupeStoreConfigSchema } from './redisDedupeStore.js';
+export {
+  type RetryAttempt,
+  type RetryFunction,
+  type RetryWithBackoffConfig,
+  retryWithBackoff,
+  retryWithBackoffConfigSchema,
+} from './retryWithBackoff.js';
+export { type SinkConfig, type SinkFunction, sink, sinkConfigSchema } from './sink.js';
+export { type TapValueConfig, tapValue, tapValueConfigSchema } from './tapValue.js';
+export { type ValidateConfig, validate, validateConfigSchema } from './validate.js';

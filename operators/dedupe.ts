@@ -1,0 +1,177 @@
+import { catchError, defer, EMPTY, map, mergeMap, type Observable, type OperatorFunction, of } from 'rxjs';
+import * as z from 'zod';
+import type { Element, Envelope, Outcome, RecordTicket } from '../src/envelope.js';
+import { errorMessage } from '../src/errors.js';
+import { laneOfElement, mergeMapByLane } from '../src/lanes.js';
+import { failAt } from './internal/failure.js';
+import { checkConfig, functionSchema, stageNameSchema } from './internal/options.js';
+import { memoryDedupeStore } from './memoryDedupeStore.js';
+
+/** Where {@link dedupe} keeps the ids of records already processed. Implementations: memory, Redis. */
+export interface DedupeStore {
+  /** Whether `id` was remembered and has not expired. */
+  seen(id: string): Promise<boolean>;
+  /** Remembers `id` for `ttlMs` milliseconds (replacing an earlier expiry). */
+  remember(id: string, ttlMs: number): Promise<void>;
+}
+
+/** Options of {@link dedupe}. */
+export interface DedupeConfig<T> {
+  /** The record's idempotency id (e.g. a message-id header or `value.id`); `undefined` = never a duplicate. Required. */
+  id: (element: Envelope<T>) => string | undefined;
+  /** How long an id is remembered after its record finished, in milliseconds. Required. */
+  ttlMs: number;
+  /** Where ids are kept. Default: a new {@link memoryDedupeStore} (this process only; use Redis across instances). */
+  store?: DedupeStore;
+  /** Stage name (`[A-Za-z0-9._-]`): metric label, log binding, `tributary-stage` header. Default `'dedupe'`. */
+  name?: string;
+  /**
+   * When the store cannot answer `seen`: `'process'` handles the record as new (logged; a duplicate is preferred to
+   * a loss) or `'fail'` turns it into a failed element (TRIBUTARY_ERR_PROCESSING). Default `'process'`.
+   */
+  onStoreError?: 'process' | 'fail';
+}
+
+/** The runtime check and reference documentation of {@link DedupeConfig}. */
+export const dedupeConfigSchema = z
+  .strictObject({
+    id: functionSchema<(element: Envelope<unknown>) => string | undefined>(
+      "The record's idempotency id (element) => string | undefined; undefined means never a duplicate.",
+    ),
+    ttlMs: z.number().int().positive().describe('How long an id is remembered after its record finished, in ms.'),
+    store: z
+      .custom<DedupeStore>(
+        (value) =>
+          typeof value === 'object' &&
+          value !== null &&
+          typeof (value as DedupeStore).seen === 'function' &&
+          typeof (value as DedupeStore).remember === 'function',
+        { message: 'expected a DedupeStore ({ seen(id), remember(id, ttlMs) })' },
+      )
+      .optional()
+      .describe('Where ids are kept (memoryDedupeStore, redisDedupeStore). Default: a new in-memory store.'),
+    name: stageNameSchema.optional(),
+    onStoreError: z
+      .enum(['process', 'fail'])
+      .optional()
+      .describe("When the store cannot answer: 'process' the record as new (logged) or 'fail' it. Default 'process'."),
+  })
+  .describe('Options of dedupe(): drop records whose id was already processed.');
+
+const SUCCESS: ReadonlySet<Outcome> = new Set<Outcome>(['published', 'sunk']);
+
+/**
+ * Drops records whose idempotency id was already processed; remembers an id only once its record succeeded.
+ *
+ * <span class="informal">Like `distinct` by id with a TTL, kept in a store, and safe for at-least-once.</span>
+ *
+ * For each ok element with an id, asks the store whether the id was seen. If so, the record finishes as `filtered`
+ * and is dropped. If not, the element is emitted with a wrapped ticket: when the record later finishes as
+ * `published` or `sunk` (the first finish), the id is remembered for `ttlMs` (fire-and-forget; a store error is
+ * logged). An id is never remembered before its record succeeded, so a crash, a failure or a dead-letter in between
+ * never causes a record to be dropped. The check runs per ordering lane, in order. Duplicates that arrive while the
+ * first copy is still in flight are both processed (at-least-once: a duplicate is preferred to a loss). Failed input
+ * elements and elements without an id pass through.
+ *
+ * ```text
+ * --a--b--a'--c--|      a' has a's id; a was published before a' arrived
+ *   dedupe({ id: (el) => el.value.id, ttlMs: 86_400_000 })
+ * --a--b------c--|      a' finishes as 'filtered'
+ * ```
+ *
+ * @example
+ * ```ts
+ * records.pipe(
+ *   parseJson<ScrapeTask>(),
+ *   dedupe({ id: (el) => el.value.messageId, ttlMs: 24 * 3600_000, store: redisDedupeStore({ client: redis }) }),
+ *   retryWithBackoff(scrape),
+ *   publish('scraped-data'),
+ * );
+ * ```
+ * @see memoryDedupeStore
+ * @see redisDedupeStore
+ * @param config id extractor, TTL, store, stage name, store-error policy
+ * @returns an operator that emits first-time records (and failed ones)
+ */
+export function dedupe<T>(config: DedupeConfig<T>): OperatorFunction<Element<T>, Element<T>> {
+  checkConfig('dedupe', dedupeConfigSchema, config);
+  const { id: idOf, ttlMs, store = memoryDedupeStore(), name = 'dedupe', onStoreError = 'process' } = config;
+
+  const logContext = (element: Element<T>, id: string) => {
+    const { topic, partition, offset, correlationId } = element.origin;
+    return { stage: name, topic, partition, offset: String(offset), correlationId, dedupeId: id };
+  };
+
+  const remember = (element: Envelope<T>, id: string) => {
+    let pending: Promise<void>;
+    try {
+      pending = Promise.resolve(store.remember(id, ttlMs));
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    pending.catch((error: unknown) => {
+      element.context.logger.warn(
+        { ...logContext(element, id), err: error },
+        'dedupe: could not remember the id of a finished record; a redelivery would be processed again',
+      );
+    });
+  };
+
+  /** The element with a ticket that remembers `id` when the record first finishes successfully. */
+  const rememberingOnSuccess = (element: Envelope<T>, id: string): Envelope<T> => {
+    const inner = element.ticket;
+    const ticket: RecordTicket = {
+      get finished() {
+        return inner.finished;
+      },
+      finish(outcome: Outcome) {
+        const first = !inner.finished;
+        inner.finish(outcome);
+        if (first && SUCCESS.has(outcome)) remember(element, id);
+      },
+    };
+    return { ...element, ticket };
+  };
+
+  const check = (element: Envelope<T>): Observable<Element<T>> => {
+    let id: string | undefined;
+    try {
+      id = idOf(element);
+    } catch (error) {
+      return of(
+        failAt(element, name, 'TRIBUTARY_ERR_PROCESSING', `id() threw: ${errorMessage(error)}`, {
+          cause: error,
+          retriable: false,
+        }),
+      );
+    }
+    if (id === undefined) return of(element);
+    const key = id;
+    return defer(() => store.seen(key)).pipe(
+      map((seen) => ({ seen })),
+      catchError((error: unknown) => {
+        if (onStoreError === 'fail') {
+          return of({
+            failure: failAt(element, name, 'TRIBUTARY_ERR_PROCESSING', `dedupe store failed: ${errorMessage(error)}`, {
+              cause: error,
+            }),
+          });
+        }
+        element.context.logger.warn(
+          { ...logContext(element, key), err: error },
+          'dedupe: store failed; processing the record as new',
+        );
+        return of({ seen: false });
+      }),
+      mergeMap((answer): Observable<Element<T>> => {
+        if ('failure' in answer) return of(answer.failure);
+        if (!answer.seen) return of(rememberingOnSuccess(element, key));
+        element.ticket.finish('filtered');
+        element.context.logger.debug(logContext(element, key), 'dedupe: duplicate dropped');
+        return EMPTY;
+      }),
+    );
+  };
+
+  return mergeMapByLane((element: Element<T>) => (element.ok ? check(element) : of(element)), laneOfElement);
+}

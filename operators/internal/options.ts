@@ -1,0 +1,52 @@
+/**
+ * Shared option checking for operators: every operator validates its options once, when the pipeline is built,
+ * against its exported zod schema, so a typo or an out-of-range value fails at start-up instead of on a record.
+ */
+import type { SchedulerLike } from 'rxjs';
+import * as z from 'zod';
+import { TributaryError } from '../../src/errors.js';
+import { formatIssues } from './formatIssues.js';
+
+/** Stage names become metric labels, log bindings and dead-letter headers: `[A-Za-z0-9._-]`, 1 to 100 characters. */
+export const STAGE_NAME_PATTERN = /^[A-Za-z0-9._-]{1,100}$/;
+
+/** The `name` option every stage takes. */
+export const stageNameSchema = z
+  .string()
+  .regex(STAGE_NAME_PATTERN, 'a stage name may only contain A-Z, a-z, 0-9, ".", "_" and "-" (1 to 100 characters)')
+  .describe(
+    'Stage name: the metric label, the log binding and the tributary-stage dead-letter header. ' +
+      'Set it explicitly to keep it stable when the pipeline is edited.',
+  );
+
+/** A function-valued option (zod cannot describe a function's signature; TypeScript does). */
+export function functionSchema<F>(description: string) {
+  return z.custom<F>((value) => typeof value === 'function', { message: 'expected a function' }).describe(description);
+}
+
+/** An RxJS scheduler option. */
+export const schedulerSchema = z
+  .custom<SchedulerLike>(
+    (value) =>
+      typeof value === 'object' &&
+      value !== null &&
+      typeof (value as SchedulerLike).now === 'function' &&
+      typeof (value as SchedulerLike).schedule === 'function',
+    { message: 'expected an RxJS scheduler' },
+  )
+  .describe('RxJS scheduler for the timed parts; defaults to asyncScheduler (tests pass a TestScheduler).');
+
+/**
+ * Throws `TRIBUTARY_ERR_PIPELINE_DEFINITION` when `config` does not match `schema`. The caller keeps using its own
+ * typed `config` (functions keep their identity); the schema is the runtime check and the documentation.
+ */
+export function checkConfig(operator: string, schema: z.core.$ZodType, config: unknown): void {
+  const result = z.safeParse(schema, config ?? {});
+  if (!result.success) {
+    throw new TributaryError(
+      'TRIBUTARY_ERR_PIPELINE_DEFINITION',
+      `${operator}: invalid options: ${formatIssues(result.error.issues)}`,
+      { details: result.error.issues },
+    );
+  }
+}

@@ -1,0 +1,56 @@
+import type { Cluster, Redis } from 'ioredis';
+import * as z from 'zod';
+import type { DedupeStore } from './dedupe.js';
+import { checkConfig } from './internal/options.js';
+
+/** Options of {@link redisDedupeStore}. */
+export interface RedisDedupeStoreConfig {
+  /** A connected (or lazily connecting) ioredis client or cluster; the caller owns it and quits it. Required. */
+  client: Redis | Cluster;
+  /** Prepended to every id to form the Redis key. Default `'tributary:dedupe:'`. */
+  prefix?: string;
+}
+
+/** The runtime check and reference documentation of {@link RedisDedupeStoreConfig}. */
+export const redisDedupeStoreConfigSchema = z
+  .strictObject({
+    client: z
+      .custom<Redis | Cluster>(
+        (value) =>
+          typeof value === 'object' &&
+          value !== null &&
+          typeof (value as Redis).exists === 'function' &&
+          typeof (value as Redis).set === 'function',
+        { message: 'expected an ioredis client (Redis or Cluster)' },
+      )
+      .describe('An ioredis client or cluster; the caller owns its lifecycle.'),
+    prefix: z.string().optional().describe("Prepended to every id to form the Redis key. Default 'tributary:dedupe:'."),
+  })
+  .describe('Options of redisDedupeStore(): ids kept in Redis, shared by every instance.');
+
+/**
+ * A {@link DedupeStore} in Redis, shared by every instance of a pipeline: `EXISTS <prefix><id>` to check,
+ * `SET <prefix><id> 1 PX <ttlMs>` to remember (Redis expires the key).
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+ * records.pipe(dedupe({ id: (el) => el.value.messageId, ttlMs: 86_400_000, store: redisDedupeStore({ client: redis, prefix: 'scraper:seen:' }) }));
+ * ```
+ * @see dedupe
+ * @param config the client and the key prefix
+ * @returns a store
+ */
+export function redisDedupeStore(config: RedisDedupeStoreConfig): DedupeStore {
+  checkConfig('redisDedupeStore', redisDedupeStoreConfigSchema, config);
+  const { client, prefix = 'tributary:dedupe:' } = config;
+  return {
+    async seen(id) {
+      return (await client.exists(prefix + id)) > 0;
+    },
+    async remember(id, ttlMs) {
+      await client.set(prefix + id, '1', 'PX', Math.max(1, Math.ceil(ttlMs)));
+    },
+  };
+}

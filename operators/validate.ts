@@ -1,0 +1,81 @@
+import { map, type OperatorFunction } from 'rxjs';
+import * as z from 'zod';
+import { type Element, withValue } from '../src/envelope.js';
+import { errorMessage } from '../src/errors.js';
+import { failAt } from './internal/failure.js';
+import { formatIssues } from './internal/formatIssues.js';
+import { checkConfig, stageNameSchema } from './internal/options.js';
+
+/** Options of {@link validate}. */
+export interface ValidateConfig {
+  /** Stage name (`[A-Za-z0-9._-]`): metric label, log binding, `tributary-stage` header. Default `'validate'`. */
+  name?: string;
+  /** Longest failure message, in characters; longer lists of issues are cut and end with '…'. Default 1000. */
+  maxReasonLength?: number;
+}
+
+/** The runtime check and reference documentation of {@link ValidateConfig}. */
+export const validateConfigSchema = z
+  .strictObject({
+    name: stageNameSchema.optional(),
+    maxReasonLength: z
+      .number()
+      .int()
+      .min(16)
+      .optional()
+      .describe("Longest failure message, in characters; longer lists of issues end with '…'. Default 1000."),
+  })
+  .describe('Options of validate(): check each value against a zod schema.');
+
+/**
+ * Checks each value against a zod schema; the output is typed by the schema.
+ *
+ * <span class="informal">Values in, schema-checked (and transformed) values out; mismatches become failed
+ * elements.</span>
+ *
+ * Runs `safeParse` synchronously, so the output value is the schema's output (defaults applied, transforms run).
+ * A mismatch becomes a failed element with code `TRIBUTARY_ERR_VALIDATION` (never retried) whose message lists the
+ * issues as `path: message; ...` (cut to `maxReasonLength`) and whose `details` holds zod's issues array as is.
+ * A schema that throws (a throwing transform, or an asynchronous refinement, which this synchronous stage cannot
+ * run) fails the record the same way. Failed input elements pass through untouched.
+ *
+ * ```text
+ * --a-----b-----|      a = { id: 1 }   b = { id: 'x' }
+ *   validate(z.object({ id: z.number() }))
+ * --A-----B-----|      A = { id: 1 }   B = failed 'id: Invalid input: expected number, received string'
+ * ```
+ *
+ * @example
+ * ```ts
+ * const Order = z.object({ orderId: z.string(), total: z.number().nonnegative() });
+ * records.pipe(parseJson(), validate(Order, { name: 'orders.validate' })); // Element<{ orderId: string; total: number }>
+ * ```
+ * @see parseJson
+ * @param schema any zod schema (classic or mini)
+ * @param config stage name and message length
+ * @returns an operator whose ok elements hold `z.output<typeof schema>`
+ */
+export function validate<S extends z.core.$ZodType>(
+  schema: S,
+  config: ValidateConfig = {},
+): OperatorFunction<Element<unknown>, Element<z.output<S>>> {
+  checkConfig('validate', validateConfigSchema, config);
+  const { name = 'validate', maxReasonLength = 1000 } = config;
+  return map((element): Element<z.output<S>> => {
+    if (!element.ok) return element;
+    let result: z.ZodSafeParseResult<z.output<S>>;
+    try {
+      result = z.safeParse(schema, element.value);
+    } catch (error) {
+      return failAt(element, name, 'TRIBUTARY_ERR_VALIDATION', `schema threw: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    }
+    if (result.success) return withValue(element, result.data);
+    const { issues } = result.error;
+    return failAt(element, name, 'TRIBUTARY_ERR_VALIDATION', formatIssues(issues, maxReasonLength), {
+      cause: result.error,
+      details: issues,
+    });
+  });
+}
