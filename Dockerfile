@@ -1,0 +1,33 @@
+# syntax=docker/dockerfile:1
+# Tributary container: `docker build -t tributary .` then `docker run -e KAFKA_BROKERS=kafka:9092 -p 9464:9464 tributary`.
+# Configuration is environment only (docs/operations.md). GET :9464/metrics, /healthz, /readyz.
+
+# --- build: compile TypeScript (src, operators, metrics, pipelines) to dist/ ---
+FROM node:22-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+# .dockerignore lets in only the sources and configuration the build needs.
+COPY . .
+RUN npm run build
+
+# --- runtime: production dependencies and compiled output only ---
+FROM node:22-slim AS runtime
+ENV NODE_ENV=production \
+    HTTP_PORT=9464
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+COPY --from=build /app/dist ./dist
+
+# The node image's unprivileged user; nothing under /app needs to be writable.
+USER node
+EXPOSE 9464
+
+# No curl in slim images: Node's own fetch asks /healthz (alive), on HTTP_PORT.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HTTP_PORT || 9464) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+
+# Exec form: node is PID 1 and receives SIGTERM itself (graceful drain, commit, exit 0).
+ENTRYPOINT ["node", "dist/src/cli/main.js"]
+CMD ["run"]
