@@ -221,6 +221,7 @@ export function retryWithBackoff<T, R>(
           { stage: name, topic, partition, offset: String(offset), correlationId, attempt, delayMs, err: error },
           'retryWithBackoff: attempt failed; retrying',
         );
+        element.context.recordRetry(name);
         if (onRetry) {
           try {
             onRetry(error, attempt, element, delayMs);

@@ -49,6 +49,8 @@ export interface PipelineContext {
   send(record: OutgoingRecord): Promise<void>;
   /** Publishes a failed element to the dead-letter topic (retrying until acknowledged) and finishes it. */
   deadLetter(failed: FailedEnvelope, topic?: string): Promise<void>;
+  /** Counts one more attempt scheduled by a retrying stage (the `tributary_retries_total` metric). */
+  recordRetry(stage: string): void;
 }
 
 /** A record to produce. Keys decide partitions unless `partition` is given. */

@@ -77,6 +77,7 @@ export class PipelineRunner {
       logger: this.#log,
       send: (record) => deps.producer.send(record),
       deadLetter: (failed, topic) => this.#deadLetter(failed, topic ?? pipeline.deadLetter.topic),
+      recordRetry: (stage) => deps.observer.retried(pipeline.name, stage),
     };
   }
 

@@ -47,6 +47,8 @@ export function recordingTicket(): RecordingTicket {
 export interface RecordingContext extends PipelineContext {
   readonly sent: OutgoingRecord[];
   readonly deadLettered: { element: FailedEnvelope; topic: string | undefined }[];
+  /** Stage names, one per retry scheduled. */
+  readonly retries: string[];
 }
 
 export interface TestContextOptions {
@@ -60,6 +62,7 @@ export interface TestContextOptions {
 export function testContext(options: TestContextOptions = {}): RecordingContext {
   const sent: OutgoingRecord[] = [];
   const deadLettered: { element: FailedEnvelope; topic: string | undefined }[] = [];
+  const retries: string[] = [];
   return {
     pipeline: options.pipeline ?? 'test-pipeline',
     groupId: options.groupId ?? 'test-group',
@@ -67,12 +70,16 @@ export function testContext(options: TestContextOptions = {}): RecordingContext 
     logger: options.logger ?? pino({ level: 'silent' }),
     sent,
     deadLettered,
+    retries,
     async send(record) {
       sent.push(record);
     },
     async deadLetter(element, topic) {
       deadLettered.push({ element, topic });
       element.ticket.finish('dead_lettered');
+    },
+    recordRetry(stage) {
+      retries.push(stage);
     },
   };
 }

@@ -24,6 +24,7 @@ function failedRecord(): FailedEnvelope {
       logger: pino({ level: 'silent' }),
       send: async () => {},
       deadLetter: async () => {},
+      recordRetry: () => {},
     },
     origin: {
       pipeline: 'orders',
