@@ -114,6 +114,8 @@ export interface ConsumerOptions {
   readonly rebalanceTimeoutMs?: number;
   readonly maxBytesPerPartition?: number;
   readonly partitionsConsumedConcurrently?: number;
+  /** Longest a fetch waits at the broker for new data. Bounds how soon a resumed partition is fetched again. */
+  readonly maxWaitTimeMs?: number;
 }
 
 export interface ProducerOptions {

@@ -25,6 +25,8 @@ export interface PipelineConsumerTuning {
   maxBytesPerPartition?: number;
   /** Partition batches kafkajs hands over concurrently. Default 1. */
   partitionsConsumedConcurrently?: number;
+  /** Longest a fetch waits at the broker for new data; also how soon a resumed partition is fetched. Default 1000. */
+  maxWaitTimeMs?: number;
 }
 
 export interface PipelineConfig<TOut = unknown> {
@@ -85,6 +87,7 @@ export const pipelineConfigSchema = z.object({
       rebalanceTimeoutMs: positiveInt.optional(),
       maxBytesPerPartition: positiveInt.optional(),
       partitionsConsumedConcurrently: positiveInt.optional(),
+      maxWaitTimeMs: positiveInt.optional(),
     })
     .optional(),
   build: z.custom<PipelineConfig['build']>((v) => typeof v === 'function', 'a function (records) => Observable'),

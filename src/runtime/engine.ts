@@ -27,6 +27,8 @@ export interface PipelineStatus {
   state: RunnerState;
   ready: boolean;
   inFlight: number;
+  /** Partitions paused by the second line of backpressure. */
+  pausedPartitions: number;
   assignment: string[];
 }
 
@@ -139,6 +141,7 @@ export function createEngine(options: EngineOptions): Engine {
         state: r.state,
         ready: r.ready,
         inFlight: r.inFlight,
+        pausedPartitions: r.pausedPartitions,
         assignment: r.assignment.map((tp) => `${tp.topic}/${tp.partition}`),
       }));
       const reasons: string[] = [];

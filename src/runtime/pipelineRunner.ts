@@ -34,6 +34,17 @@ const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms).u
 const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 const HEARTBEAT_EVERY = 500;
 
+/**
+ * The second line of backpressure: a partition holding more than its share of the window is paused (not fetched)
+ * until it drains to half that, so one slow partition cannot take every credit from the others. Its share is
+ * 1.5 × maxInFlight / assigned partitions; with one partition the admission limit alone applies.
+ */
+export function partitionPauseThresholds(maxInFlight: number, assigned: number): { high: number; low: number } {
+  if (assigned <= 1) return { high: Number.POSITIVE_INFINITY, low: Number.POSITIVE_INFINITY };
+  const high = Math.min(maxInFlight, Math.max(1, Math.ceil((1.5 * maxInFlight) / assigned)));
+  return { high, low: Math.floor(high / 2) };
+}
+
 function headerText(value: unknown): string | undefined {
   const v = Array.isArray(value) ? value[value.length - 1] : value;
   if (typeof v === 'string') return v;
@@ -52,6 +63,8 @@ export class PipelineRunner {
   #gate: AdmissionGate;
   #trackers = new Map<string, PartitionTracker>();
   #assignment: readonly TopicPartition[] = [];
+  #pauseAt = { high: Number.POSITIVE_INFINITY, low: Number.POSITIVE_INFINITY };
+  #paused = new Map<string, TopicPartition>();
   #joined = false;
   #admitting = false;
   #input: Subject<Envelope<RawValue>> | undefined;
@@ -109,6 +122,7 @@ export class PipelineRunner {
     this.#gate = new AdmissionGate(pipeline.maxInFlight);
     this.#onFinish = this.#finishListener(this.#gate);
     this.#trackers = new Map();
+    this.#paused = new Map();
     this.#joined = false;
 
     const input = new Subject<Envelope<RawValue>>();
@@ -251,6 +265,9 @@ export class PipelineRunner {
       }
     }
     this.#assignment = assignment;
+    this.#pauseAt = partitionPauseThresholds(this.pipeline.maxInFlight, assignment.length);
+    for (const key of [...this.#paused.keys()]) if (!owned.has(key)) this.#paused.delete(key);
+    this.#deps.observer.partitionsPaused(this.pipeline.name, this.#paused.size);
     this.#joined = true;
     this.#deps.observer.assigned(this.pipeline.name, this.pipeline.source.groupId, assignment);
     this.#log.info({ assignment: assignment.map((tp) => `${tp.topic}/${tp.partition}`) }, 'joined group');
@@ -281,6 +298,10 @@ export class PipelineRunner {
           next = record.offset + 1n;
           continue;
         }
+        if (tracker.unfinished >= this.#pauseAt.high) {
+          this.#pause(tracker);
+          return;
+        }
         while (!gate.tryAcquire()) {
           await gate.waitForCapacity(1000);
           if (!this.#admitting || tracker.revoked || !control.shouldContinue()) return;
@@ -302,6 +323,39 @@ export class PipelineRunner {
       if (next !== undefined && !tracker.revoked) control.advanceTo(next);
       if (admitted > 0) this.#deps.observer.recordsConsumed(this.pipeline.name, batch.topic, batch.partition, admitted);
     }
+  }
+
+  #pause(tracker: PartitionTracker): void {
+    const key = tpKey(tracker.topic, tracker.partition);
+    if (this.#paused.has(key) || !this.#consumer) return;
+    const tp = { topic: tracker.topic, partition: tracker.partition };
+    try {
+      this.#consumer.pause([tp]);
+    } catch (error) {
+      this.#log.debug({ err: error, ...tp }, 'pause failed (consumer not running)');
+      return;
+    }
+    this.#paused.set(key, tp);
+    this.#deps.observer.partitionsPaused(this.pipeline.name, this.#paused.size);
+    this.#log.debug({ ...tp, unfinished: tracker.unfinished }, 'partition paused: it holds its share of maxInFlight');
+  }
+
+  #resume(tracker: PartitionTracker): void {
+    const key = tpKey(tracker.topic, tracker.partition);
+    const tp = this.#paused.get(key);
+    if (!tp) return;
+    this.#paused.delete(key);
+    try {
+      this.#consumer?.resume([tp]);
+    } catch (error) {
+      this.#log.debug({ err: error, ...tp }, 'resume failed (consumer not running)');
+    }
+    this.#deps.observer.partitionsPaused(this.pipeline.name, this.#paused.size);
+  }
+
+  /** Partitions paused by the second line of backpressure, now. */
+  get pausedPartitions(): number {
+    return this.#paused.size;
   }
 
   #envelope(batch: PartitionBatch, record: ConsumedRecord, ticket: TrackedTicket): Envelope<RawValue> {
@@ -347,6 +401,7 @@ export class PipelineRunner {
     const name = this.pipeline.name;
     return (ticket, outcome) => {
       gate.release();
+      if (this.#paused.size > 0 && ticket.tracker.unfinished <= this.#pauseAt.low) this.#resume(ticket.tracker);
       observer.recordFinished(name, ticket.tracker.topic, outcome, (performance.now() - ticket.admittedAt) / 1000);
     };
   }
