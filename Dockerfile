@@ -29,5 +29,7 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HTTP_PORT || 9464) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
 # Exec form: node is PID 1 and receives SIGTERM itself (graceful drain, commit, exit 0).
+# `run` without a path loads dist/pipelines/ (pipelines/ compiled); other commands: describe, topics create, lag,
+# dlq replay (e.g. `docker run --rm -e KAFKA_BROKERS=... tributary lag`).
 ENTRYPOINT ["node", "dist/src/cli/main.js"]
 CMD ["run"]

@@ -3,11 +3,16 @@
  * gauge and the readiness gauge. Everything registers on the registry it is given — never on prom-client's global
  * one — so several engines (or tests) can live in one process.
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { EngineObserver } from '../src/instrumentation.js';
 import type { TopicPartition } from '../src/kafka/ports.js';
 import { createLagTracker, type LagFailure, type LagOffsetsSource, type LagReading } from './lagTracker.js';
 import { ENGINE_METRICS, METRIC_PREFIX, type MetricDefinition } from './metricNames.js';
+
+/** A new, empty prom-client registry, for code outside metrics/ (which does not import prom-client itself). */
+export function createRegistry(): Registry {
+  return new Registry();
+}
 
 /** Seconds; records can spend seconds in retries with backoff. */
 export const PROCESSING_BUCKETS: readonly number[] = [
@@ -44,6 +49,12 @@ export interface EngineMetrics {
   ready(value: boolean): void;
   /** Sets (or removes) where the lag gauge reads offsets from, e.g. once the admin client is connected. */
   setLagSource(source: LagOffsetsSource | undefined): void;
+  /**
+   * The pipeline's consumer left its group (the engine stopped it): its partition series (committed offset, assigned
+   * partitions, consumer lag) are dropped and its lag is no longer read. Unlike `observer.assigned(name, group, [])`
+   * this is not counted as a rebalance. Call it after `engine.stop()` when the process (and its /metrics) lives on.
+   */
+  released(pipeline: string): void;
 }
 
 type Labels<D extends MetricDefinition> = D['labelNames'][number];
@@ -187,6 +198,33 @@ export function createEngineMetrics(registry: Registry, config: EngineMetricsCon
   /** What each pipeline owned at its last assignment, to drop series of partitions it gave up. */
   const owned = new Map<string, { group: string; assignment: readonly TopicPartition[] }>();
 
+  /** Records what `pipeline` owns now and drops the series of partitions (and topics) it no longer owns. */
+  function own(pipeline: string, group: string, assignment: readonly TopicPartition[]): void {
+    const previous = owned.get(pipeline);
+    if (previous !== undefined) {
+      const still = new Set(assignment.map(({ topic, partition }) => `${topic}\u0000${partition}`));
+      for (const { topic, partition } of previous.assignment) {
+        if (!still.has(`${topic}\u0000${partition}`) || previous.group !== group) {
+          committedOffset.remove({ pipeline, group: previous.group, topic, partition });
+        }
+      }
+      for (const topic of new Set(previous.assignment.map((tp) => tp.topic))) {
+        assignedPartitions.remove({ pipeline, group: previous.group, topic });
+      }
+    }
+    const perTopic = new Map<string, number>();
+    for (const { topic } of assignment) perTopic.set(topic, (perTopic.get(topic) ?? 0) + 1);
+    for (const [topic, count] of perTopic) assignedPartitions.set({ pipeline, group, topic }, count);
+    if (assignment.length === 0) owned.delete(pipeline);
+    else owned.set(pipeline, { group, assignment: [...assignment] });
+    lag.assign(pipeline, group, assignment);
+  }
+
+  const release = guarded((pipeline: string) => {
+    const previous = owned.get(pipeline);
+    if (previous !== undefined) own(pipeline, previous.group, []);
+  });
+
   const observer: EngineObserver = {
     recordsConsumed: guarded((pipeline: string, topic: string, partition: number, count: number) => {
       if (count > 0) recordsConsumed.inc({ pipeline, topic, partition }, count);
@@ -213,24 +251,9 @@ export function createEngineMetrics(registry: Registry, config: EngineMetricsCon
     }),
     assigned: guarded((pipeline: string, group: string, assignment: readonly TopicPartition[]) => {
       rebalances.inc({ pipeline, group });
-      const previous = owned.get(pipeline);
-      if (previous !== undefined) {
-        const still = new Set(assignment.map(({ topic, partition }) => `${topic}\u0000${partition}`));
-        for (const { topic, partition } of previous.assignment) {
-          if (!still.has(`${topic}\u0000${partition}`) || previous.group !== group) {
-            committedOffset.remove({ pipeline, group: previous.group, topic, partition });
-          }
-        }
-        for (const topic of new Set(previous.assignment.map((tp) => tp.topic))) {
-          assignedPartitions.remove({ pipeline, group: previous.group, topic });
-        }
-      }
-      const perTopic = new Map<string, number>();
-      for (const { topic } of assignment) perTopic.set(topic, (perTopic.get(topic) ?? 0) + 1);
-      for (const [topic, count] of perTopic) assignedPartitions.set({ pipeline, group, topic }, count);
-      owned.set(pipeline, { group, assignment: [...assignment] });
-      lag.assign(pipeline, group, assignment);
+      own(pipeline, group, assignment);
     }),
+    released: (pipeline: string) => release(pipeline),
     producerSent: guarded((records: number, seconds: number, ok: boolean) => {
       producerSends.inc({ result: result(ok) });
       if (records > 0) producerRecords.inc({ result: result(ok) }, records);
@@ -247,5 +270,6 @@ export function createEngineMetrics(registry: Registry, config: EngineMetricsCon
     setLagSource(source) {
       lag.setSource(source);
     },
+    released: release,
   };
 }

@@ -1,5 +1,5 @@
 export type { EngineMetrics, EngineMetricsConfig } from './createEngineMetrics.js';
-export { createEngineMetrics, PROCESSING_BUCKETS, REQUEST_BUCKETS } from './createEngineMetrics.js';
+export { createEngineMetrics, createRegistry, PROCESSING_BUCKETS, REQUEST_BUCKETS } from './createEngineMetrics.js';
 export type { LagFailure, LagOffsetsSource, LagReading, LagSample, LagTracker } from './lagTracker.js';
 export { createLagTracker } from './lagTracker.js';
 export type { EngineMetricName, MetricDefinition, MetricName, MetricType, NodeMetricName } from './metricNames.js';

@@ -24,6 +24,8 @@ export interface EngineObserver {
   assigned(pipeline: string, groupId: string, assignment: readonly TopicPartition[]): void;
   /** One batched producer request finished. */
   producerSent(records: number, seconds: number, ok: boolean): void;
+  /** The pipeline's consumer left its group (stop, abort, or a crash before restarting): it owns no partition now. */
+  released(pipeline: string, groupId: string): void;
 }
 
 /** An observer that records nothing. */
@@ -37,4 +39,5 @@ export const noopObserver: EngineObserver = {
   commitDone: () => {},
   assigned: () => {},
   producerSent: () => {},
+  released: () => {},
 };

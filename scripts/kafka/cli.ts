@@ -1,10 +1,13 @@
 /**
  * npm run kafka:start | kafka:stop | kafka:status  [-- --port 9092 --controller-port 9093 --heap-mb 512]
+ * SCRAM: npm run kafka:start -- --scram alice:secret [--scram-mechanism SCRAM-SHA-512] [--sasl-port 9094]
+ * adds a SASL_PLAINTEXT listener (default port + 2) with that user; PLAINTEXT stays on --port.
  */
 import { parseArgs } from 'node:util';
 import {
   LocalBrokerError,
   type LocalBrokerOptions,
+  type LocalBrokerScram,
   localBrokerStatus,
   startLocalBroker,
   stopLocalBroker,
@@ -18,6 +21,9 @@ function options(): { command: string; opts: LocalBrokerOptions } {
       'controller-port': { type: 'string' },
       'heap-mb': { type: 'string' },
       'state-dir': { type: 'string' },
+      scram: { type: 'string' },
+      'scram-mechanism': { type: 'string' },
+      'sasl-port': { type: 'string' },
     },
   });
   const int = (name: string, raw: string | undefined): number | undefined => {
@@ -35,7 +41,29 @@ function options(): { command: string; opts: LocalBrokerOptions } {
   if (controllerPort !== undefined) opts.controllerPort = controllerPort;
   if (heapMb !== undefined) opts.heapMb = heapMb;
   if (values['state-dir'] !== undefined) opts.stateDir = values['state-dir'];
+  const saslPort = int('sasl-port', values['sasl-port']);
+  if (saslPort !== undefined) opts.saslPort = saslPort;
+  if (values.scram !== undefined) opts.scram = scramOption(values.scram, values['scram-mechanism']);
+  else if (values['scram-mechanism'] !== undefined)
+    throw new LocalBrokerError('--scram-mechanism needs --scram user:password');
   return { command: positionals[0] ?? 'status', opts };
+}
+
+/** `--scram user:password` (the password may itself hold ':'). */
+function scramOption(value: string, mechanism: string | undefined): LocalBrokerScram {
+  const colon = value.indexOf(':');
+  if (colon <= 0 || colon === value.length - 1) {
+    throw new LocalBrokerError(`--scram expects user:password, got "${value.slice(0, Math.max(colon, 0))}:…"`);
+  }
+  const upper = mechanism?.toUpperCase();
+  if (upper !== undefined && upper !== 'SCRAM-SHA-256' && upper !== 'SCRAM-SHA-512') {
+    throw new LocalBrokerError(`--scram-mechanism must be SCRAM-SHA-256 or SCRAM-SHA-512, got "${mechanism}"`);
+  }
+  return {
+    username: value.slice(0, colon),
+    password: value.slice(colon + 1),
+    ...(upper === undefined ? {} : { mechanism: upper }),
+  };
 }
 
 async function main(): Promise<number> {
@@ -45,6 +73,13 @@ async function main(): Promise<number> {
       const broker = await startLocalBroker(opts);
       const how = broker.alreadyRunning ? 'already running' : `started in ${broker.startupMs} ms`;
       console.error(`Kafka broker ${how}: pid ${broker.pid}, cluster id ${broker.clusterId}, log ${broker.logFile}`);
+      if (broker.saslBootstrap !== undefined && opts.scram !== undefined) {
+        const mechanism = (opts.scram.mechanism ?? 'SCRAM-SHA-256').toLowerCase();
+        console.error(
+          `SCRAM listener on ${broker.saslBootstrap}: KAFKA_BROKERS=${broker.saslBootstrap} ` +
+            `KAFKA_SASL_MECHANISM=${mechanism} KAFKA_USERNAME=${opts.scram.username} KAFKA_PASSWORD=…`,
+        );
+      }
       console.log(broker.bootstrap);
       return 0;
     }

@@ -4,7 +4,7 @@
  * the demo and the benchmarks. See DESIGN.md §7.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -19,11 +19,28 @@ export class LocalBrokerError extends Error {
   override name = 'LocalBrokerError';
 }
 
+export type ScramMechanism = 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+
+/** A SCRAM user created at format time, served on an extra SASL_PLAINTEXT listener. */
+export interface LocalBrokerScram {
+  username: string;
+  password: string;
+  /** The one mechanism the SASL listener enables. Default SCRAM-SHA-256. */
+  mechanism?: ScramMechanism;
+}
+
 export interface LocalBrokerOptions {
-  /** Client (PLAINTEXT) port on 127.0.0.1. Default 9092. */
+  /** Client (PLAINTEXT) port on 127.0.0.1. Default 9092. It stays open with SCRAM too (readiness probe, tools). */
   port?: number;
   /** KRaft controller port. Default port + 1. */
   controllerPort?: number;
+  /**
+   * Adds a SASL_PLAINTEXT listener on `saslPort` that authenticates with SCRAM, and creates this user when the data
+   * dir is formatted (`StorageTool format --add-scram`). Default: no SASL listener.
+   */
+  scram?: LocalBrokerScram;
+  /** The SASL_PLAINTEXT (SCRAM) listener's port, used only with `scram`. Default port + 2. */
+  saslPort?: number;
   /** Where config, data, logs and the pid file live. Default .tributary/kafka-<port>. */
   stateDir?: string;
   /** Broker heap in MiB (-Xms = -Xmx). Default 512. */
@@ -37,7 +54,10 @@ export interface LocalBrokerOptions {
 }
 
 export interface LocalBroker {
+  /** PLAINTEXT listener, host:port. */
   bootstrap: string;
+  /** SASL_PLAINTEXT (SCRAM) listener, host:port; only when started with `scram`. */
+  saslBootstrap?: string;
   clusterId: string;
   pid: number;
   stateDir: string;
@@ -51,6 +71,8 @@ export interface LocalBroker {
 interface Resolved {
   port: number;
   controllerPort: number;
+  scram: Required<LocalBrokerScram> | undefined;
+  saslPort: number;
   stateDir: string;
   heapMb: number;
   javaBin: string;
@@ -63,12 +85,38 @@ function resolveOptions(options: LocalBrokerOptions): Resolved {
   return {
     port,
     controllerPort: options.controllerPort ?? port + 1,
+    scram: options.scram ? resolveScram(options.scram) : undefined,
+    saslPort: options.saslPort ?? port + 2,
     stateDir: resolve(options.stateDir ?? join(projectRoot, '.tributary', `kafka-${port}`)),
     heapMb: options.heapMb ?? 512,
     javaBin: options.javaBin ?? (process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java'),
     readyTimeoutMs: options.readyTimeoutMs ?? 90_000,
     log: options.log ?? (() => {}),
   };
+}
+
+/**
+ * StorageTool parses `--add-scram 'SCRAM-SHA-256=[name=alice,password=secret]'` as a list of key=value pairs, so a
+ * name or password holding `,` `=` `[` `]` `"` or spaces would be cut; they are refused here with a clear message.
+ */
+const SCRAM_SAFE = /^[A-Za-z0-9._~!@#$%^&*+:;?/|-]{1,128}$/;
+
+function resolveScram(scram: LocalBrokerScram): Required<LocalBrokerScram> {
+  const mechanism = scram.mechanism ?? 'SCRAM-SHA-256';
+  if (mechanism !== 'SCRAM-SHA-256' && mechanism !== 'SCRAM-SHA-512') {
+    throw new LocalBrokerError(`SCRAM mechanism must be SCRAM-SHA-256 or SCRAM-SHA-512, got "${String(mechanism)}"`);
+  }
+  for (const [what, value] of [
+    ['user name', scram.username],
+    ['password', scram.password],
+  ] as const) {
+    if (!SCRAM_SAFE.test(value)) {
+      throw new LocalBrokerError(
+        `SCRAM ${what} must be 1-128 characters without spaces, commas, '=', brackets or quotes (StorageTool's --add-scram syntax)`,
+      );
+    }
+  }
+  return { username: scram.username, password: scram.password, mechanism };
 }
 
 /** The folder of cached jars; filled once by Maven, reused by every later start. */
@@ -125,15 +173,35 @@ function newClusterId(): string {
 }
 
 function serverProperties(o: Resolved): string {
+  const listeners = [`PLAINTEXT://127.0.0.1:${o.port}`, `CONTROLLER://127.0.0.1:${o.controllerPort}`];
+  const advertised = [`PLAINTEXT://127.0.0.1:${o.port}`];
+  const protocols = ['PLAINTEXT:PLAINTEXT', 'CONTROLLER:PLAINTEXT'];
+  const sasl: string[] = [];
+  if (o.scram) {
+    const { mechanism, username, password } = o.scram;
+    listeners.push(`SASL_PLAINTEXT://127.0.0.1:${o.saslPort}`);
+    advertised.push(`SASL_PLAINTEXT://127.0.0.1:${o.saslPort}`);
+    protocols.push('SASL_PLAINTEXT:SASL_PLAINTEXT');
+    // Only the client listener authenticates; brokers and the controller keep talking over PLAINTEXT. The user
+    // itself lives in the cluster metadata (created at format time), so the JAAS entry names no credentials.
+    // The hash marks which user this state dir was formatted with, so a restart with other credentials reformats.
+    const mark = createHash('sha256').update(`${mechanism}\0${username}\0${password}`).digest('hex').slice(0, 16);
+    sasl.push(
+      `# tributary scram user: ${mark}`,
+      `sasl.enabled.mechanisms=${mechanism}`,
+      `listener.name.sasl_plaintext.${mechanism.toLowerCase()}.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`,
+    );
+  }
   return [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${o.controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${o.port},CONTROLLER://127.0.0.1:${o.controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${o.port}`,
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    `listeners=${listeners.join(',')}`,
+    `advertised.listeners=${advertised.join(',')}`,
+    `listener.security.protocol.map=${protocols.join(',')}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
+    ...sasl,
     `log.dirs=${join(o.stateDir, 'data')}`,
     'num.partitions=1',
     'offsets.topic.replication.factor=1',
@@ -149,6 +217,15 @@ function serverProperties(o: Resolved): string {
     'log.segment.bytes=67108864',
     '',
   ].join('\n');
+}
+
+/** True when the running broker's server.properties is what these options would write (same listeners, same user). */
+function sameConfiguration(o: Resolved): boolean {
+  try {
+    return readFileSync(join(o.stateDir, 'server.properties'), 'utf8') === serverProperties(o);
+  } catch {
+    return false;
+  }
 }
 
 function pidFile(stateDir: string): string {
@@ -252,14 +329,19 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   const started = Date.now();
   const o = resolveOptions(options);
   const bootstrap = `127.0.0.1:${o.port}`;
+  const saslBootstrap = o.scram ? { saslBootstrap: `127.0.0.1:${o.saslPort}` } : {};
   const logFile = join(o.stateDir, 'broker.log');
 
   const existing = readPid(o.stateDir);
-  if (existing !== undefined && isOurBroker(existing, o.stateDir)) {
+  if (existing !== undefined && isOurBroker(existing, o.stateDir) && !sameConfiguration(o)) {
+    o.log(`broker pid ${existing} runs with other listeners or SCRAM user; restarting it with these`);
+    await stopPid(existing, 15_000);
+  } else if (existing !== undefined && isOurBroker(existing, o.stateDir)) {
     const clusterId = await describeCluster(bootstrap);
     if (clusterId !== undefined) {
       return {
         bootstrap,
+        ...saslBootstrap,
         clusterId,
         pid: existing,
         stateDir: o.stateDir,
@@ -273,7 +355,7 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   }
 
   checkJava(o.javaBin);
-  for (const port of [o.port, o.controllerPort]) {
+  for (const port of o.scram ? [o.port, o.controllerPort, o.saslPort] : [o.port, o.controllerPort]) {
     if (await portAnswers(port)) {
       throw new LocalBrokerError(
         `Port ${port} on 127.0.0.1 is already used by another process, so the local broker cannot start there. ` +
@@ -291,13 +373,18 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
 
   const clusterId = newClusterId();
   const toolsLog = `-Dlog4j2.configurationFile=${join(projectRoot, 'scripts', 'kafka', 'tools-log4j2.properties')}`;
+  // With SCRAM, the user goes into the bootstrap metadata: the broker knows it from its first start.
+  const addScram = o.scram
+    ? ['--add-scram', `${o.scram.mechanism}=[name=${o.scram.username},password=${o.scram.password}]`]
+    : [];
   const format = spawnSync(
     o.javaBin,
-    [toolsLog, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props],
+    [toolsLog, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, ...addScram],
     { encoding: 'utf8' },
   );
   if (format.status !== 0) {
-    throw new LocalBrokerError(`Formatting the KRaft data dir failed (exit ${format.status}):\n${format.stderr}`);
+    const output = `${format.stderr}${format.stdout}`.split(o.scram?.password ?? '\u0000').join('[REDACTED]');
+    throw new LocalBrokerError(`Formatting the KRaft data dir failed (exit ${format.status}):\n${output}`);
   }
 
   const out = openSync(logFile, 'a');
@@ -330,7 +417,8 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   });
   child.unref();
   writeFileSync(pidFile(o.stateDir), `${pid}\n`);
-  o.log(`broker pid ${pid} starting on ${bootstrap} (log: ${logFile})`);
+  const where = o.scram ? `${bootstrap} (SCRAM on 127.0.0.1:${o.saslPort})` : bootstrap;
+  o.log(`broker pid ${pid} starting on ${where} (log: ${logFile})`);
 
   const deadline = started + o.readyTimeoutMs;
   while (Date.now() < deadline) {
@@ -339,11 +427,12 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
         `The broker exited (code ${exited}) before it answered. Last log lines:\n${tail(logFile)}`,
       );
     }
-    if (await portAnswers(o.port)) {
+    if ((await portAnswers(o.port)) && (!o.scram || (await portAnswers(o.saslPort)))) {
       const answered = await describeCluster(bootstrap);
       if (answered !== undefined && (await waitForGroupCoordinator(bootstrap, deadline))) {
         return {
           bootstrap,
+          ...saslBootstrap,
           clusterId: answered,
           pid,
           stateDir: o.stateDir,

@@ -215,6 +215,10 @@ export class PipelineRunner {
         this.#log.warn({ err: error }, 'consumer disconnect failed');
       });
     }
+    this.#assignment = [];
+    this.#paused.clear();
+    this.#deps.observer.partitionsPaused(this.pipeline.name, 0);
+    this.#deps.observer.released(this.pipeline.name, this.pipeline.source.groupId);
     this.#chain?.unsubscribe();
     this.#chain = undefined;
     this.#input?.complete();
