@@ -204,6 +204,10 @@ class KafkajsProducer implements ProducerPort {
       topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
     });
   }
+  async reset(): Promise<void> {
+    await this.#producer.disconnect();
+    await this.#producer.connect();
+  }
   disconnect(): Promise<void> {
     return this.#producer.disconnect();
   }

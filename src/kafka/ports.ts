@@ -72,6 +72,12 @@ export interface ProducerPort {
   connect(): Promise<void>;
   /** Sends all records in one batched request per broker (acks = all, idempotent). */
   send(records: readonly OutgoingMessage[]): Promise<void>;
+  /**
+   * Starts a new producer session (new producer id, sequence numbers from 0). Needed after a request was refused
+   * for one partition but written for others: kafkajs then rolls back every partition's sequence and later sends
+   * fail with OUT_OF_ORDER_SEQUENCE_NUMBER.
+   */
+  reset(): Promise<void>;
   disconnect(): Promise<void>;
 }
 

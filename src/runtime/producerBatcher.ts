@@ -3,7 +3,10 @@
  * together in the next request (one request at a time keeps per-partition order with an idempotent producer).
  * A transient failure (broker unreachable, leader moving) re-sends the same batch, ahead of everything queued
  * behind it, until it goes through or the batcher closes — so order holds. When a multi-record batch is refused for
- * good, its records are retried one by one so only the poison record fails.
+ * good, the producer session is reset (kafkajs rolls back the sequence numbers of every partition in a request that
+ * failed for one of them) and its records are retried one by one so only the poison record fails. A request is capped
+ * by bytes as well as records (the broker limits a partition's record batch to max.message.bytes, 1 MB by
+ * default); a record larger than the cap goes alone.
  */
 import type { Logger } from 'pino';
 import type { OutgoingRecord } from '../envelope.js';
@@ -20,6 +23,8 @@ interface Queued {
 export interface ProducerBatcherOptions {
   /** Most records in one request. Default 2000. */
   maxBatchRecords?: number;
+  /** Most bytes (keys, values, headers) in one request, unless one record is larger. Default 512 KiB. */
+  maxBatchBytes?: number;
   observer: EngineObserver;
   logger: Logger;
 }
@@ -30,11 +35,27 @@ export function isPermanentSendError(error: unknown): boolean {
   return !isRetriable(error);
 }
 
+function byteLength(value: Buffer | string | null | undefined): number {
+  if (value === null || value === undefined) return 0;
+  return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+}
+
+function recordBytes(record: OutgoingRecord): number {
+  let bytes = byteLength(record.key) + byteLength(record.value) + 16;
+  for (const [name, value] of Object.entries(record.headers ?? {})) {
+    bytes += name.length;
+    if (Array.isArray(value)) for (const v of value) bytes += byteLength(v as Buffer | string);
+    else bytes += byteLength(value as Buffer | string | undefined);
+  }
+  return bytes;
+}
+
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms).unref());
 
 export class ProducerBatcher {
   readonly #port: ProducerPort;
   readonly #maxBatch: number;
+  readonly #maxBatchBytes: number;
   readonly #observer: EngineObserver;
   readonly #logger: Logger;
   #closed = false;
@@ -46,6 +67,7 @@ export class ProducerBatcher {
   constructor(port: ProducerPort, options: ProducerBatcherOptions) {
     this.#port = port;
     this.#maxBatch = options.maxBatchRecords ?? 2000;
+    this.#maxBatchBytes = options.maxBatchBytes ?? 512 * 1024;
     this.#observer = options.observer;
     this.#logger = options.logger;
   }
@@ -93,7 +115,7 @@ export class ProducerBatcher {
       return;
     }
     this.#sending = true;
-    const batch = this.#queue.splice(0, this.#maxBatch);
+    const batch = this.#queue.splice(0, this.#batchLength());
     try {
       await this.#sendBatch(batch);
     } finally {
@@ -101,6 +123,19 @@ export class ProducerBatcher {
       if (this.#queue.length > 0) this.#schedule();
       else this.#wakeIdle();
     }
+  }
+
+  /** How many queued records the next request takes: up to maxBatchRecords and maxBatchBytes, at least one. */
+  #batchLength(): number {
+    let bytes = 0;
+    const limit = Math.min(this.#maxBatch, this.#queue.length);
+    for (let i = 0; i < limit; i++) {
+      const q = this.#queue[i];
+      if (q === undefined) return i;
+      bytes += recordBytes(q.record);
+      if (bytes > this.#maxBatchBytes) return Math.max(1, i);
+    }
+    return limit;
   }
 
   async #sendBatch(batch: Queued[]): Promise<void> {
@@ -128,12 +163,32 @@ export class ProducerBatcher {
           continue;
         }
         if (batch.length > 1) {
-          // isolate the record the broker refuses; the others go through
+          // part of the request may have been written: start a clean producer session, then isolate the record
+          // the broker refuses; the others go through (a record already written is written again: at-least-once)
+          await this.#resetSession(error);
           for (const q of batch) await this.#sendBatch([q]);
           return;
         }
         for (const q of batch) q.reject(error);
         return;
+      }
+    }
+  }
+
+  async #resetSession(cause: unknown): Promise<void> {
+    this.#logger.warn(
+      { err: cause },
+      `a batch was refused (${errorMessage(cause)}); resetting the producer session and sending its records one by one`,
+    );
+    let delay = 100;
+    while (!this.#closed) {
+      try {
+        await this.#port.reset();
+        return;
+      } catch (error) {
+        this.#logger.warn({ err: error, retryInMs: delay }, 'producer reset failed; retrying');
+        await sleep(delay);
+        delay = Math.min(delay * 2, 5000);
       }
     }
   }

@@ -1,0 +1,83 @@
+import { filter, type OperatorFunction } from 'rxjs';
+import * as z from 'zod';
+import type { Element, Envelope, FailedEnvelope } from '../src/envelope.js';
+import { checkConfig, stageNameSchema } from './internal/options.js';
+import { topicNameSchema } from './internal/topics.js';
+
+/** Options of {@link branchToDlq}. */
+export interface BranchToDlqConfig {
+  /** The dead-letter topic. Default: the pipeline's `deadLetter.topic`. */
+  topic?: string;
+  /** Stage name (`[A-Za-z0-9._-]`): the log binding of this stage. Default `'branchToDlq'`. */
+  name?: string;
+}
+
+/** The runtime check and reference documentation of {@link BranchToDlqConfig}. */
+export const branchToDlqConfigSchema = z
+  .strictObject({
+    topic: topicNameSchema.optional().describe("The dead-letter topic. Default: the pipeline's deadLetter.topic."),
+    name: stageNameSchema.optional(),
+  })
+  .describe('Options of branchToDlq(): dead-letter failed elements, let typed ok elements continue.');
+
+/**
+ * Publishes failed elements to a dead-letter topic and lets the ok elements continue, typed without failures.
+ *
+ * <span class="informal">A `filter` for ok elements whose rejected half goes to the dead-letter topic.</span>
+ *
+ * Each failed element is handed to `element.context.deadLetter(element, topic)`, which publishes the DESIGN.md §4
+ * record (the original raw value, key and headers, Spring's `kafka_dlt-*` headers and `tributary-pipeline`,
+ * `tributary-stage`, `tributary-attempts`, `tributary-error-code`), retries until the broker acknowledged it and only
+ * then finishes the record as `dead_lettered`. If the dead-letter publish cannot succeed, the record stays
+ * unfinished: its offset is never committed and it is re-delivered after a restart. Nothing waits for the publish:
+ * ok elements (of this lane and of every other) flow on at once, and the failed element is not emitted.
+ *
+ * ```text
+ * --a--X--b--Y--|      X, Y failed elements
+ *   branchToDlq()
+ * --a-----b-----|      X and Y go to the dead-letter topic (finished 'dead_lettered' once acknowledged)
+ * ```
+ *
+ * @example
+ * ```ts
+ * records.pipe(
+ *   parseJson(),
+ *   validate(TranscriptRequested),
+ *   branchToDlq(),                       // Observable<Envelope<TranscriptRequested>>: no failures past here
+ *   publish('video.embedding.requested'),
+ * );
+ * records.pipe(parseJson(), branchToDlq('video.dlq.parse'));
+ * ```
+ * @see publish
+ * @param topicOrConfig the dead-letter topic, or `{ topic, name }`; default: the pipeline's dead-letter topic
+ * @returns an operator that emits only the ok elements
+ */
+export function branchToDlq<T>(
+  topicOrConfig: string | BranchToDlqConfig = {},
+): OperatorFunction<Element<T>, Envelope<T>> {
+  const config: BranchToDlqConfig = typeof topicOrConfig === 'string' ? { topic: topicOrConfig } : topicOrConfig;
+  checkConfig('branchToDlq', branchToDlqConfigSchema, config);
+  const { topic, name = 'branchToDlq' } = config;
+
+  const deadLetter = (element: FailedEnvelope): void => {
+    let pending: Promise<void>;
+    try {
+      pending = element.context.deadLetter(element, topic);
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    pending.catch((error: unknown) => {
+      const { topic: from, partition, offset, correlationId } = element.origin;
+      element.context.logger.error(
+        { stage: name, topic: from, partition, offset: String(offset), correlationId, err: error },
+        'branchToDlq: dead-letter publish failed; the record stays unfinished (not committed)',
+      );
+    });
+  };
+
+  return filter((element: Element<T>): element is Envelope<T> => {
+    if (element.ok) return true;
+    deadLetter(element);
+    return false;
+  });
+}

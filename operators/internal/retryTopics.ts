@@ -1,0 +1,183 @@
+/**
+ * Non-blocking retries through delay topics (Spring Kafka's retryable topics): the names, headers and delay syntax
+ * shared by `retryViaTopics` (which forwards a failing record to `<topic>.retry.<delay>`), `awaitRetryDue` (which
+ * holds a retry record until it is due) and `retryTopicPipelines` (which consumes the delay topics).
+ */
+import * as z from 'zod';
+import type { RecordOrigin } from '../../src/envelope.js';
+import type { HeaderValue, RecordHeaders } from '../../src/kafka/ports.js';
+import { readIntegerHeader, readTextHeader } from '../../src/runtime/deadLetterRecord.js';
+import { isTopicName, topicNameSchema } from './topics.js';
+
+/**
+ * Headers of a record in a delay topic. `kafka_original-*` are Spring Kafka's names (partition as a 4-byte, offset
+ * and timestamp as 8-byte big-endian integers); the others are decimal text.
+ */
+export const RETRY_HEADERS = {
+  /** Which delay topic the record is in: 1 for the first, 2 for the second, ... */
+  attempt: 'tributary-retry-attempt',
+  /** When the record is due again, epoch milliseconds. */
+  due: 'tributary-retry-due',
+  /** The delay of the topic the record is in, e.g. `30s`. */
+  delay: 'tributary-retry-delay',
+  /** The last error's message (cut to 1 KiB). */
+  reason: 'tributary-retry-reason',
+  /** Tries made so far, every round's in-process attempts included (the dead-letter header's name and meaning). */
+  attempts: 'tributary-attempts',
+  /** The topic the record was first consumed from. */
+  originalTopic: 'tributary-original-topic',
+  springOriginalTopic: 'kafka_original-topic',
+  springOriginalPartition: 'kafka_original-partition',
+  springOriginalOffset: 'kafka_original-offset',
+  springOriginalTimestamp: 'kafka_original-timestamp',
+} as const;
+
+const RETRY_HEADER_NAMES: ReadonlySet<string> = new Set(Object.values(RETRY_HEADERS));
+
+/** A delay: milliseconds, or text such as `'500ms'`, `'1s'`, `'30s'`, `'5m'`, `'1h'`. */
+export type RetryDelay = number | string;
+
+/** One hop of the retry plan: the wait and the topic-name suffix (`1s`, `30s`, `5m`, `1500ms`). */
+export interface RetryHop {
+  readonly ms: number;
+  readonly label: string;
+}
+
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/** Milliseconds of a delay, or undefined when it is not a positive whole number of ms / `<n>ms|s|m|h`. */
+export function delayMs(delay: RetryDelay): number | undefined {
+  if (typeof delay === 'number') return Number.isSafeInteger(delay) && delay > 0 ? delay : undefined;
+  const match = /^(\d+)(ms|s|m|h)$/.exec(delay.trim());
+  if (!match) return undefined;
+  const ms = Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+  return Number.isSafeInteger(ms) && ms > 0 ? ms : undefined;
+}
+
+/** The canonical topic suffix of a delay: the largest unit that divides it (`1000` → `1s`, `90000` → `90s`). */
+export function delayLabel(ms: number): string {
+  if (ms % UNIT_MS.h === 0) return `${ms / UNIT_MS.h}h`;
+  if (ms % UNIT_MS.m === 0) return `${ms / UNIT_MS.m}m`;
+  if (ms % UNIT_MS.s === 0) return `${ms / UNIT_MS.s}s`;
+  return `${ms}ms`;
+}
+
+export const retryDelaySchema = z
+  .union([z.number(), z.string()])
+  .refine((delay) => delayMs(delay) !== undefined, "a delay: positive milliseconds, or '<n>ms', '<n>s', '<n>m', '<n>h'")
+  .describe("A delay: positive milliseconds, or '<n>ms', '<n>s', '<n>m', '<n>h'.");
+
+/** The fields shared by retryViaTopics and retryTopicPipelines: pass the same values to both. */
+export interface RetryTopicsConfig {
+  /** One delay per retry round, e.g. `['1s', '30s', '5m']` or `[1000, 30000]`. Required, at least one. */
+  delays: readonly RetryDelay[];
+  /** Base of the delay topics' names, `<topicPrefix>.retry.<delay>`. Default: the record's original topic. */
+  topicPrefix?: string;
+}
+
+export const retryTopicsShape = {
+  delays: z
+    .array(retryDelaySchema)
+    .min(1, 'at least one delay')
+    .describe("One delay per retry round, e.g. ['1s', '30s', '5m'] or milliseconds. Required."),
+  topicPrefix: topicNameSchema
+    .optional()
+    .describe("Base of the delay topics' names, <topicPrefix>.retry.<delay>. Default: the record's original topic."),
+};
+
+/** The parsed delays (validated by the schema first). */
+export function retryPlan(delays: readonly RetryDelay[]): RetryHop[] {
+  return delays.map((delay) => {
+    const ms = delayMs(delay);
+    if (ms === undefined) throw new TypeError(`invalid retry delay ${JSON.stringify(delay)}`);
+    return { ms, label: delayLabel(ms) };
+  });
+}
+
+/** `<base>.retry.<label>`. */
+export function retryTopicName(base: string, delay: RetryDelay): string {
+  const ms = delayMs(delay);
+  if (ms === undefined) throw new TypeError(`invalid retry delay ${JSON.stringify(delay)}`);
+  const topic = `${base}.retry.${delayLabel(ms)}`;
+  if (!isTopicName(topic)) throw new TypeError(`"${topic}" is not a valid Kafka topic name (at most 249 characters)`);
+  return topic;
+}
+
+/**
+ * Every delay topic a pipeline consuming `sourceTopics` needs, in delay order without repeats — create them
+ * (same partition count as the source is a good default) before starting the pipelines.
+ */
+export function retryTopicNames(sourceTopics: readonly string[], config: RetryTopicsConfig): string[] {
+  const bases = config.topicPrefix === undefined ? sourceTopics : [config.topicPrefix];
+  const names: string[] = [];
+  for (const hop of retryPlan(config.delays)) {
+    for (const base of bases) {
+      const topic = retryTopicName(base, hop.ms);
+      if (!names.includes(topic)) names.push(topic);
+    }
+  }
+  return names;
+}
+
+/** Where a record first came from, and how far through the retry rounds it is. */
+export interface RetryState {
+  /** Delay topics the record went through so far (0: not a retry record). */
+  readonly round: number;
+  /** Tries made in earlier rounds. */
+  readonly priorAttempts: number;
+  readonly originalTopic: string;
+  readonly originalPartition: number;
+  readonly originalOffset: bigint;
+  readonly originalTimestamp: string;
+}
+
+/**
+ * A decimal-text header (`tributary-retry-attempt`, `tributary-retry-due`, `tributary-attempts`). Not
+ * readIntegerHeader: that one reads 4- and 8-byte values as Spring's binary integers, so "1000" would be misread.
+ */
+export function readDecimalHeader(value: HeaderValue | readonly HeaderValue[] | undefined): bigint | undefined {
+  const text = readTextHeader(value)?.trim();
+  return text !== undefined && /^-?\d{1,19}$/.test(text) ? BigInt(text) : undefined;
+}
+
+function nonNegative(value: bigint | undefined): number | undefined {
+  return value !== undefined && value >= 0n && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : undefined;
+}
+
+/** Reads the retry headers of an element; a record without them is round 0 at its own coordinates. */
+export function readRetryState(element: { readonly origin: RecordOrigin }): RetryState {
+  const { headers, topic, partition, offset, timestamp } = element.origin;
+  const round = nonNegative(readDecimalHeader(headers[RETRY_HEADERS.attempt])) ?? 0;
+  if (round === 0) {
+    return {
+      round: 0,
+      priorAttempts: 0,
+      originalTopic: topic,
+      originalPartition: partition,
+      originalOffset: offset,
+      originalTimestamp: timestamp,
+    };
+  }
+  const originalTopic =
+    readTextHeader(headers[RETRY_HEADERS.originalTopic]) ?? readTextHeader(headers[RETRY_HEADERS.springOriginalTopic]);
+  const originalPartition = nonNegative(readIntegerHeader(headers[RETRY_HEADERS.springOriginalPartition]));
+  const originalOffset = readIntegerHeader(headers[RETRY_HEADERS.springOriginalOffset]);
+  const originalTimestamp = readIntegerHeader(headers[RETRY_HEADERS.springOriginalTimestamp]);
+  return {
+    round,
+    priorAttempts: nonNegative(readDecimalHeader(headers[RETRY_HEADERS.attempts])) ?? 0,
+    originalTopic: originalTopic !== undefined && isTopicName(originalTopic) ? originalTopic : topic,
+    originalPartition: originalPartition ?? partition,
+    originalOffset: originalOffset ?? offset,
+    originalTimestamp: originalTimestamp === undefined ? timestamp : String(originalTimestamp),
+  };
+}
+
+/** The headers without any retry header (the user's own headers, `correlation-id` included). */
+export function withoutRetryHeaders(headers: RecordHeaders): Record<string, HeaderValue | readonly HeaderValue[]> {
+  const kept: Record<string, HeaderValue | readonly HeaderValue[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !RETRY_HEADER_NAMES.has(name)) kept[name] = value;
+  }
+  return kept;
+}

@@ -1,0 +1,8 @@
+/** Non-blocking retries through delay topics: the retry pipelines (the operators live in operators/). */
+
+export { type PauseUntilDueOptions, pauseUntilDue } from './pauseUntilDue.js';
+export {
+  type RetryTopicPipelinesConfig,
+  retryTopicPipelines,
+  retryTopicPipelinesConfigSchema,
+} from './retryTopicPipelines.js';
