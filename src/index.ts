@@ -28,3 +28,4 @@ export {
   type PipelineSource,
 } from './runtime/definePipeline.js';
 export { createEngine, type Engine, type EngineOptions, type EngineStatus } from './runtime/engine.js';
+export * from './testing/index.js';
