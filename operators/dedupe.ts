@@ -58,7 +58,8 @@ export const dedupeConfigSchema = z
   })
   .describe('Options of dedupe(): drop records whose id was already processed.');
 
-const SUCCESS: ReadonlySet<Outcome> = new Set<Outcome>(['published', 'sunk']);
+/** Outcomes after which a redelivery of the id has nothing left to do. */
+const SUCCESS: ReadonlySet<Outcome> = new Set<Outcome>(['published', 'sunk', 'filtered']);
 
 /**
  * Drops records whose idempotency id was already processed; remembers an id only once its record succeeded.
@@ -67,11 +68,12 @@ const SUCCESS: ReadonlySet<Outcome> = new Set<Outcome>(['published', 'sunk']);
  *
  * For each ok element with an id, asks the store whether the id was seen. If so, the record finishes as `filtered`
  * and is dropped. If not, the element is emitted with a wrapped ticket: when the record later finishes as
- * `published` or `sunk` (the first finish), the id is remembered for `ttlMs` (fire-and-forget; a store error is
- * logged). An id is never remembered before its record succeeded, so a crash, a failure or a dead-letter in between
- * never causes a record to be dropped. The check runs per ordering lane, in order. Duplicates that arrive while the
- * first copy is still in flight are both processed (at-least-once: a duplicate is preferred to a loss). Failed input
- * elements and elements without an id pass through.
+ * `published`, `sunk` or `filtered` (the first finish), the id is remembered for `ttlMs` (fire-and-forget; a store
+ * error is logged). An id is never stored before its record finished, so a crash or a failure in between never
+ * causes a redelivery to be dropped. A copy that arrives while the first copy is still in flight in this process is
+ * dropped too (`filtered`); if that first copy then fails it goes to the dead-letter topic alone — replay it from
+ * there. The check runs per ordering lane, in order. Failed input elements and elements without an id pass
+ * through.
  *
  * ```text
  * --a--b--a'--c--|      a' has a's id; a was published before a' arrived
@@ -118,7 +120,7 @@ export function dedupe<T>(config: DedupeConfig<T>): OperatorFunction<Element<T>,
   };
 
   /** The element with a ticket that remembers `id` when the record first finishes successfully. */
-  const rememberingOnSuccess = (element: Envelope<T>, id: string): Envelope<T> => {
+  const rememberingOnSuccess = (element: Envelope<T>, id: string, inFlight: Set<string>): Envelope<T> => {
     const inner = element.ticket;
     const ticket: RecordTicket = {
       get finished() {
@@ -127,13 +129,15 @@ export function dedupe<T>(config: DedupeConfig<T>): OperatorFunction<Element<T>,
       finish(outcome: Outcome) {
         const first = !inner.finished;
         inner.finish(outcome);
-        if (first && SUCCESS.has(outcome)) remember(element, id);
+        if (!first) return;
+        inFlight.delete(id);
+        if (SUCCESS.has(outcome)) remember(element, id);
       },
     };
     return { ...element, ticket };
   };
 
-  const check = (element: Envelope<T>): Observable<Element<T>> => {
+  const check = (element: Envelope<T>, inFlight: Set<string>): Observable<Element<T>> => {
     let id: string | undefined;
     try {
       id = idOf(element);
@@ -147,6 +151,12 @@ export function dedupe<T>(config: DedupeConfig<T>): OperatorFunction<Element<T>,
     }
     if (id === undefined) return of(element);
     const key = id;
+    if (inFlight.has(key)) {
+      element.ticket.finish('filtered');
+      element.context.logger.debug(logContext(element, key), 'dedupe: duplicate of a record still in flight dropped');
+      return EMPTY;
+    }
+    inFlight.add(key);
     return defer(() => store.seen(key)).pipe(
       map((seen) => ({ seen })),
       catchError((error: unknown) => {
@@ -164,8 +174,12 @@ export function dedupe<T>(config: DedupeConfig<T>): OperatorFunction<Element<T>,
         return of({ seen: false });
       }),
       mergeMap((answer): Observable<Element<T>> => {
-        if ('failure' in answer) return of(answer.failure);
-        if (!answer.seen) return of(rememberingOnSuccess(element, key));
+        if ('failure' in answer) {
+          inFlight.delete(key);
+          return of(answer.failure);
+        }
+        if (!answer.seen) return of(rememberingOnSuccess(element, key, inFlight));
+        inFlight.delete(key);
         element.ticket.finish('filtered');
         element.context.logger.debug(logContext(element, key), 'dedupe: duplicate dropped');
         return EMPTY;
@@ -173,5 +187,14 @@ export function dedupe<T>(config: DedupeConfig<T>): OperatorFunction<Element<T>,
     );
   };
 
-  return mergeMapByLane((element: Element<T>) => (element.ok ? check(element) : of(element)), laneOfElement);
+  // Ids of records that passed this stage and have not finished yet — a second copy meanwhile is a duplicate too.
+  // One set per subscription: a restarted pipeline (new subscription) must not drop redeliveries of records whose
+  // first copy died with the previous run.
+  return (source) =>
+    defer(() => {
+      const inFlight = new Set<string>();
+      return source.pipe(
+        mergeMapByLane((element: Element<T>) => (element.ok ? check(element, inFlight) : of(element)), laneOfElement),
+      );
+    });
 }

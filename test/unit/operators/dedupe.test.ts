@@ -62,7 +62,7 @@ describe('dedupe', () => {
     expect(fresh.ticket.finished).toBe(false);
   });
 
-  it("remembers an id only once its record finished as 'published' or 'sunk'", async () => {
+  it("remembers an id only once its record finished as 'published', 'sunk' or 'filtered'", async () => {
     const store = spyStore();
     const inputs = ['p', 's', 'd', 'f'].map((id) => testEnvelope<Msg>({ id, body: id }));
     const outputs = await runOperator(inputs, dedupe<Msg>({ id: byId, ttlMs: 1_000, store }));
@@ -75,8 +75,8 @@ describe('dedupe', () => {
     d?.ticket.finish('dead_lettered');
     f?.ticket.finish('filtered');
     await settle();
-    expect([...store.ids].sort()).toEqual(['p', 's']);
-    expect(store.calls.slice(4)).toEqual(['remember p 1000', 'remember s 1000']);
+    expect([...store.ids].sort()).toEqual(['f', 'p', 's']);
+    expect(store.calls.slice(4)).toEqual(['remember p 1000', 'remember s 1000', 'remember f 1000']);
     // the wrapped ticket finishes the original one
     expect(inputs.map((el) => el.ticket.outcome)).toEqual(['published', 'sunk', 'dead_lettered', 'filtered']);
     expect(outputs.map((el) => el.ticket.finished)).toEqual([true, true, true, true]);
@@ -93,6 +93,16 @@ describe('dedupe', () => {
     output?.ticket.finish('sunk');
     await settle();
     expect(store.ids.size).toBe(0);
+  });
+
+  it('drops a second copy that arrives while the first is still in flight, within one run', async () => {
+    const store = spyStore();
+    const first = testEnvelope<Msg>({ id: 'dup', body: '1' }, { offset: 1, lane: 'a' });
+    const second = testEnvelope<Msg>({ id: 'dup', body: '2' }, { offset: 2, lane: 'b' });
+    const outputs = await runOperator([first, second], dedupe<Msg>({ id: byId, ttlMs: 1_000, store }));
+    expect(outputs).toHaveLength(1);
+    expect(second.ticket.outcome).toBe('filtered');
+    expect(first.ticket.finished).toBe(false);
   });
 
   it('never drops a redelivery of a record that did not finish (crash before the outcome)', async () => {
