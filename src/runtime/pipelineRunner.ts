@@ -7,16 +7,10 @@ import { Subject, type Subscription } from 'rxjs';
 import type { Element, Envelope, FailedEnvelope, Outcome, PipelineContext, RawValue } from '../envelope.js';
 import { errorMessage, isRetriable, TributaryError } from '../errors.js';
 import type { EngineObserver } from '../instrumentation.js';
-import type {
-  BatchControl,
-  ConsumedRecord,
-  ConsumerPort,
-  KafkaClientPort,
-  PartitionBatch,
-  TopicPartition,
-} from '../kafka/ports.js';
+import type { BatchControl, ConsumerPort, KafkaClientPort, PartitionBatch, TopicPartition } from '../kafka/ports.js';
 import { PartitionTracker, type TrackedTicket } from '../offsets/partitionTracker.js';
 import { AdmissionGate } from '../source/admissionGate.js';
+import { recordEnvelope } from '../source/recordEnvelope.js';
 import { buildDeadLetterRecord } from './deadLetterRecord.js';
 import type { Pipeline } from './definePipeline.js';
 import type { ProducerBatcher } from './producerBatcher.js';
@@ -43,13 +37,6 @@ export function partitionPauseThresholds(maxInFlight: number, assigned: number):
   if (assigned <= 1) return { high: Number.POSITIVE_INFINITY, low: Number.POSITIVE_INFINITY };
   const high = Math.min(maxInFlight, Math.max(1, Math.ceil((1.5 * maxInFlight) / assigned)));
   return { high, low: Math.floor(high / 2) };
-}
-
-function headerText(value: unknown): string | undefined {
-  const v = Array.isArray(value) ? value[value.length - 1] : value;
-  if (typeof v === 'string') return v;
-  if (Buffer.isBuffer(v)) return v.toString('utf8');
-  return undefined;
 }
 
 export class PipelineRunner {
@@ -318,7 +305,14 @@ export class PipelineRunner {
         const ticket = tracker.admit(record.offset, performance.now(), this.#onFinish);
         admitted++;
         next = record.offset + 1n;
-        input.next(this.#envelope(batch, record, ticket));
+        input.next(
+          recordEnvelope(
+            this.pipeline,
+            { ...record, topic: batch.topic, partition: batch.partition },
+            ticket,
+            this.#context,
+          ),
+        );
         if (admitted % HEARTBEAT_EVERY === 0) await control.heartbeat();
       }
       tracker.fetchedUpTo(batch.endOffset);
@@ -360,43 +354,6 @@ export class PipelineRunner {
   /** Partitions paused by the second line of backpressure, now. */
   get pausedPartitions(): number {
     return this.#paused.size;
-  }
-
-  #envelope(batch: PartitionBatch, record: ConsumedRecord, ticket: TrackedTicket): Envelope<RawValue> {
-    const { topic, partition } = batch;
-    const correlationId = headerText(record.headers['correlation-id']) ?? `${topic}-${partition}-${record.offset}`;
-    let lane: string;
-    switch (this.pipeline.ordering) {
-      case 'partition':
-        lane = `${topic}/${partition}`;
-        break;
-      case 'key':
-        lane = record.key === null ? `${topic}/${partition}` : `${topic}/${partition}/${record.key.toString('base64')}`;
-        break;
-      case 'unordered':
-        lane = `${topic}/${partition}@${record.offset}`;
-        break;
-    }
-    return {
-      ok: true,
-      value: record.value,
-      attempts: 0,
-      ticket,
-      context: this.#context,
-      origin: {
-        pipeline: this.pipeline.name,
-        groupId: this.pipeline.source.groupId,
-        topic,
-        partition,
-        offset: record.offset,
-        key: record.key,
-        headers: record.headers,
-        timestamp: record.timestamp,
-        raw: record.value,
-        correlationId,
-        lane,
-      },
-    };
   }
 
   /** Each run has its own gate: a late finish from an earlier run must not free credit in the current one. */

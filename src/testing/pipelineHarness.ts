@@ -12,8 +12,8 @@ import { errorMessage, isRetriable, TributaryError } from '../errors.js';
 import type { EngineObserver } from '../instrumentation.js';
 import type { OutgoingMessage } from '../kafka/ports.js';
 import { PartitionTracker, type TrackedTicket } from '../offsets/partitionTracker.js';
-import { buildDeadLetterRecord, readTextHeader } from '../runtime/deadLetterRecord.js';
-import type { OrderingMode, Pipeline } from '../runtime/definePipeline.js';
+import { buildDeadLetterRecord } from '../runtime/deadLetterRecord.js';
+import type { Pipeline } from '../runtime/definePipeline.js';
 import type { TestClock } from './testClock.js';
 import type { RecordPosition, StoredRecord, TopicStore } from './testTopics.js';
 
@@ -60,23 +60,9 @@ export interface HarnessDeps {
 
 const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
-/** The lane the engine gives a record (PipelineRunner#envelope). */
-export function laneFor(
-  ordering: OrderingMode,
-  topic: string,
-  partition: number,
-  key: Buffer | null,
-  offset: bigint,
-): string {
-  switch (ordering) {
-    case 'partition':
-      return `${topic}/${partition}`;
-    case 'key':
-      return key === null ? `${topic}/${partition}` : `${topic}/${partition}/${key.toString('base64')}`;
-    case 'unordered':
-      return `${topic}/${partition}@${offset}`;
-  }
-}
+export { laneFor } from '../source/recordEnvelope.js';
+
+import { recordEnvelope } from '../source/recordEnvelope.js';
 
 export type HarnessState = 'running' | 'crashed' | 'closed';
 
@@ -293,28 +279,7 @@ export class PipelineHarness {
   }
 
   #envelope(record: StoredRecord, ticket: TrackedTicket): Envelope<RawValue> {
-    const { topic, partition, offset, key } = record;
-    const correlationId = readTextHeader(record.headers['correlation-id']) ?? `${topic}-${partition}-${offset}`;
-    return {
-      ok: true,
-      value: record.value,
-      attempts: 0,
-      ticket,
-      context: this.context,
-      origin: {
-        pipeline: this.pipeline.name,
-        groupId: this.pipeline.source.groupId,
-        topic,
-        partition,
-        offset,
-        key,
-        headers: record.headers,
-        timestamp: record.timestamp,
-        raw: record.value,
-        correlationId,
-        lane: laneFor(this.pipeline.ordering, topic, partition, key, offset),
-      },
-    };
+    return recordEnvelope(this.pipeline, record, ticket, this.context);
   }
 
   #finished(run: number, ticket: TrackedTicket, outcome: Outcome): void {

@@ -1,0 +1,72 @@
+/**
+ * How a consumed record becomes the first envelope of a pipeline: its origin, its correlation id (the
+ * `correlation-id` header, else topic-partition-offset) and its ordering lane. The engine and the test driver both
+ * build envelopes here, so a pipeline sees the same elements in unit tests as in production.
+ */
+import type { Envelope, PipelineContext, RawValue, RecordTicket } from '../envelope.js';
+import type { RecordHeaders } from '../kafka/ports.js';
+import type { OrderingMode, Pipeline } from '../runtime/definePipeline.js';
+
+/** The lane of a record: per partition, per partition and key (null keys share the partition's), or per record. */
+export function laneFor(
+  ordering: OrderingMode,
+  topic: string,
+  partition: number,
+  key: Buffer | null,
+  offset: bigint,
+): string {
+  switch (ordering) {
+    case 'partition':
+      return `${topic}/${partition}`;
+    case 'key':
+      return key === null ? `${topic}/${partition}` : `${topic}/${partition}/${key.toString('base64')}`;
+    case 'unordered':
+      return `${topic}/${partition}@${offset}`;
+  }
+}
+
+function headerText(value: RecordHeaders[string]): string | undefined {
+  const v = Array.isArray(value) ? value[value.length - 1] : value;
+  if (typeof v === 'string') return v;
+  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  return undefined;
+}
+
+export interface SourceRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: bigint;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: RecordHeaders;
+  readonly timestamp: string;
+}
+
+export function recordEnvelope(
+  pipeline: Pick<Pipeline, 'name' | 'source' | 'ordering'>,
+  record: SourceRecord,
+  ticket: RecordTicket,
+  context: PipelineContext,
+): Envelope<RawValue> {
+  const { topic, partition, offset, key } = record;
+  return {
+    ok: true,
+    value: record.value,
+    attempts: 0,
+    ticket,
+    context,
+    origin: {
+      pipeline: pipeline.name,
+      groupId: pipeline.source.groupId,
+      topic,
+      partition,
+      offset,
+      key,
+      headers: record.headers,
+      timestamp: record.timestamp,
+      raw: record.value,
+      correlationId: headerText(record.headers['correlation-id']) ?? `${topic}-${partition}-${offset}`,
+      lane: laneFor(pipeline.ordering, topic, partition, key, offset),
+    },
+  };
+}
