@@ -4,6 +4,7 @@
  */
 import {
   type Admin,
+  CompressionCodecs,
   CompressionTypes,
   type Consumer,
   type EachBatchPayload,
@@ -15,6 +16,7 @@ import {
   type Producer,
   type SASLOptions,
 } from 'kafkajs';
+import SnappyCodec from 'kafkajs-snappy';
 import type { Logger } from 'pino';
 import type {
   AdminPort,
@@ -177,12 +179,22 @@ function groupByTopic(partitions: readonly TopicPartition[]): { topic: string; p
   return [...byTopic].map(([topic, list]) => ({ topic, partitions: list }));
 }
 
+// Snappy (pure JavaScript, kafkajs' own codec package): producers may compress with it and consumers can read
+// topics that other clients (Go, Java) wrote with it.
+CompressionCodecs[CompressionTypes.Snappy] = SnappyCodec;
+
+const compressionTypes = {
+  none: CompressionTypes.None,
+  gzip: CompressionTypes.GZIP,
+  snappy: CompressionTypes.Snappy,
+} as const;
+
 class KafkajsProducer implements ProducerPort {
   readonly #producer: Producer;
   readonly #compression: CompressionTypes;
   constructor(producer: Producer, options: ProducerOptions) {
     this.#producer = producer;
-    this.#compression = options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+    this.#compression = compressionTypes[options.compression ?? 'none'];
   }
   connect(): Promise<void> {
     return this.#producer.connect();

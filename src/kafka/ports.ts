@@ -125,7 +125,7 @@ export interface ConsumerOptions {
 }
 
 export interface ProducerOptions {
-  readonly compression?: 'none' | 'gzip';
+  readonly compression?: 'none' | 'gzip' | 'snappy';
 }
 
 /** Everything the engine needs from a Kafka client library. */

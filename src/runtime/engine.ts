@@ -17,7 +17,7 @@ export interface EngineOptions {
   kafka: KafkaConnectionConfig | { client: KafkaClientPort };
   logger?: Logger;
   observer?: EngineObserver;
-  producer?: { compression?: 'none' | 'gzip'; maxBatchRecords?: number };
+  producer?: { compression?: 'none' | 'gzip' | 'snappy'; maxBatchRecords?: number };
   /** On SIGTERM/SIGINT: stop gracefully, then exit(0) (exit 1 if stopping failed). Default false. */
   handleSignals?: boolean;
 }

@@ -43,4 +43,30 @@ describe('a passthrough pipeline', () => {
     const committed = await committedOffsets(groupId, input);
     for (const end of ends) expect(committed.get(end.partition)).toBe(BigInt(end.high));
   });
+
+  it('publishes Snappy-compressed batches that consumers read back', async () => {
+    const input = await createTopic('snappy-in', 2);
+    const output = await createTopic('snappy-out', 2);
+    const dlq = await createTopic('snappy-dlq', 1);
+    const n = 500;
+    await produce(
+      input,
+      Array.from({ length: n }, (_, i) => ({ key: `k${i % 9}`, value: `snappy-${i}` })),
+    );
+    const engine = testEngine({
+      producer: { compression: 'snappy' },
+      pipelines: [
+        definePipeline({
+          name: 'snappy',
+          source: { topics: [input], groupId: uniqueName('snappy-group') },
+          deadLetter: { topic: dlq },
+          build: (records) => records.pipe(publish(output)),
+        }),
+      ],
+    });
+    await engine.start();
+    const out = await consume(output, n);
+    await engine.stop();
+    expect(new Set(out.map((r) => r.value))).toEqual(new Set(Array.from({ length: n }, (_, i) => `snappy-${i}`)));
+  });
 });
