@@ -2,9 +2,13 @@
  * The kafkajs adapter: the only file that imports kafkajs for the engine. It converts offsets to bigint, headers
  * and batches to engine types, and turns kafkajs' instrumentation events into assignment/rebalance callbacks.
  */
-import {
+
+/**
+ * The kafkajs adapter: the only file that imports kafkajs for the engine. It converts offsets to bigint, headers
+ * and batches to engine types, and turns kafkajs' instrumentation events into assignment/rebalance callbacks.
+ */
+import kafkajs, {
   type Admin,
-  CompressionCodecs,
   CompressionTypes,
   type Consumer,
   type EachBatchPayload,
@@ -181,7 +185,8 @@ function groupByTopic(partitions: readonly TopicPartition[]): { topic: string; p
 
 // Snappy (pure JavaScript, kafkajs' own codec package): producers may compress with it and consumers can read
 // topics that other clients (Go, Java) wrote with it.
-CompressionCodecs[CompressionTypes.Snappy] = SnappyCodec;
+// (CompressionCodecs is not a named export under Node's ESM loader: reach it through the default export)
+kafkajs.CompressionCodecs[CompressionTypes.Snappy] = SnappyCodec;
 
 const compressionTypes = {
   none: CompressionTypes.None,
@@ -283,6 +288,8 @@ export function createKafkajsClient(config: KafkaConnectionConfig): KafkaClientP
       if (options.rebalanceTimeoutMs !== undefined) consumerConfig.rebalanceTimeout = options.rebalanceTimeoutMs;
       if (options.maxBytesPerPartition !== undefined)
         consumerConfig.maxBytesPerPartition = options.maxBytesPerPartition;
+      // kafkajs' default long poll is 5 s; a resumed partition waits for the poll in flight before it is fetched
+      consumerConfig.maxWaitTimeInMs = options.maxWaitTimeMs ?? 1000;
       return new KafkajsConsumer(kafka.consumer(consumerConfig), options.partitionsConsumedConcurrently ?? 1);
     },
     producer: (options: ProducerOptions = {}) =>

@@ -29,9 +29,10 @@ const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`
 const HEARTBEAT_EVERY = 500;
 
 /**
- * The second line of backpressure: a partition holding more than its share of the window is paused (not fetched)
- * until it drains to half that, so one slow partition cannot take every credit from the others. Its share is
- * 1.5 × maxInFlight / assigned partitions; with one partition the admission limit alone applies.
+ * The second line of backpressure: when the window is full, a partition holding more than its share of it is paused
+ * (not fetched) until it drains to half that, so one slow partition cannot take every credit from the others. Its
+ * share is 1.5 × maxInFlight / assigned partitions; with one partition the admission limit alone applies. While the
+ * window has room nothing is paused, so a fast pipeline never cuts its fetched batches short.
  */
 export function partitionPauseThresholds(maxInFlight: number, assigned: number): { high: number; low: number } {
   if (assigned <= 1) return { high: Number.POSITIVE_INFINITY, low: Number.POSITIVE_INFINITY };
@@ -289,11 +290,13 @@ export class PipelineRunner {
           next = record.offset + 1n;
           continue;
         }
-        if (tracker.unfinished >= this.#pauseAt.high) {
-          this.#pause(tracker);
-          return;
-        }
         while (!gate.tryAcquire()) {
+          // the window is full: a partition holding more than its share steps aside (paused) instead of waiting,
+          // so the credits its records free go to the other partitions
+          if (tracker.unfinished >= this.#pauseAt.high) {
+            this.#pause(tracker);
+            return;
+          }
           await gate.waitForCapacity(1000);
           if (!this.#admitting || tracker.revoked || !control.shouldContinue()) return;
           await control.heartbeat();
