@@ -206,14 +206,16 @@ class KafkajsProducer implements ProducerPort {
   }
   async send(records: readonly OutgoingMessage[]): Promise<void> {
     if (records.length === 0) return;
+    // An OutgoingMessage already has kafkajs' Message shape (key, value, headers, partition); the extra `topic`
+    // field is ignored, so records go through without a copy.
     const byTopic = new Map<string, Message[]>();
     for (const r of records) {
-      const list = byTopic.get(r.topic) ?? [];
-      const message: Message = { key: r.key, value: r.value };
-      if (r.headers) message.headers = r.headers as Message['headers'];
-      if (r.partition !== undefined) message.partition = r.partition;
-      list.push(message);
-      byTopic.set(r.topic, list);
+      let list = byTopic.get(r.topic);
+      if (list === undefined) {
+        list = [];
+        byTopic.set(r.topic, list);
+      }
+      list.push(r as Message);
     }
     await this.#producer.sendBatch({
       acks: -1,

@@ -40,12 +40,17 @@ function byteLength(value: Buffer | string | null | undefined): number {
   return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
 }
 
+/** Approximate wire size of a record; only needs to be good enough to keep a request under the broker's limit. */
 function recordBytes(record: OutgoingRecord): number {
   let bytes = byteLength(record.key) + byteLength(record.value) + 16;
-  for (const [name, value] of Object.entries(record.headers ?? {})) {
-    bytes += name.length;
-    if (Array.isArray(value)) for (const v of value) bytes += byteLength(v as Buffer | string);
-    else bytes += byteLength(value as Buffer | string | undefined);
+  const headers = record.headers;
+  if (headers !== undefined) {
+    for (const name in headers) {
+      const value = headers[name];
+      bytes += name.length;
+      if (Array.isArray(value)) for (const v of value) bytes += byteLength(v as Buffer | string);
+      else bytes += byteLength(value as Buffer | string | undefined);
+    }
   }
   return bytes;
 }
