@@ -308,14 +308,7 @@ export class PipelineRunner {
         const ticket = tracker.admit(record.offset, performance.now(), this.#onFinish);
         admitted++;
         next = record.offset + 1n;
-        input.next(
-          recordEnvelope(
-            this.pipeline,
-            { ...record, topic: batch.topic, partition: batch.partition },
-            ticket,
-            this.#context,
-          ),
-        );
+        input.next(recordEnvelope(this.pipeline, batch.topic, batch.partition, record, ticket, this.#context));
         if (admitted % HEARTBEAT_EVERY === 0) await control.heartbeat();
       }
       tracker.fetchedUpTo(batch.endOffset);

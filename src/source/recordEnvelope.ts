@@ -33,8 +33,6 @@ function headerText(value: RecordHeaders[string]): string | undefined {
 }
 
 export interface SourceRecord {
-  readonly topic: string;
-  readonly partition: number;
   readonly offset: bigint;
   readonly key: Buffer | null;
   readonly value: Buffer | null;
@@ -44,11 +42,13 @@ export interface SourceRecord {
 
 export function recordEnvelope(
   pipeline: Pick<Pipeline, 'name' | 'source' | 'ordering'>,
+  topic: string,
+  partition: number,
   record: SourceRecord,
   ticket: RecordTicket,
   context: PipelineContext,
 ): Envelope<RawValue> {
-  const { topic, partition, offset, key } = record;
+  const { offset, key } = record;
   return {
     ok: true,
     value: record.value,

@@ -279,7 +279,7 @@ export class PipelineHarness {
   }
 
   #envelope(record: StoredRecord, ticket: TrackedTicket): Envelope<RawValue> {
-    return recordEnvelope(this.pipeline, record, ticket, this.context);
+    return recordEnvelope(this.pipeline, record.topic, record.partition, record, ticket, this.context);
   }
 
   #finished(run: number, ticket: TrackedTicket, outcome: Outcome): void {
