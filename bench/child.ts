@@ -1,0 +1,73 @@
+/** The orchestrator side of a variant: spawn it as its own Node process, wait for READY / RESULT lines. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { VariantArgs, VariantResult } from './variant.js';
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+export const repoRoot = resolve(benchDir, '..');
+
+export interface VariantProcess {
+  readonly process: ChildProcess;
+  /** Resolves when the child printed BENCH_READY (serve mode). */
+  ready(): Promise<void>;
+  /** Closes the child's stdin: a serve-mode child stops, reports and exits. */
+  stop(): void;
+  /** The child's result line; rejects when it exits without one. */
+  result(): Promise<VariantResult>;
+}
+
+export interface SpawnOptions {
+  /** Write a V8 CPU profile of the child into this folder (node --cpu-prof). */
+  cpuProfDir?: string;
+}
+
+/** Spawns `node [--cpu-prof …] --import tsx bench/<script> '<json args>'`. */
+export function spawnVariant(script: string, args: VariantArgs, options: SpawnOptions = {}): VariantProcess {
+  const profile = options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(benchDir, script), JSON.stringify(args)], {
+    cwd: repoRoot,
+    env: { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: '1' },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  let buffered = '';
+  let readyResolve: () => void = () => {};
+  const ready = new Promise<void>((done) => {
+    readyResolve = done;
+  });
+  let result: VariantResult | undefined;
+  child.stdout?.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    let newline = buffered.indexOf('\n');
+    while (newline >= 0) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      if (line === 'BENCH_READY') readyResolve();
+      else if (line.startsWith('BENCH_RESULT '))
+        result = JSON.parse(line.slice('BENCH_RESULT '.length)) as VariantResult;
+      else if (line.trim() !== '') process.stderr.write(`[${script}] ${line}\n`);
+      newline = buffered.indexOf('\n');
+    }
+  });
+  const exited = new Promise<number | string>((done) => {
+    child.once('exit', (code, signal) => done(code ?? signal ?? 'unknown'));
+  });
+  return {
+    process: child,
+    ready: () =>
+      Promise.race([
+        ready,
+        exited.then((code) => {
+          throw new Error(`${script} exited (${code}) before it was ready`);
+        }),
+      ]),
+    stop: () => {
+      child.stdin?.end();
+    },
+    result: async () => {
+      const code = await exited;
+      if (result === undefined) throw new Error(`${script} exited (${code}) without a result`);
+      return result;
+    },
+  };
+}

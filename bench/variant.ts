@@ -1,0 +1,192 @@
+/**
+ * The child-process side of a measured variant. The orchestrator spawns `node --import tsx bench/<variant>.ts '<json>'`;
+ * the variant starts its pipeline and this module measures it, then prints one `BENCH_RESULT <json>` line on stdout.
+ *
+ * - `throughput`: the clock starts once the pipeline joined its group (start() resolved) and stops at the first
+ *   poll (every 250 ms) that sees `records` records in the output topic; then it waits for the group's commits to
+ *   reach the end of every input partition (reported separately) and stops the pipeline.
+ * - `serve`: prints `BENCH_READY` once joined, runs until stdin closes (the orchestrator drives load meanwhile).
+ */
+import { availableParallelism } from 'node:os';
+import {
+  benchKafka,
+  committedToEnd,
+  MemorySampler,
+  machineBusySeconds,
+  pollUntil,
+  processCpuSeconds,
+  recordsIn,
+} from './support.js';
+
+export interface VariantArgs {
+  mode: 'throughput' | 'serve';
+  brokers: string[];
+  input: string;
+  output: string;
+  dlq: string;
+  groupId: string;
+  /** Records expected on the output topic (throughput mode). */
+  records: number;
+  maxInFlight: number;
+  ordering: 'partition' | 'key';
+  /** Simulated async work per record, ms (orderingWork only). */
+  workMs: number;
+  /** The broker's pid when the bench started it, to report the broker's CPU time. */
+  brokerPid?: number;
+}
+
+export interface VariantResult {
+  variant: string;
+  mode: VariantArgs['mode'];
+  records: number;
+  outputRecords: number;
+  /** Join → the poll that saw all records on the output topic. */
+  seconds: number;
+  recordsPerSecond: number;
+  /** Join → the poll that saw the group's commits at the end of every input partition. */
+  committedSeconds: number | null;
+  /**
+   * The rate between the polls that first saw ≥ 10 % and ≥ 90 % of the records on the output topic: the steady state,
+   * without start-up and tail. Null when fewer than two polls fall in that range.
+   */
+  steadyRecordsPerSecond: number | null;
+  /** Every poll: [seconds since start, records on the output topic]. */
+  progress: [number, number][];
+  /** Peak RSS, sampled every 100 ms from process start (MiB). */
+  peakRssMb: number;
+  /** RSS once the modules were loaded, before the pipeline started (node + tsx + libraries). */
+  startRssMb: number;
+  /** Peak V8 heap in use and peak memory of Buffers outside the heap (MiB). */
+  peakHeapUsedMb: number;
+  peakExternalMb: number;
+  /** This process's CPU time (user + system) over the measured window. */
+  cpuSeconds: number;
+  /** The broker's CPU time over the same window (when the bench started the broker). */
+  brokerCpuSeconds: number | null;
+  /** CPU time of everything else on the machine over the window (machine busy − variant − broker), when known. */
+  otherCpuSeconds: number | null;
+  /** Wall seconds × CPUs: the CPU time there was to share. */
+  availableCpuSeconds: number;
+}
+
+/** A started variant (its start resolved once it joined its group and is consuming): stop it gracefully. */
+export interface RunningPipeline {
+  stop(): Promise<void>;
+}
+
+function steadyRate(progress: readonly { at: number; count: number }[], records: number): number | null {
+  const from = progress.find((p) => p.count >= 0.1 * records);
+  const to = progress.find((p) => p.count >= 0.9 * records);
+  if (!from || !to || to.at <= from.at) return null;
+  return (to.count - from.count) / ((to.at - from.at) / 1000);
+}
+
+function parseArgs(): VariantArgs {
+  const raw = process.argv[2];
+  if (!raw) throw new Error('usage: node --import tsx bench/<variant>.ts <json args>');
+  return JSON.parse(raw) as VariantArgs;
+}
+
+function print(line: string): Promise<void> {
+  return new Promise((done) => process.stdout.write(`${line}\n`, () => done()));
+}
+
+function cpuNow(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
+async function measure(
+  name: string,
+  args: VariantArgs,
+  start: (args: VariantArgs) => Promise<RunningPipeline>,
+): Promise<VariantResult> {
+  const memory = new MemorySampler();
+  const kafka = benchKafka(args.brokers, `bench-${name}-admin`);
+  const admin = kafka.admin();
+  await admin.connect();
+  const brokerCpu = () => (args.brokerPid === undefined ? undefined : processCpuSeconds(args.brokerPid));
+  try {
+    const pipeline = await start(args);
+    const t0 = performance.now();
+    const cpu0 = cpuNow();
+    const broker0 = brokerCpu();
+    const busy0 = machineBusySeconds();
+    let t1: number;
+    const progress: { at: number; count: number }[] = [];
+    let committed: number | null = null;
+    if (args.mode === 'serve') {
+      await print('BENCH_READY');
+      await new Promise<void>((done) => {
+        process.stdin.on('data', () => {});
+        process.stdin.once('end', done);
+        process.stdin.once('close', done);
+      });
+      t1 = performance.now();
+    } else {
+      t1 = await pollUntil(
+        async () => {
+          const count = await recordsIn(admin, args.output);
+          progress.push({ at: performance.now(), count });
+          return count >= args.records;
+        },
+        30 * 60_000,
+        `${args.records} records on ${args.output}`,
+      );
+    }
+    const cpu1 = cpuNow();
+    const broker1 = brokerCpu();
+    const busy1 = machineBusySeconds();
+    if (args.mode === 'throughput') {
+      const tc = await pollUntil(() => committedToEnd(admin, args.groupId, args.input), 60_000, 'the commits').catch(
+        () => undefined,
+      );
+      committed = tc === undefined ? null : (tc - t0) / 1000;
+    }
+    await pipeline.stop();
+    const outputRecords = await recordsIn(admin, args.output);
+    const seconds = (t1 - t0) / 1000;
+    const peaks = memory.peaks();
+    const brokerCpuSeconds = broker0 === undefined || broker1 === undefined ? null : broker1 - broker0;
+    const otherCpuSeconds =
+      busy0 === undefined || busy1 === undefined || brokerCpuSeconds === null
+        ? null
+        : Math.max(0, busy1 - busy0 - (cpu1 - cpu0) - brokerCpuSeconds);
+    return {
+      variant: name,
+      mode: args.mode,
+      records: args.records,
+      outputRecords,
+      seconds,
+      recordsPerSecond: args.mode === 'throughput' ? args.records / seconds : 0,
+      steadyRecordsPerSecond: steadyRate(progress, args.records),
+      progress: progress.map((p) => [Math.round(p.at - t0) / 1000, p.count]),
+      committedSeconds: committed,
+      peakRssMb: peaks.rss,
+      startRssMb: peaks.startRss,
+      peakHeapUsedMb: peaks.heapUsed,
+      peakExternalMb: peaks.external,
+      cpuSeconds: cpu1 - cpu0,
+      brokerCpuSeconds,
+      otherCpuSeconds,
+      availableCpuSeconds: seconds * availableParallelism(),
+    };
+  } finally {
+    memory.stop();
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+/** Runs a variant in this (child) process and exits: 0 with a result line, 1 with the error on stderr. */
+export function runVariant(name: string, start: (args: VariantArgs) => Promise<RunningPipeline>): void {
+  void (async () => {
+    try {
+      const result = await measure(name, parseArgs(), start);
+      await print(`BENCH_RESULT ${JSON.stringify(result)}`);
+      process.exit(0);
+    } catch (error) {
+      process.stderr.write(`[${name}] failed: ${error instanceof Error ? (error.stack ?? error.message) : error}\n`);
+      process.exit(1);
+    }
+  })();
+}
