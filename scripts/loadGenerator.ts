@@ -1,6 +1,8 @@
 /**
  * A load generator of realistic events for the shipped pipelines (used by `npm run demo`): new videos for the
- * analysis chain, users and feed activity for the notification service. About 1% of the records are malformed or
+ * analysis chain, users and feed activity for the notification service, scraping tasks for the scraping fleet (a
+ * few with a flaky or failing URL, so retry topics and dead letters show up), and transcription requests, transcripts
+ * and compression results for the video-results pipeline. About 1% of the records are malformed or
  * invalid (truncated JSON, text that is not JSON, schema violations, tombstones) and about 0.5% are producer retries
  * (the same record again); a few videos hit the stand-in services' failure markers (#flaky, #outage-*, private
  * URLs, too long) so failure events and retries show up too.
@@ -11,12 +13,20 @@ export interface LoadTopics {
   videoCreated: string;
   feedEvents: string;
   userEvents: string;
+  scrapingTasks: string;
+  transcribe: string;
+  transcripts: string;
+  compressions: string;
 }
 
 export const DEFAULT_LOAD_TOPICS: Readonly<LoadTopics> = {
   videoCreated: 'video.created',
   feedEvents: 'feed_events',
   userEvents: 'user_events',
+  scrapingTasks: 'scraping-tasks',
+  transcribe: 'Transcribe',
+  transcripts: 'update_transcribe',
+  compressions: 'finish_compress',
 };
 
 export interface LoadGeneratorConfig {
@@ -29,6 +39,10 @@ export interface LoadGeneratorConfig {
   videoRatio?: number;
   /** Share of new users. Default 0.04. */
   userRatio?: number;
+  /** Share of scraping tasks. Default 0.06. */
+  scrapingRatio?: number;
+  /** Share of transcription requests and results (Transcribe, update_transcribe, finish_compress). Default 0.06. */
+  resultsRatio?: number;
   /** Seed of the pseudo-random sequence. Default: time-based. */
   seed?: number;
 }
@@ -78,6 +92,8 @@ export function createLoadGenerator(config: LoadGeneratorConfig = {}): LoadGener
     duplicateRatio = 0.005,
     videoRatio = 0.1,
     userRatio = 0.04,
+    scrapingRatio = 0.06,
+    resultsRatio = 0.06,
     seed = Date.now() % 2 ** 31,
   } = config;
   const random = rng(seed);
@@ -167,6 +183,85 @@ export function createLoadGenerator(config: LoadGeneratorConfig = {}): LoadGener
     );
   };
 
+  const scrapingTask = (): OutgoingMessage => {
+    const taskId = id('task');
+    const roll = random();
+    // the stand-in fetcher understands URL markers: fail=N fails N times (retried via the delay topics),
+    // status=404 is permanent (dead-lettered), a .invalid host never resolves
+    let url = `https://news.example.com/articles/${taskId}`;
+    let kind = 'scraping_task';
+    if (roll < 0.05) {
+      url += '?fail=1';
+      kind = 'scraping_task (flaky)';
+    } else if (roll < 0.07) {
+      url += '?status=404';
+      kind = 'scraping_task (404)';
+    } else if (roll < 0.3) {
+      url = `https://api.example.com/items/${taskId}.json`;
+      kind = 'scraping_task (json)';
+    }
+    const messageId = id('msg');
+    return record(
+      topics.scrapingTasks,
+      taskId,
+      {
+        id: messageId,
+        type: 'scraping_task',
+        timestamp: now(),
+        payload: { task_id: taskId, url, priority: pick(['low', 'normal', 'normal', 'high']) },
+      },
+      kind,
+    );
+  };
+
+  // each video goes through: transcription requested → transcript → compressed
+  const pending: { videoId: string; step: 0 | 1 | 2 }[] = [];
+  const videoResult = (): OutgoingMessage => {
+    const open = pending.length > 0 && random() < 0.7 ? pick(pending) : undefined;
+    if (open === undefined) {
+      const videoId = id('rv');
+      pending.push({ videoId, step: 1 });
+      if (pending.length > 500) pending.splice(0, 100);
+      return record(
+        topics.transcribe,
+        videoId,
+        {
+          video_id: videoId,
+          video_url: `https://cdn.example.com/uploads/${videoId}.mp4`,
+          metadata: {
+            title: `${pick(TOPICS_WORDS)} ${pick(FORMATS)}`,
+            courseId: `course-${Math.floor(random() * 20)}`,
+          },
+        },
+        'Transcribe',
+      );
+    }
+    if (open.step === 1) {
+      open.step = 2;
+      const words = Array.from({ length: 3 + Math.floor(random() * 8) }, (_, i) => ({
+        text: pick(TOPICS_WORDS),
+        start: i * 0.6,
+        end: i * 0.6 + 0.5,
+      }));
+      return record(
+        topics.transcripts,
+        open.videoId,
+        {
+          video_id: open.videoId,
+          transcription: { duration: words.length * 0.6, language: pick(['en', 'fr', 'de']), words },
+        },
+        'update_transcribe',
+      );
+    }
+    pending.splice(pending.indexOf(open), 1);
+    return record(
+      topics.compressions,
+      open.videoId,
+      `https://cdn.example.com/compressed/${open.videoId}.mp4`,
+      'finish_compress',
+    );
+  };
+
   const feedActivity = (): OutgoingMessage => {
     if (users.length === 0) return newUser();
     const who = pick(users);
@@ -245,7 +340,11 @@ export function createLoadGenerator(config: LoadGeneratorConfig = {}): LoadGener
         ? newVideo()
         : kindRoll < videoRatio + userRatio || users.length < 20
           ? newUser()
-          : feedActivity();
+          : kindRoll < videoRatio + userRatio + scrapingRatio
+            ? scrapingTask()
+            : kindRoll < videoRatio + userRatio + scrapingRatio + resultsRatio
+              ? videoResult()
+              : feedActivity();
     recent.push(out);
     if (recent.length > 200) recent.shift();
     return out;

@@ -25,6 +25,11 @@ describe('the demo load generator', () => {
     expect(a.stats.byTopic.feed_events).toBeGreaterThan(3000);
     expect(a.stats.byTopic['video.created']).toBeGreaterThan(300);
     expect(a.stats.byTopic.user_events).toBeGreaterThan(100);
+    expect(a.stats.byTopic['scraping-tasks']).toBeGreaterThan(150);
+    // each results video goes Transcribe → update_transcribe → finish_compress
+    expect(a.stats.byTopic.Transcribe).toBeGreaterThan(50);
+    expect(a.stats.byTopic.update_transcribe).toBeGreaterThan(30);
+    expect(a.stats.byTopic.finish_compress).toBeGreaterThan(20);
     expect(batchA.every((r) => typeof r.headers?.['correlation-id'] === 'string')).toBe(true);
   });
 
