@@ -10,6 +10,7 @@ import {
 import * as z from 'zod';
 import type { Element, RecordOrigin } from '../src/envelope.js';
 import { mergeMapByLane } from '../src/lanes.js';
+import { describeStage } from '../src/runtime/stageInfo.js';
 import { checkConfig, schedulerSchema, stageNameSchema } from './internal/options.js';
 import { RETRY_HEADERS, readDecimalHeader, readRetryState } from './internal/retryTopics.js';
 
@@ -135,5 +136,8 @@ export function awaitRetryDue<E extends Element<unknown>>(
     return timer(waitMs, scheduler).pipe(map(() => restored(element)));
   };
 
-  return mergeMapByLane((element: E) => (element.ok ? wait(element) : of(element)), partitionLane);
+  return describeStage(
+    mergeMapByLane((element: E) => (element.ok ? wait(element) : of(element)), partitionLane),
+    { name, kind: 'awaitRetryDue' },
+  );
 }

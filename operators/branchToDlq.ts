@@ -1,6 +1,7 @@
 import { filter, type OperatorFunction } from 'rxjs';
 import * as z from 'zod';
 import type { Element, Envelope, FailedEnvelope } from '../src/envelope.js';
+import { describeStage } from '../src/runtime/stageInfo.js';
 import { checkConfig, stageNameSchema } from './internal/options.js';
 import { topicNameSchema } from './internal/topics.js';
 
@@ -75,9 +76,12 @@ export function branchToDlq<T>(
     });
   };
 
-  return filter((element: Element<T>): element is Envelope<T> => {
-    if (element.ok) return true;
-    deadLetter(element);
-    return false;
-  });
+  return describeStage(
+    filter((element: Element<T>): element is Envelope<T> => {
+      if (element.ok) return true;
+      deadLetter(element);
+      return false;
+    }),
+    { name, kind: 'branchToDlq', outputTopics: topic === undefined ? [] : [topic] },
+  );
 }

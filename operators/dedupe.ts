@@ -3,6 +3,7 @@ import * as z from 'zod';
 import type { Element, Envelope, Outcome, RecordTicket } from '../src/envelope.js';
 import { errorMessage } from '../src/errors.js';
 import { laneOfElement, mergeMapByLane } from '../src/lanes.js';
+import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
 import { checkConfig, functionSchema, stageNameSchema } from './internal/options.js';
 import { memoryDedupeStore } from './memoryDedupeStore.js';
@@ -190,11 +191,12 @@ export function dedupe<T>(config: DedupeConfig<T>): OperatorFunction<Element<T>,
   // Ids of records that passed this stage and have not finished yet — a second copy meanwhile is a duplicate too.
   // One set per subscription: a restarted pipeline (new subscription) must not drop redeliveries of records whose
   // first copy died with the previous run.
-  return (source) =>
+  const operator: OperatorFunction<Element<T>, Element<T>> = (source) =>
     defer(() => {
       const inFlight = new Set<string>();
       return source.pipe(
         mergeMapByLane((element: Element<T>) => (element.ok ? check(element, inFlight) : of(element)), laneOfElement),
       );
     });
+  return describeStage(operator, { name, kind: 'dedupe' });
 }

@@ -2,6 +2,7 @@ import { filter, map, type OperatorFunction } from 'rxjs';
 import * as z from 'zod';
 import type { Element, Envelope } from '../src/envelope.js';
 import { errorMessage } from '../src/errors.js';
+import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
 import { checkConfig, stageNameSchema } from './internal/options.js';
 
@@ -53,7 +54,7 @@ export function filterValue<T>(
 ): OperatorFunction<Element<T>, Element<T>> {
   checkConfig('filterValue', filterValueConfigSchema, config);
   const { name = 'filterValue' } = config;
-  return (source) =>
+  const operator: OperatorFunction<Element<T>, Element<T>> = (source) =>
     source.pipe(
       map((element): Element<T> | undefined => {
         if (!element.ok) return element;
@@ -69,4 +70,5 @@ export function filterValue<T>(
       }),
       filter((element): element is Element<T> => element !== undefined),
     );
+  return describeStage(operator, { name, kind: 'filterValue' });
 }

@@ -2,6 +2,7 @@ import { map, type OperatorFunction } from 'rxjs';
 import * as z from 'zod';
 import { type Element, type Envelope, withValue } from '../src/envelope.js';
 import { errorMessage } from '../src/errors.js';
+import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
 import { checkConfig, stageNameSchema } from './internal/options.js';
 
@@ -44,12 +45,15 @@ export function mapValue<T, R>(
 ): OperatorFunction<Element<T>, Element<R>> {
   checkConfig('mapValue', mapValueConfigSchema, config);
   const { name = 'mapValue' } = config;
-  return map((element): Element<R> => {
-    if (!element.ok) return element;
-    try {
-      return withValue(element, fn(element.value, element));
-    } catch (error) {
-      return failAt(element, name, 'TRIBUTARY_ERR_PROCESSING', errorMessage(error), { cause: error });
-    }
-  });
+  return describeStage(
+    map((element): Element<R> => {
+      if (!element.ok) return element;
+      try {
+        return withValue(element, fn(element.value, element));
+      } catch (error) {
+        return failAt(element, name, 'TRIBUTARY_ERR_PROCESSING', errorMessage(error), { cause: error });
+      }
+    }),
+    { name, kind: 'mapValue' },
+  );
 }

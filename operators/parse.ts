@@ -2,6 +2,7 @@ import { map, type OperatorFunction } from 'rxjs';
 import * as z from 'zod';
 import { type Element, type Envelope, type RawValue, withValue } from '../src/envelope.js';
 import { errorMessage } from '../src/errors.js';
+import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
 import { checkConfig, functionSchema, stageNameSchema } from './internal/options.js';
 import { isPromiseLike } from './internal/promiseLike.js';
@@ -82,29 +83,32 @@ export function parse<T>(
   checkConfig('parse', codecSchema, codec);
   checkConfig('parse', parseConfigSchema, config);
   const { name = 'parse', maxBytes = DEFAULT_MAX_BYTES } = config;
-  return map((element): Element<T | string | Buffer> => {
-    if (!element.ok) return element;
-    const bytes = checkRaw(element, name, maxBytes);
-    if (!bytes.ok) return bytes.failure;
-    if (codec === 'bytes') return withValue(element, bytes.value);
-    if (codec === 'string') {
-      const text = decodeUtf8(element, name, bytes.value);
-      return text.ok ? withValue(element, text.value) : text.failure;
-    }
-    try {
-      const value = codec(bytes.value, element);
-      if (isPromiseLike(value)) {
-        value.then(undefined, () => {}); // never an unhandled rejection: the record fails either way
-        return failAt(
-          element,
-          name,
-          'TRIBUTARY_ERR_PARSE',
-          'decoder returned a Promise; parse() decoders must be synchronous',
-        );
+  return describeStage(
+    map((element): Element<T | string | Buffer> => {
+      if (!element.ok) return element;
+      const bytes = checkRaw(element, name, maxBytes);
+      if (!bytes.ok) return bytes.failure;
+      if (codec === 'bytes') return withValue(element, bytes.value);
+      if (codec === 'string') {
+        const text = decodeUtf8(element, name, bytes.value);
+        return text.ok ? withValue(element, text.value) : text.failure;
       }
-      return withValue(element, value);
-    } catch (error) {
-      return failAt(element, name, 'TRIBUTARY_ERR_PARSE', `decoder failed: ${errorMessage(error)}`, { cause: error });
-    }
-  });
+      try {
+        const value = codec(bytes.value, element);
+        if (isPromiseLike(value)) {
+          value.then(undefined, () => {}); // never an unhandled rejection: the record fails either way
+          return failAt(
+            element,
+            name,
+            'TRIBUTARY_ERR_PARSE',
+            'decoder returned a Promise; parse() decoders must be synchronous',
+          );
+        }
+        return withValue(element, value);
+      } catch (error) {
+        return failAt(element, name, 'TRIBUTARY_ERR_PARSE', `decoder failed: ${errorMessage(error)}`, { cause: error });
+      }
+    }),
+    { name, kind: 'parse' },
+  );
 }

@@ -2,6 +2,7 @@ import { map, type OperatorFunction } from 'rxjs';
 import * as z from 'zod';
 import { type Element, type RawValue, withValue } from '../src/envelope.js';
 import { errorMessage } from '../src/errors.js';
+import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
 import { checkConfig, stageNameSchema } from './internal/options.js';
 import { checkRaw, DEFAULT_MAX_BYTES, decodeUtf8 } from './internal/rawValue.js';
@@ -55,16 +56,19 @@ export const parseJsonConfigSchema = z
 export function parseJson<T = unknown>(config: ParseJsonConfig = {}): OperatorFunction<Element<RawValue>, Element<T>> {
   checkConfig('parseJson', parseJsonConfigSchema, config);
   const { name = 'parseJson', maxBytes = DEFAULT_MAX_BYTES } = config;
-  return map((element): Element<T> => {
-    if (!element.ok) return element;
-    const bytes = checkRaw(element, name, maxBytes);
-    if (!bytes.ok) return bytes.failure;
-    const text = decodeUtf8(element, name, bytes.value);
-    if (!text.ok) return text.failure;
-    try {
-      return withValue(element, JSON.parse(text.value) as T);
-    } catch (error) {
-      return failAt(element, name, 'TRIBUTARY_ERR_PARSE', `malformed JSON: ${errorMessage(error)}`, { cause: error });
-    }
-  });
+  return describeStage(
+    map((element): Element<T> => {
+      if (!element.ok) return element;
+      const bytes = checkRaw(element, name, maxBytes);
+      if (!bytes.ok) return bytes.failure;
+      const text = decodeUtf8(element, name, bytes.value);
+      if (!text.ok) return text.failure;
+      try {
+        return withValue(element, JSON.parse(text.value) as T);
+      } catch (error) {
+        return failAt(element, name, 'TRIBUTARY_ERR_PARSE', `malformed JSON: ${errorMessage(error)}`, { cause: error });
+      }
+    }),
+    { name, kind: 'parseJson' },
+  );
 }

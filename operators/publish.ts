@@ -20,6 +20,7 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import { type Element, type Envelope, failed, type OutgoingRecord } from '../src/envelope.js';
 import { errorMessage, TributaryError } from '../src/errors.js';
 import type { HeaderValue, RecordHeaders } from '../src/kafka/ports.js';
+import { describeStage } from '../src/runtime/stageInfo.js';
 
 export interface PublishConfig<T> {
   /** Stage name for metrics, logs and dead-letter headers. Default 'publish'. */
@@ -69,7 +70,7 @@ export function publish<T>(
   // A hand-written operator rather than mergeMap(from(send())): with thousands of records awaiting their
   // acknowledgement, mergeMap's inner-subscription bookkeeping cost grew with the window (profiled in bench/).
   // Acknowledgements arrive in queue order, so elements leave in the order they came.
-  return (source) =>
+  const operator: OperatorFunction<Element<T>, Element<T>> = (source) =>
     new Observable<Element<T>>((subscriber) => {
       let pending = 0;
       let sourceDone = false;
@@ -136,4 +137,10 @@ export function publish<T>(
       });
       return () => subscription.unsubscribe();
     });
+  return describeStage(
+    operator,
+    typeof topic === 'string'
+      ? { name, kind: 'publish', outputTopics: [topic] }
+      : { name, kind: 'publish', dynamicOutputs: true },
+  );
 }

@@ -15,6 +15,7 @@ import { errorMessage, isRetriable } from '../src/errors.js';
 import type { HeaderValue } from '../src/kafka/ports.js';
 import { laneOfElement, mergeMapByLane } from '../src/lanes.js';
 import { int32Header, int64Header } from '../src/runtime/deadLetterRecord.js';
+import { describeStage } from '../src/runtime/stageInfo.js';
 import { recordError } from './internal/failure.js';
 import { checkConfig, functionSchema, schedulerSchema, stageNameSchema } from './internal/options.js';
 import {
@@ -277,9 +278,19 @@ export function retryViaTopics<T, R>(
     );
   };
 
-  return mergeMapByLane(
-    (element: Element<T>): Observable<Element<R>> => (element.ok ? handle(element) : of(element)),
-    laneOfElement,
+  const labels = plan.map((hop) => hop.label).filter((label, i, all) => all.indexOf(label) === i);
+  return describeStage(
+    mergeMapByLane(
+      (element: Element<T>): Observable<Element<R>> => (element.ok ? handle(element) : of(element)),
+      laneOfElement,
+    ),
+    topicPrefix === undefined
+      ? {
+          name,
+          kind: 'retryViaTopics',
+          outputTopicTemplates: labels.map((label) => `{source}.retry.${label}`),
+        }
+      : { name, kind: 'retryViaTopics', outputTopics: labels.map((label) => retryTopicName(topicPrefix, label)) },
   );
 }
 

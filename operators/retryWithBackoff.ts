@@ -17,6 +17,7 @@ import * as z from 'zod';
 import { type Element, type Envelope, failed, withAttempts, withValue } from '../src/envelope.js';
 import { errorMessage, isRetriable, TributaryError } from '../src/errors.js';
 import { laneOfElement, mergeMapByLane } from '../src/lanes.js';
+import { describeStage } from '../src/runtime/stageInfo.js';
 import { recordError } from './internal/failure.js';
 import { checkConfig, functionSchema, schedulerSchema, stageNameSchema } from './internal/options.js';
 import { isPromiseLike } from './internal/promiseLike.js';
@@ -236,8 +237,11 @@ export function retryWithBackoff<T, R>(
       }),
     );
 
-  return mergeMapByLane(
-    (element: Element<T>): Observable<Element<R>> => (element.ok ? run(element, 1) : of(element)),
-    laneOfElement,
+  return describeStage(
+    mergeMapByLane(
+      (element: Element<T>): Observable<Element<R>> => (element.ok ? run(element, 1) : of(element)),
+      laneOfElement,
+    ),
+    { name, kind: 'retryWithBackoff' },
   );
 }

@@ -2,6 +2,7 @@ import { connect, filter, map, merge, type Observable, type OperatorFunction } f
 import * as z from 'zod';
 import type { Element, Envelope } from '../src/envelope.js';
 import { errorMessage, TributaryError } from '../src/errors.js';
+import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
 import { checkConfig, STAGE_NAME_PATTERN, stageNameSchema } from './internal/options.js';
 import { isTopicName } from './internal/topics.js';
@@ -124,6 +125,8 @@ export function route<T, R extends RouteTable<T>>(
   const names = Object.keys(routes);
   if (names.length === 0) throw definitionError('route: at least one route is needed');
   const branches: OperatorFunction<Element<T>, Element<unknown>>[] = [];
+  const topicTargets: string[] = [];
+  const chainTargets: Record<string, unknown> = {};
   for (const routeName of names) {
     const target = routes[routeName];
     if (typeof target === 'string') {
@@ -133,8 +136,10 @@ export function route<T, R extends RouteTable<T>>(
       const stage = `${name}.${stageSuffix(routeName)}`.slice(0, 100);
       if (!STAGE_NAME_PATTERN.test(stage)) throw definitionError(`route: invalid stage name "${stage}"`);
       branches.push(publish<T>(target, { name: stage }) as OperatorFunction<Element<T>, Element<unknown>>);
+      if (!topicTargets.includes(target)) topicTargets.push(target);
     } else if (typeof target === 'function') {
       branches.push(target);
+      chainTargets[routeName] = target;
     } else {
       throw definitionError(`route: route "${routeName}" must be a topic name or an operator function`);
     }
@@ -179,7 +184,7 @@ export function route<T, R extends RouteTable<T>>(
     };
   };
 
-  return (source) =>
+  const operator: OperatorFunction<Element<T>, Element<RouteOutput<T, R>>> = (source) =>
     source.pipe(
       map(classify),
       filter((routed): routed is Routed<T> => routed !== undefined),
@@ -192,4 +197,5 @@ export function route<T, R extends RouteTable<T>>(
         return merge(pick(PASS), ...branches.map((branch, index) => pick(index).pipe(branch)));
       }),
     ) as Observable<Element<RouteOutput<T, R>>>;
+  return describeStage(operator, { name, kind: 'route', outputTopics: topicTargets, branches: chainTargets });
 }

@@ -1,5 +1,6 @@
 import { type OperatorFunction, pipe, tap } from 'rxjs';
 import type { Element, Envelope } from '../src/envelope.js';
+import { describeStage } from '../src/runtime/stageInfo.js';
 import { checkConfig } from './internal/options.js';
 import { isPromiseLike } from './internal/promiseLike.js';
 import {
@@ -52,16 +53,19 @@ export const sinkConfigSchema = retryWithBackoffConfigSchema.describe(
 export function sink<T>(fn: SinkFunction<T>, config: SinkConfig<T> = {}): OperatorFunction<Element<T>, Element<T>> {
   checkConfig('sink', sinkConfigSchema, config);
   const { name = 'sink' } = config;
-  return pipe(
-    retryWithBackoff<T, T>(
-      (value, element, attempt) => {
-        const done = fn(value, element, attempt);
-        return isPromiseLike(done) ? Promise.resolve(done).then(() => value) : value;
-      },
-      { ...config, name },
+  return describeStage(
+    pipe(
+      retryWithBackoff<T, T>(
+        (value, element, attempt) => {
+          const done = fn(value, element, attempt);
+          return isPromiseLike(done) ? Promise.resolve(done).then(() => value) : value;
+        },
+        { ...config, name },
+      ),
+      tap((element) => {
+        if (element.ok) element.ticket.finish('sunk');
+      }),
     ),
-    tap((element) => {
-      if (element.ok) element.ticket.finish('sunk');
-    }),
+    { name, kind: 'sink' },
   );
 }

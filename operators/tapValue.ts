@@ -2,6 +2,7 @@ import { map, type OperatorFunction } from 'rxjs';
 import * as z from 'zod';
 import type { Element, Envelope } from '../src/envelope.js';
 import { errorMessage } from '../src/errors.js';
+import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
 import { checkConfig, stageNameSchema } from './internal/options.js';
 
@@ -45,13 +46,16 @@ export function tapValue<T>(
 ): OperatorFunction<Element<T>, Element<T>> {
   checkConfig('tapValue', tapValueConfigSchema, config);
   const { name = 'tapValue' } = config;
-  return map((element): Element<T> => {
-    if (!element.ok) return element;
-    try {
-      fn(element.value, element);
-      return element;
-    } catch (error) {
-      return failAt(element, name, 'TRIBUTARY_ERR_PROCESSING', errorMessage(error), { cause: error });
-    }
-  });
+  return describeStage(
+    map((element): Element<T> => {
+      if (!element.ok) return element;
+      try {
+        fn(element.value, element);
+        return element;
+      } catch (error) {
+        return failAt(element, name, 'TRIBUTARY_ERR_PROCESSING', errorMessage(error), { cause: error });
+      }
+    }),
+    { name, kind: 'tapValue' },
+  );
 }

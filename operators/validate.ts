@@ -2,6 +2,7 @@ import { map, type OperatorFunction } from 'rxjs';
 import * as z from 'zod';
 import { type Element, withValue } from '../src/envelope.js';
 import { errorMessage } from '../src/errors.js';
+import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
 import { formatIssues } from './internal/formatIssues.js';
 import { checkConfig, stageNameSchema } from './internal/options.js';
@@ -61,21 +62,24 @@ export function validate<S extends z.core.$ZodType>(
 ): OperatorFunction<Element<unknown>, Element<z.output<S>>> {
   checkConfig('validate', validateConfigSchema, config);
   const { name = 'validate', maxReasonLength = 1000 } = config;
-  return map((element): Element<z.output<S>> => {
-    if (!element.ok) return element;
-    let result: z.ZodSafeParseResult<z.output<S>>;
-    try {
-      result = z.safeParse(schema, element.value);
-    } catch (error) {
-      return failAt(element, name, 'TRIBUTARY_ERR_VALIDATION', `schema threw: ${errorMessage(error)}`, {
-        cause: error,
+  return describeStage(
+    map((element): Element<z.output<S>> => {
+      if (!element.ok) return element;
+      let result: z.ZodSafeParseResult<z.output<S>>;
+      try {
+        result = z.safeParse(schema, element.value);
+      } catch (error) {
+        return failAt(element, name, 'TRIBUTARY_ERR_VALIDATION', `schema threw: ${errorMessage(error)}`, {
+          cause: error,
+        });
+      }
+      if (result.success) return withValue(element, result.data);
+      const { issues } = result.error;
+      return failAt(element, name, 'TRIBUTARY_ERR_VALIDATION', formatIssues(issues, maxReasonLength), {
+        cause: result.error,
+        details: issues,
       });
-    }
-    if (result.success) return withValue(element, result.data);
-    const { issues } = result.error;
-    return failAt(element, name, 'TRIBUTARY_ERR_VALIDATION', formatIssues(issues, maxReasonLength), {
-      cause: result.error,
-      details: issues,
-    });
-  });
+    }),
+    { name, kind: 'validate' },
+  );
 }

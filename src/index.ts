@@ -28,4 +28,6 @@ export {
   type PipelineSource,
 } from './runtime/definePipeline.js';
 export { createEngine, type Engine, type EngineOptions, type EngineStatus } from './runtime/engine.js';
+export { type InspectedStage, inspectPipeline, type PipelineInspection } from './runtime/inspectPipeline.js';
+export { describeStage, STAGE_INFO, type StageInfo, stageInfoOf } from './runtime/stageInfo.js';
 export * from './testing/index.js';

@@ -1,8 +1,10 @@
 /**
  * `tributary describe [files or folders...] [--mermaid | --json]`: what each pipeline reads, where its failures go
- * and how it is limited, read from the Pipeline values (no broker needed). The operator chain is a function
- * (`build`), so its stages and output topics cannot be listed yet; the output says so instead of guessing.
+ * and how it is limited, read from the Pipeline values (no broker needed). Stages and output topics come from
+ * inspectPipeline, which applies each pipeline's `build` to a probe (nothing is subscribed, nothing runs).
  */
+
+import { inspectPipeline } from '../../runtime/inspectPipeline.js';
 import { parse, wantsHelp } from '../args.js';
 import { commandBody, pipelinesOrReport } from '../common.js';
 import { type CliIo, EXIT_OK, UsageError, writeLines } from '../io.js';
@@ -11,16 +13,18 @@ import type { LoadedPipeline } from '../loadPipelines.js';
 export const describeHelp = `Usage: tributary describe [files or folders...] [--mermaid | --json]
 
 Describes each pipeline: source topics and consumer group, ordering, maxInFlight, commit interval,
-drain timeout and dead-letter topic. Reads the pipeline modules only; needs no broker.
+drain timeout, dead-letter topic, its stages in order (name and operator) and its output topics.
+Reads the pipeline modules only; needs no broker.
 
-Stages and output topics are not listed yet: a pipeline's operator chain is a function (build)
-that the engine does not introspect. Stage names show up at run time in metrics (stage label),
-logs and the tributary-stage dead-letter header.
+Stages are read by applying the pipeline's build function to a stand-in for the records (nothing
+is subscribed, nothing runs). Tributary's operators describe themselves; other operators show as
+"rxjs". Topics chosen per record (publish with a function) are marked as such, not listed. When
+build does more than chain records.pipe(...), the list is marked incomplete.
 
 Pipelines: as for tributary run (default folder pipelines/; compiled: dist/pipelines/).
 
 Options:
-  --mermaid    print a Mermaid flowchart (topics → pipelines → dead-letter topics)
+  --mermaid    print a Mermaid flowchart (source topics → pipelines → output and dead-letter topics)
   --json       print the description as JSON
   -h, --help   show this help`;
 
@@ -39,7 +43,17 @@ export function parseDescribeArgs(argv: readonly string[]): DescribeArgs {
   return { paths: positionals, format: values.mermaid ? 'mermaid' : values.json ? 'json' : 'text' };
 }
 
-/** The JSON shape of one pipeline; `stages` and `outputTopics` are null until the engine can introspect chains. */
+/** One stage in a description: chain order; a route's chain targets follow it with `depth` + 1 and `branch`. */
+export interface StageDescription {
+  readonly name: string;
+  readonly kind: string;
+  readonly depth: number;
+  readonly branch?: string;
+  readonly outputTopics: readonly string[];
+  readonly dynamicOutputs: boolean;
+}
+
+/** The JSON shape of one pipeline. */
 export interface PipelineDescription {
   readonly name: string;
   readonly file: string;
@@ -52,11 +66,17 @@ export interface PipelineDescription {
   readonly commitIntervalMs: number;
   readonly drainTimeoutMs: number;
   readonly deadLetterTopic: string;
-  readonly stages: null;
-  readonly outputTopics: null;
+  readonly stages: readonly StageDescription[];
+  /** False when build did more than chain records.pipe(...) (or threw): `stages` may miss some. */
+  readonly stagesComplete: boolean;
+  /** The stages' output topics, then the dead-letter topic (without repeats). */
+  readonly outputTopics: readonly string[];
+  /** Some stage writes to topics chosen per record (not in `outputTopics`). */
+  readonly dynamicOutputs: boolean;
 }
 
 export function describePipeline({ pipeline, file, exportName }: LoadedPipeline): PipelineDescription {
+  const inspection = inspectPipeline(pipeline);
   return {
     name: pipeline.name,
     file,
@@ -69,8 +89,10 @@ export function describePipeline({ pipeline, file, exportName }: LoadedPipeline)
     commitIntervalMs: pipeline.commitIntervalMs,
     drainTimeoutMs: pipeline.drainTimeoutMs,
     deadLetterTopic: pipeline.deadLetter.topic,
-    stages: null,
-    outputTopics: null,
+    stages: inspection.stages.map((stage) => ({ ...stage })),
+    stagesComplete: inspection.complete,
+    outputTopics: [...new Set([...inspection.outputTopics, pipeline.deadLetter.topic])],
+    dynamicOutputs: inspection.dynamicOutputs,
   };
 }
 
@@ -86,15 +108,32 @@ export function describeText(descriptions: readonly PipelineDescription[]): stri
       ['maxInFlight', String(d.maxInFlight)],
       ['commits', `every ${d.commitIntervalMs} ms; drain on stop up to ${d.drainTimeoutMs} ms`],
       ['dead letters', d.deadLetterTopic],
-      ['stages', 'not introspectable yet (the chain is the build function)'],
-      ['outputs', 'not introspectable yet'],
     ];
     for (const [label, value] of rows) lines.push(`  ${label.padEnd(12)}  ${value}`);
+    const stageLines = d.stages.map(stageLine);
+    if (stageLines.length === 0) stageLines.push(d.stagesComplete ? '(none: records pass through)' : '(none found)');
+    if (!d.stagesComplete) stageLines.push('… incomplete: build does more than chain records.pipe(...)');
+    stageLines.forEach((line, i) => {
+      lines.push(`  ${(i === 0 ? 'stages' : '').padEnd(12)}  ${line}`);
+    });
+    const outputs = d.outputTopics.map((topic) => (topic === d.deadLetterTopic ? `${topic} (dead letters)` : topic));
+    if (d.dynamicOutputs) outputs.push('topics chosen per record');
+    lines.push(`  ${'outputs'.padEnd(12)}  ${outputs.join(', ')}`);
   }
   return lines;
 }
 
-/** A Mermaid flowchart: one node per topic (shared between pipelines), one per pipeline, dashed dead-letter edges. */
+function stageLine(stage: StageDescription): string {
+  const where = stage.branch === undefined ? '' : `[${stage.branch.slice(stage.branch.lastIndexOf('/') + 1)}] `;
+  const writes = [...stage.outputTopics, ...(stage.dynamicOutputs ? ['(per record)'] : [])];
+  const to = writes.length > 0 ? ` → ${writes.join(', ')}` : '';
+  return `${'  '.repeat(stage.depth)}${where}${stage.name} (${stage.kind})${to}`;
+}
+
+/**
+ * A Mermaid flowchart: one node per topic (shared between pipelines), one per pipeline; source → pipeline → output
+ * edges, dashed dead-letter edges.
+ */
 export function describeMermaid(descriptions: readonly PipelineDescription[]): string[] {
   const topicIds = new Map<string, string>();
   const topicNode = (topic: string): string => {
@@ -114,12 +153,18 @@ export function describeMermaid(descriptions: readonly PipelineDescription[]): s
       `  class ${id} pipeline`,
     );
     for (const topic of d.sourceTopics) edges.push(`  ${topicNode(topic)} --> ${id}`);
+    for (const topic of d.outputTopics) {
+      if (topic !== d.deadLetterTopic) edges.push(`  ${id} --> ${topicNode(topic)}`);
+    }
     edges.push(`  ${id} -. dead letters .-> ${topicNode(d.deadLetterTopic)}`);
+    if (d.dynamicOutputs) {
+      lines.push(`  ${id}_dyn[/"topics chosen per record"/]`);
+      edges.push(`  ${id} -.-> ${id}_dyn`);
+    }
   });
   for (const [topic, id] of topicIds) lines.push(`  ${id}[("${topic}")]`);
   lines.push(...edges);
   lines.push('  classDef pipeline fill:#eef,stroke:#669');
-  lines.push('  %% output topics are not shown: the engine does not introspect operator chains yet');
   return lines;
 }
 

@@ -1,7 +1,7 @@
 /**
  * `tributary topics create [files or folders...] [--partitions N] [--replication-factor N] [--extra topic,...]`:
- * creates the topics the pipelines read and dead-letter to, plus extra ones (output topics, which the engine cannot
- * list yet). Idempotent: existing topics are reported and left as they are.
+ * creates the topics the pipelines read and dead-letter to, plus extra ones (output topics, which
+ * `tributary describe` lists). Idempotent: existing topics are reported and left as they are.
  */
 import { errorMessage } from '../../errors.js';
 import type { AdminPort } from '../../kafka/ports.js';
@@ -12,7 +12,7 @@ import { type CliIo, EXIT_FAILURE, EXIT_OK, UsageError, writeLines } from '../io
 export const topicsCreateHelp = `Usage: tributary topics create [files or folders...] [options]
 
 Creates the topics the pipelines use: their source topics and dead-letter topics, plus --extra ones
-(output topics: the engine cannot list a chain's outputs yet). Topics that exist are left alone, so
+(output topics: tributary describe lists them). Topics that exist are left alone, so
 running it twice is harmless. Connects with the same environment as tributary run (KAFKA_BROKERS, ...).
 
 Pipelines: as for tributary run (default folder pipelines/; compiled: dist/pipelines/). With --extra

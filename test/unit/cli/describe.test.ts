@@ -13,7 +13,7 @@ async function describeStatic(...flags: string[]) {
 }
 
 describe('tributary describe', () => {
-  it('prints each pipeline with its topics, group, limits and dead-letter topic, and says what it cannot see', async () => {
+  it('prints each pipeline with its topics, group, limits dead-letter topic, stages and outputs', async () => {
     const { code, out, err } = await describeStatic();
     expect(code).toBe(0);
     expect(err).toEqual([]);
@@ -26,11 +26,13 @@ describe('tributary describe', () => {
       '  maxInFlight   500',
       '  commits       every 1000 ms; drain on stop up to 30000 ms',
       '  dead letters  orders.dlq',
-      '  stages        not introspectable yet (the chain is the build function)',
-      '  outputs       not introspectable yet',
+      '  stages        parseJson (parseJson)',
+      '                publish (publish) → orders.enriched',
+      '  outputs       orders.enriched, orders.dlq (dead letters)',
     ]);
     expect(out).toContain(`pipeline audit-events   (${join(staticFixtures, 'audit.ts')}, export auditEvents)`);
     expect(out).toContain('  group         audit (a new group starts at the latest offset)');
+    expect(out).toContain('  stages        (none: records pass through)');
   });
 
   it('draws a Mermaid flowchart with one node per topic, shared between pipelines', async () => {
@@ -53,10 +55,16 @@ describe('tributary describe', () => {
       .split('[')[0];
     expect(out).toContain(`  p1 -. dead letters .-> ${auditDlq}`);
     expect(out).toContain(`  p2 -. dead letters .-> ${auditDlq}`);
-    expect(out.at(-1)).toBe('  %% output topics are not shown: the engine does not introspect operator chains yet');
+    const enriched = out
+      .find((line) => line.endsWith('[("orders.enriched")]'))
+      ?.trim()
+      .split('[')[0];
+    expect(enriched).toBeDefined();
+    expect(out).toContain(`  p3 --> ${enriched}`);
+    expect(out.filter((line) => line.startsWith('  p2 --> '))).toEqual([]);
   });
 
-  it('prints JSON with null stages and outputs', async () => {
+  it('prints JSON with the stages and output topics', async () => {
     const { code, out } = await describeStatic('--json');
     expect(code).toBe(0);
     const parsed = JSON.parse(out.join('\n')) as Record<string, unknown>[];
@@ -73,8 +81,13 @@ describe('tributary describe', () => {
       commitIntervalMs: 1000,
       drainTimeoutMs: 30000,
       deadLetterTopic: 'orders.dlq',
-      stages: null,
-      outputTopics: null,
+      stages: [
+        { name: 'parseJson', kind: 'parseJson', depth: 0, outputTopics: [], dynamicOutputs: false },
+        { name: 'publish', kind: 'publish', depth: 0, outputTopics: ['orders.enriched'], dynamicOutputs: false },
+      ],
+      stagesComplete: true,
+      outputTopics: ['orders.enriched', 'orders.dlq'],
+      dynamicOutputs: false,
     });
   });
 
