@@ -291,7 +291,7 @@ export function createKafkajsClient(config: KafkaConnectionConfig): KafkaClientP
       if (options.maxBytesPerPartition !== undefined)
         consumerConfig.maxBytesPerPartition = options.maxBytesPerPartition;
       // kafkajs' default long poll is 5 s; a resumed partition waits for the poll in flight before it is fetched
-      consumerConfig.maxWaitTimeInMs = options.maxWaitTimeMs ?? 1000;
+      consumerConfig.maxWaitTimeInMs = options.maxWaitTimeMs ?? 500;
       return new KafkajsConsumer(kafka.consumer(consumerConfig), options.partitionsConsumedConcurrently ?? 1);
     },
     producer: (options: ProducerOptions = {}) =>

@@ -25,7 +25,7 @@ export interface PipelineConsumerTuning {
   maxBytesPerPartition?: number;
   /** Partition batches kafkajs hands over concurrently. Default 1. */
   partitionsConsumedConcurrently?: number;
-  /** Longest a fetch waits at the broker for new data; also how soon a resumed partition is fetched. Default 1000. */
+  /** Longest a fetch waits at the broker for new data; also how soon a resumed partition is fetched. Default 500 (as Java's fetch.max.wait.ms). */
   maxWaitTimeMs?: number;
 }
 
