@@ -5,13 +5,13 @@
 import type { Logger } from 'pino';
 import { Subject, type Subscription } from 'rxjs';
 import type { Element, Envelope, FailedEnvelope, Outcome, PipelineContext, RawValue } from '../envelope.js';
-import { errorMessage, isRetriable, TributaryError } from '../errors.js';
+import { errorMessage, TributaryError } from '../errors.js';
 import type { EngineObserver } from '../instrumentation.js';
 import type { BatchControl, ConsumerPort, KafkaClientPort, PartitionBatch, TopicPartition } from '../kafka/ports.js';
 import { PartitionTracker, type TrackedTicket } from '../offsets/partitionTracker.js';
 import { AdmissionGate } from '../source/admissionGate.js';
 import { recordEnvelope } from '../source/recordEnvelope.js';
-import { buildDeadLetterRecord } from './deadLetterRecord.js';
+import { writeDeadLetter } from './deadLetterWriter.js';
 import type { Pipeline } from './definePipeline.js';
 import type { ProducerBatcher } from './producerBatcher.js';
 
@@ -373,49 +373,14 @@ export class PipelineRunner {
     void this.#deadLetter(element, this.pipeline.deadLetter.topic);
   }
 
-  async #deadLetter(failed: FailedEnvelope, topic: string): Promise<void> {
-    if (failed.ticket.finished) return;
-    const { origin } = failed;
-    const bindings = {
-      topic: origin.topic,
-      partition: origin.partition,
-      offset: origin.offset.toString(),
-      correlationId: origin.correlationId,
-      stage: failed.stage,
-      code: failed.error.code,
-      deadLetterTopic: topic,
-    };
-    let record = buildDeadLetterRecord(failed, topic);
-    let delay = 100;
+  #deadLetter(failed: FailedEnvelope, topic: string): Promise<void> {
     const run = this.#run;
-    for (;;) {
-      try {
-        await this.#deps.producer.send(record);
-        failed.ticket.finish('dead_lettered');
-        this.#log.warn({ ...bindings, attempts: failed.attempts }, `dead-lettered: ${failed.error.message}`);
-        return;
-      } catch (error) {
-        if (!isRetriable(error) && record.value !== null) {
-          const reason = `dead-letter topic refused the value: ${errorMessage(error)}`;
-          this.#log.error({ ...bindings, err: error }, `${reason}; dead-lettering without the value`);
-          record = buildDeadLetterRecord(failed, topic, { omitValue: reason });
-          continue;
-        }
-        if (run !== this.#run || this.#state === 'stopped') {
-          this.#log.error(
-            { ...bindings, err: error },
-            'dead-letter publish abandoned: pipeline stopped; record stays uncommitted',
-          );
-          return;
-        }
-        this.#log.error(
-          { ...bindings, err: error, retryInMs: delay },
-          'dead-letter publish failed; record stays uncommitted, retrying',
-        );
-        await sleep(delay);
-        delay = Math.min(delay * 2, 10_000);
-      }
-    }
+    return writeDeadLetter(failed, topic, {
+      send: (record) => this.#deps.producer.send(record),
+      logger: this.#log,
+      sleep,
+      running: () => run === this.#run && this.#state !== 'stopped',
+    });
   }
 
   /** Commits every partition's committable offset; concurrent calls coalesce into one more round. */

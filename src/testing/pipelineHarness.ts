@@ -8,11 +8,11 @@
 import type { Logger } from 'pino';
 import { Subject, type Subscription } from 'rxjs';
 import type { Element, Envelope, FailedEnvelope, Outcome, PipelineContext, RawValue } from '../envelope.js';
-import { errorMessage, isRetriable, TributaryError } from '../errors.js';
+import { errorMessage, TributaryError } from '../errors.js';
 import type { EngineObserver } from '../instrumentation.js';
 import type { OutgoingMessage } from '../kafka/ports.js';
 import { PartitionTracker, type TrackedTicket } from '../offsets/partitionTracker.js';
-import { buildDeadLetterRecord } from '../runtime/deadLetterRecord.js';
+import { writeDeadLetter } from '../runtime/deadLetterWriter.js';
 import type { Pipeline } from '../runtime/definePipeline.js';
 import type { TestClock } from './testClock.js';
 import type { RecordPosition, StoredRecord, TopicStore } from './testTopics.js';
@@ -328,48 +328,13 @@ export class PipelineHarness {
 
   /** PipelineRunner#deadLetter, with its retry waits on the driver's clock. */
   async #deadLetter(failed: FailedEnvelope, topic: string): Promise<void> {
-    if (failed.ticket.finished) return;
-    const { origin } = failed;
-    const bindings = {
-      topic: origin.topic,
-      partition: origin.partition,
-      offset: origin.offset.toString(),
-      correlationId: origin.correlationId,
-      stage: failed.stage,
-      code: failed.error.code,
-      deadLetterTopic: topic,
-    };
-    let record = buildDeadLetterRecord(failed, topic);
-    let delay = 100;
     const run = this.#run;
-    for (;;) {
-      try {
-        await this.#deps.send(record);
-        failed.ticket.finish('dead_lettered');
-        this.#log.warn({ ...bindings, attempts: failed.attempts }, `dead-lettered: ${failed.error.message}`);
-        return;
-      } catch (error) {
-        if (!isRetriable(error) && record.value !== null) {
-          const reason = `dead-letter topic refused the value: ${errorMessage(error)}`;
-          this.#log.error({ ...bindings, err: error }, `${reason}; dead-lettering without the value`);
-          record = buildDeadLetterRecord(failed, topic, { omitValue: reason });
-          continue;
-        }
-        if (run !== this.#run || this.#state === 'closed') {
-          this.#log.error(
-            { ...bindings, err: error },
-            'dead-letter publish abandoned: pipeline stopped; record stays uncommitted',
-          );
-          return;
-        }
-        this.#log.error(
-          { ...bindings, err: error, retryInMs: delay },
-          'dead-letter publish failed; record stays uncommitted, retrying',
-        );
-        await new Promise<void>((done) => this.#deps.clock.schedule(() => done(), delay));
-        delay = Math.min(delay * 2, 10_000);
-      }
-    }
+    return writeDeadLetter(failed, topic, {
+      send: (record) => this.#deps.send(record),
+      logger: this.#log,
+      sleep: (ms) => new Promise<void>((done) => this.#deps.clock.schedule(() => done(), ms)),
+      running: () => run === this.#run && this.#state !== 'closed',
+    });
   }
 }
 
