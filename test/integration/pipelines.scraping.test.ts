@@ -15,33 +15,13 @@ import { eventually, testEngine } from '../support/engine.js';
 import {
   collect,
   committedOffsets,
+  createNamedTopics,
   createTopic,
   produce,
   type TestRecord,
   testAdmin,
-  testKafka,
   uniqueName,
 } from '../support/kafka.js';
-
-/** Creates topics with these exact names (the delay topics are named after the tasks topic); deleted after the test. */
-async function createExactTopics(topics: readonly string[], partitions: number): Promise<void> {
-  const admin = testKafka('tributary-test-admin').admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
-    });
-  } finally {
-    await admin.disconnect();
-  }
-  onTestFinished(async () => {
-    const cleanup = testKafka('tributary-test-admin').admin();
-    await cleanup.connect();
-    await cleanup.deleteTopics({ topics: [...topics] }).catch(() => {});
-    await cleanup.disconnect();
-  });
-}
 
 /** An ioredis client when Redis answers on 127.0.0.1:6379 within a second, else undefined. */
 async function localRedis(): Promise<Redis | undefined> {
@@ -85,7 +65,7 @@ describe('scraping fleet on the broker', () => {
       deadLetter: await createTopic('dead-letter', 1),
     };
     const retryTopics = [`${topics.tasks}.retry.1s`, `${topics.tasks}.retry.2s`];
-    await createExactTopics(retryTopics, 3);
+    await createNamedTopics(retryTopics, 3);
     const redis = await localRedis();
     const prefix = `${uniqueName('tributary-it-scraping')}:`;
     const fleet = createScrapingFleet({

@@ -3,7 +3,7 @@
  * dead-letter topic), while the rest of the partition flows on.
  */
 import { tap } from 'rxjs';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   DLT_HEADERS,
   definePipeline,
@@ -23,32 +23,12 @@ import {
   bootstrapServers,
   collect,
   committedOffsets,
+  createNamedTopics,
   createTopic,
   produce,
   testAdmin,
-  testKafka,
   uniqueName,
 } from '../support/kafka.js';
-
-/** Creates topics with these exact names (the delay topics are named after the source topic). */
-async function createExactTopics(topics: readonly string[], partitions: number): Promise<void> {
-  const admin = testKafka('tributary-test-admin').admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
-    });
-  } finally {
-    await admin.disconnect();
-  }
-  onTestFinished(async () => {
-    const cleanup = testKafka('tributary-test-admin').admin();
-    await cleanup.connect();
-    await cleanup.deleteTopics({ topics: [...topics] }).catch(() => {});
-    await cleanup.disconnect();
-  });
-}
 
 interface Task {
   id: string;
@@ -61,7 +41,7 @@ async function runScenario(mode: 'rerun' | 'redeliver') {
   const retries = { delays: ['1s', '2s'], inProcessAttempts: 1 } satisfies RetryViaTopicsConfig;
   const delayTopics = retryTopicNames([input], retries);
   expect(delayTopics).toEqual([`${input}.retry.1s`, `${input}.retry.2s`]);
-  await createExactTopics(delayTopics, 2);
+  await createNamedTopics(delayTopics, 2);
 
   // every record has the same key: one partition, one ordering lane
   const ids = Array.from({ length: 30 }, (_, i) => (i === 3 ? 'flaky' : i === 5 ? 'doomed' : `ok-${i}`));
@@ -196,7 +176,7 @@ describe('non-blocking retries through delay topics', () => {
     const output = await createTopic('rt-wait-out', 1);
     const dlq = await createTopic('rt-wait-dlq', 1);
     const retries = { delays: ['6s'] } satisfies RetryViaTopicsConfig;
-    await createExactTopics(retryTopicNames([input], retries), 1);
+    await createNamedTopics(retryTopicNames([input], retries), 1);
     await produce(input, [
       { key: 'k', value: '{"id":"late"}' },
       ...Array.from({ length: 5 }, (_, i) => ({ key: 'k', value: `{"id":"n${i}"}` })),
@@ -250,7 +230,7 @@ describe('non-blocking retries through delay topics', () => {
     const output = await createTopic('rt-pause-out', 1);
     const dlq = await createTopic('rt-pause-dlq', 1);
     const retries = { delays: ['9s'] } satisfies RetryViaTopicsConfig;
-    await createExactTopics(retryTopicNames([input], retries), 1);
+    await createNamedTopics(retryTopicNames([input], retries), 1);
     await produce(input, [{ key: 'k', value: '{"id":"late"}' }]);
     const calls: number[] = [];
     const main = definePipeline({

@@ -12,10 +12,17 @@ export interface Child {
   exited(timeoutMs?: number): Promise<number | string>;
 }
 
-export function spawnTs(entry: string, env: Record<string, string>): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-    env: { ...process.env, ...env },
+/** `env` is laid over the test process's environment; a variable set to undefined is removed. */
+export function spawnTs(
+  entry: string,
+  env: Record<string, string | undefined>,
+  args: readonly string[] = [],
+  cwd?: string,
+): Child {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+    env: { ...process.env, ...env } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(cwd === undefined ? {} : { cwd }),
   });
   let out = '';
   let err = '';

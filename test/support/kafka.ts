@@ -34,6 +34,26 @@ async function withAdmin<T>(use: (admin: Admin) => Promise<T>): Promise<T> {
   }
 }
 
+/** Creates topics with exactly these names (e.g. delay topics named after another topic); deleted when the test ends. */
+export async function createNamedTopics(
+  topics: readonly string[],
+  partitions = 1,
+  configEntries: Record<string, string> = {},
+): Promise<void> {
+  await withAdmin((admin) =>
+    admin.createTopics({
+      waitForLeaders: true,
+      topics: topics.map((topic) => ({
+        topic,
+        numPartitions: partitions,
+        replicationFactor: 1,
+        configEntries: Object.entries(configEntries).map(([name, value]) => ({ name, value })),
+      })),
+    }),
+  );
+  onTestFinished(() => withAdmin((admin) => admin.deleteTopics({ topics: [...topics] })).catch(() => {}));
+}
+
 /** Creates a uniquely named topic and waits for its leaders; deleted again when the test finishes. */
 export async function createTopic(
   prefix: string,
@@ -41,20 +61,7 @@ export async function createTopic(
   configEntries: Record<string, string> = {},
 ): Promise<string> {
   const topic = uniqueName(prefix);
-  await withAdmin((admin) =>
-    admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        {
-          topic,
-          numPartitions: partitions,
-          replicationFactor: 1,
-          configEntries: Object.entries(configEntries).map(([name, value]) => ({ name, value })),
-        },
-      ],
-    }),
-  );
-  onTestFinished(() => withAdmin((admin) => admin.deleteTopics({ topics: [topic] })).catch(() => {}));
+  await createNamedTopics([topic], partitions, configEntries);
   return topic;
 }
 

@@ -1,8 +1,7 @@
 /** The CLI as a child process (from source, through tsx), for integration tests that need exit codes and signals. */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { onTestFinished } from 'vitest';
+import { type Child, spawnTs } from '../../support/childProcess.js';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 const main = join(root, 'src', 'cli', 'main.ts');
@@ -19,49 +18,11 @@ const CLEAN: Record<string, undefined> = {
   LOG_LEVEL: undefined,
 };
 
-export interface CliChild {
-  readonly process: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  exited(timeoutMs?: number): Promise<number | string>;
-}
+export type CliChild = Child;
 
 /** Runs the CLI from source in a child process; killed when the test finishes if still running. */
 export function spawnCli(args: readonly string[], env: Record<string, string | undefined>): CliChild {
-  const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], {
-    cwd: root,
-    env: { ...process.env, ...CLEAN, ...env } as NodeJS.ProcessEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    err += chunk.toString();
-  });
-  const exit = new Promise<number | string>((resolve) => {
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
-  });
-  onTestFinished(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return {
-    process: child,
-    stdout: () => out,
-    stderr: () => err,
-    exited: (timeoutMs = 60_000) =>
-      Promise.race([
-        exit,
-        new Promise<never>((_, reject) =>
-          setTimeout(
-            () => reject(new Error(`tributary did not exit within ${timeoutMs} ms:\n${err}\n${out}`)),
-            timeoutMs,
-          ).unref(),
-        ),
-      ]),
-  };
+  return spawnTs(main, { ...CLEAN, ...env }, args, root);
 }
 
 /** A port nobody listens on right now. */
