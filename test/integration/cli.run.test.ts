@@ -8,11 +8,10 @@ import { eventually } from '../support/engine.js';
 import {
   bootstrapServers,
   collect,
-  committedOffsets,
   consume,
   createTopic,
+  expectCommittedToEnd,
   produce,
-  testAdmin,
   uniqueName,
 } from '../support/kafka.js';
 import { freePort, spawnCli } from '../unit/cli/spawnCli.js';
@@ -143,9 +142,7 @@ describe('tributary CLI as a process', () => {
     expect(child.stderr()).toBe('');
 
     // it committed everything before exiting
-    const ends = await (await testAdmin()).fetchTopicOffsets(input);
-    const committed = await committedOffsets(group, input);
-    for (const end of ends) expect(committed.get(end.partition)).toBe(BigInt(end.high));
+    await expectCommittedToEnd(group, [input]);
     console.info(
       `[cli run] ready after ${readyMs} ms; ${n - poison} published, ${poison} dead-lettered; SIGTERM → exit 0`,
     );

@@ -10,7 +10,7 @@ import {
   TributaryError,
 } from '../../src/index.js';
 import { eventually, testEngine } from '../support/engine.js';
-import { collect, committedOffsets, consume, createTopic, produce, testAdmin, uniqueName } from '../support/kafka.js';
+import { collect, consume, createTopic, expectCommittedToEnd, produce, uniqueName } from '../support/kafka.js';
 
 /** A stage that turns records whose value starts with "bad" into failed elements. */
 const rejectBad = map((el: Element<Buffer | null>): Element<Buffer | null> => {
@@ -72,9 +72,7 @@ describe('failures at the end of the chain and in the chain itself', () => {
       expect(byOffset.get(`${partition}/${offset}`)).toBe(d.value);
     }
 
-    const ends = await (await testAdmin()).fetchTopicOffsets(input);
-    const committed = await committedOffsets(groupId, input);
-    for (const end of ends) expect(committed.get(end.partition)).toBe(BigInt(end.high));
+    await expectCommittedToEnd(groupId, [input]);
   });
 
   it('a chain that throws restarts from committed offsets and loses nothing', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { definePipeline, publish } from '../../src/index.js';
 import { eventually, testEngine } from '../support/engine.js';
-import { committedOffsets, consume, createTopic, produce, testAdmin, uniqueName } from '../support/kafka.js';
+import { consume, createTopic, expectCommittedToEnd, produce, uniqueName } from '../support/kafka.js';
 
 describe('a passthrough pipeline', () => {
   it('publishes every record once, commits to the end of every partition, and reports ready', async () => {
@@ -38,10 +38,7 @@ describe('a passthrough pipeline', () => {
     await engine.stop();
     expect(engine.status().ready).toBe(false);
 
-    const admin = await testAdmin();
-    const ends = await admin.fetchTopicOffsets(input);
-    const committed = await committedOffsets(groupId, input);
-    for (const end of ends) expect(committed.get(end.partition)).toBe(BigInt(end.high));
+    await expectCommittedToEnd(groupId, [input]);
   });
 
   it('publishes Snappy-compressed batches that consumers read back', async () => {

@@ -1,15 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { spawnTs } from '../support/childProcess.js';
-import {
-  bootstrapServers,
-  collect,
-  committedOffsets,
-  createTopic,
-  produce,
-  testAdmin,
-  uniqueName,
-} from '../support/kafka.js';
+import { bootstrapServers, collect, createTopic, expectCommittedToEnd, produce, uniqueName } from '../support/kafka.js';
 
 const worker = join(import.meta.dirname, '..', 'fixtures', 'passthroughWorker.ts');
 
@@ -54,9 +46,7 @@ describe('graceful shutdown', () => {
     const values = out.records.map((r) => r.value);
     expect(new Set(values).size).toBe(n);
     expect(values).toHaveLength(n);
-    const ends = await (await testAdmin()).fetchTopicOffsets(input);
-    const committed = await committedOffsets(group, input);
-    for (const end of ends) expect(committed.get(end.partition)).toBe(BigInt(end.high));
+    await expectCommittedToEnd(group, [input]);
     console.info(
       `[shutdown test] first process published ${afterFirst} of ${n} before SIGTERM; total ${values.length}, duplicates 0`,
     );

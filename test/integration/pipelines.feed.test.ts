@@ -11,12 +11,11 @@ import { createPartitionChooser, createTestDriver } from '../../src/testing/inde
 import { testEngine } from '../support/engine.js';
 import {
   collect,
-  committedOffsets,
   consume,
   createTopic,
+  expectCommittedToEnd,
   produce,
   type TestRecord,
-  testAdmin,
   uniqueName,
 } from '../support/kafka.js';
 import { feedCommented, feedCreated, feedLiked, feedViewed, userCreated } from '../support/pipelines.js';
@@ -159,11 +158,6 @@ describe('feed and user events on the broker', () => {
     }
 
     // committed to the end of every partition of both topics
-    const admin = await testAdmin();
-    for (const topic of [topics.feedEvents, topics.userEvents]) {
-      const ends = await admin.fetchTopicOffsets(topic);
-      const committed = await committedOffsets(groupId, topic);
-      for (const end of ends) expect(committed.get(end.partition), `${topic}/${end.partition}`).toBe(BigInt(end.high));
-    }
+    await expectCommittedToEnd(groupId, [topics.feedEvents, topics.userEvents]);
   });
 });

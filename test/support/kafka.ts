@@ -1,7 +1,7 @@
 /** Helpers for integration tests: a client for the run's broker, unique topics and groups, produce and consume. */
 import { randomUUID } from 'node:crypto';
 import { type Admin, type IHeaders, Kafka, type KafkaMessage, logLevel, Partitioners } from 'kafkajs';
-import { inject, onTestFinished } from 'vitest';
+import { expect, inject, onTestFinished } from 'vitest';
 
 export function bootstrapServers(): string[] {
   return inject('kafkaBootstrap').split(',');
@@ -165,6 +165,15 @@ export async function consume(
     await consumer.disconnect();
   }
   return received;
+}
+
+/** Asserts that `groupId` committed the end offset of every partition of each topic (nothing left behind). */
+export async function expectCommittedToEnd(groupId: string, topics: readonly string[]): Promise<void> {
+  for (const topic of topics) {
+    const ends = await withAdmin((admin) => admin.fetchTopicOffsets(topic));
+    const committed = await committedOffsets(groupId, topic);
+    for (const end of ends) expect(committed.get(end.partition), `${topic}/${end.partition}`).toBe(BigInt(end.high));
+  }
 }
 
 /** The committed offsets of `groupId` on `topic`, by partition (-1 when nothing was committed). */
