@@ -263,7 +263,10 @@ export function createScraperPipeline(options: ScrapingFleetOptions = {}): Pipel
               publish(topics.scrapedData, {
                 name: 'scraper.publish',
                 key: (element) => element.value.payload.task_id,
-                headers: (element) => messageTypeHeader(element.value.type),
+                headers: (element) => ({
+                  ...messageTypeHeader(element.value.type),
+                  'correlation-id': element.origin.correlationId,
+                }),
               }),
             ),
           },
@@ -343,7 +346,10 @@ export function createParserPipeline(options: ScrapingFleetOptions = {}): Pipeli
         publish(topics.parsedData, {
           name: 'parser.publish',
           key: (element) => element.value.payload.task_id,
-          headers: (element) => messageTypeHeader(element.value.type),
+          headers: (element) => ({
+            ...messageTypeHeader(element.value.type),
+            'correlation-id': element.origin.correlationId,
+          }),
         }),
       ),
   });

@@ -77,7 +77,10 @@ export function createVideoIntake(options: VideoIntakeOptions = {}): Pipeline<Tr
         publish(topics.transcriptRequested, {
           name: 'intake.publish',
           key: (element) => element.value.videoId,
-          headers: (element) => eventTypeHeader(element.value.eventType),
+          headers: (element) => ({
+            ...eventTypeHeader(element.value.eventType),
+            'correlation-id': element.origin.correlationId,
+          }),
         }),
       ),
   });

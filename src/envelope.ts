@@ -47,6 +47,11 @@ export interface PipelineContext {
   readonly logger: Logger;
   /** Queues a record for the shared, batching producer; resolves when the broker acknowledged it. */
   send(record: OutgoingRecord): Promise<void>;
+  /**
+   * `send` without a Promise (the per-record hot path of `publish`): `done` is called once, with no argument when the
+   * broker acknowledged the record, with the error when it was refused for good.
+   */
+  enqueue(record: OutgoingRecord, done: (error?: unknown) => void): void;
   /** Publishes a failed element to the dead-letter topic (retrying until acknowledged) and finishes it. */
   deadLetter(failed: FailedEnvelope, topic?: string): Promise<void>;
   /** Counts one more attempt scheduled by a retrying stage (the `tributary_retries_total` metric). */

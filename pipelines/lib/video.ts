@@ -310,7 +310,10 @@ export function videoWorker<
         publish(spec.outputTopic, {
           name: `${stage}.publish`,
           key: (element) => element.value.videoId,
-          headers: (element) => eventTypeHeader(element.value.eventType),
+          headers: (element) => ({
+            ...eventTypeHeader(element.value.eventType),
+            'correlation-id': element.origin.correlationId,
+          }),
         }),
       ),
   });

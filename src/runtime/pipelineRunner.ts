@@ -77,6 +77,7 @@ export class PipelineRunner {
       deadLetterTopic: pipeline.deadLetter.topic,
       logger: this.#log,
       send: (record) => deps.producer.send(record),
+      enqueue: (record, done) => deps.producer.enqueue(record, done),
       deadLetter: (failed, topic) => this.#deadLetter(failed, topic ?? pipeline.deadLetter.topic),
       recordRetry: (stage) => deps.observer.retried(pipeline.name, stage),
     };

@@ -14,10 +14,12 @@ import { errorMessage, isRetriable, TributaryError } from '../errors.js';
 import type { EngineObserver } from '../instrumentation.js';
 import type { ProducerPort } from '../kafka/ports.js';
 
+/** Called once per record: without an error when the broker acknowledged it, with the refusal otherwise. */
+export type SendCallback = (error?: unknown) => void;
+
 interface Queued {
   record: OutgoingRecord;
-  resolve: () => void;
-  reject: (error: unknown) => void;
+  done: SendCallback;
 }
 
 export interface ProducerBatcherOptions {
@@ -82,20 +84,28 @@ export class ProducerBatcher {
     this.#closed = true;
     const queued = this.#queue.splice(0);
     const error = new TributaryError('TRIBUTARY_ERR_PUBLISH', 'the producer is closed', { retriable: true });
-    for (const q of queued) q.reject(error);
+    for (const q of queued) this.#settle(q, error);
     this.#wakeIdle();
   }
 
   /** Queues a record; resolves when the broker acknowledged it (acks = all). */
   send(record: OutgoingRecord): Promise<void> {
     return new Promise((resolve, reject) => {
-      if (this.#closed) {
-        reject(new TributaryError('TRIBUTARY_ERR_PUBLISH', 'the producer is closed', { retriable: true }));
-        return;
-      }
-      this.#queue.push({ record, resolve, reject });
-      this.#schedule();
+      this.enqueue(record, (error) => (error === undefined ? resolve() : reject(error)));
     });
+  }
+
+  /**
+   * Queues a record; `done` is called once, when the broker acknowledged it or refused it for good. The hot path of
+   * `publish`: no Promise per record.
+   */
+  enqueue(record: OutgoingRecord, done: SendCallback): void {
+    if (this.#closed) {
+      done(new TributaryError('TRIBUTARY_ERR_PUBLISH', 'the producer is closed', { retriable: true }));
+      return;
+    }
+    this.#queue.push({ record, done });
+    this.#schedule();
   }
 
   /** Resolves when nothing is queued or in flight. */
@@ -150,12 +160,12 @@ export class ProducerBatcher {
       try {
         await this.#port.send(batch.map((q) => q.record));
         this.#observer.producerSent(batch.length, (performance.now() - started) / 1000, true);
-        for (const q of batch) q.resolve();
+        for (const q of batch) this.#settle(q, undefined);
         return;
       } catch (error) {
         this.#observer.producerSent(batch.length, (performance.now() - started) / 1000, false);
         if (this.#closed) {
-          for (const q of batch) q.reject(error);
+          for (const q of batch) this.#settle(q, error);
           return;
         }
         if (!isPermanentSendError(error)) {
@@ -174,7 +184,7 @@ export class ProducerBatcher {
           for (const q of batch) await this.#sendBatch([q]);
           return;
         }
-        for (const q of batch) q.reject(error);
+        for (const q of batch) this.#settle(q, error);
         return;
       }
     }
@@ -195,6 +205,15 @@ export class ProducerBatcher {
         await sleep(delay);
         delay = Math.min(delay * 2, 5000);
       }
+    }
+  }
+
+  /** A callback that throws is a bug in its caller; it must not keep the rest of its batch from settling. */
+  #settle(q: Queued, error: unknown): void {
+    try {
+      q.done(error);
+    } catch (thrown) {
+      this.#logger.error({ err: thrown, topic: q.record.topic }, 'a send callback threw');
     }
   }
 

@@ -92,6 +92,12 @@ export class PipelineHarness {
       deadLetterTopic: pipeline.deadLetter.topic,
       logger: this.#log,
       send: (record) => deps.send(record),
+      enqueue: (record, done) => {
+        deps.send(record).then(
+          () => done(),
+          (error: unknown) => done(error ?? new Error('send failed')),
+        );
+      },
       deadLetter: (failed, topic) => this.#deadLetter(failed, topic ?? pipeline.deadLetter.topic),
       recordRetry: (stage) => {
         deps.progress();

@@ -74,6 +74,10 @@ export function testContext(options: TestContextOptions = {}): RecordingContext 
     async send(record) {
       sent.push(record);
     },
+    enqueue(record, done) {
+      sent.push(record);
+      queueMicrotask(() => done());
+    },
     async deadLetter(element, topic) {
       deadLettered.push({ element, topic });
       element.ticket.finish('dead_lettered');

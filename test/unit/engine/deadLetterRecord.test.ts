@@ -23,6 +23,7 @@ function failedRecord(): FailedEnvelope {
       deadLetterTopic: 'orders.dlq',
       logger: pino({ level: 'silent' }),
       send: async () => {},
+      enqueue: (_record, done) => done(),
       deadLetter: async () => {},
       recordRetry: () => {},
     },

@@ -4,6 +4,7 @@ import { TributaryError } from '../../../src/errors.js';
 import { noopObserver } from '../../../src/instrumentation.js';
 import type { OutgoingMessage, ProducerPort } from '../../../src/kafka/ports.js';
 import { ProducerBatcher } from '../../../src/runtime/producerBatcher.js';
+import { captureLogger } from '../../support/envelopes.js';
 
 /** A producer port that records requests and fails them as told (unit level; the broker tests use Kafka). */
 class RecordingPort implements ProducerPort {
@@ -42,6 +43,37 @@ describe('ProducerBatcher', () => {
       ['a', 'b', 'c'],
       ['d', 'e'],
     ]);
+  });
+
+  it('enqueue calls back once per record: without an error when acknowledged, with it when refused', async () => {
+    const port = new RecordingPort();
+    port.refuse.add('poison');
+    const { logger: capturing, lines } = captureLogger('error');
+    const batcher = new ProducerBatcher(port, { observer: noopObserver, logger: capturing });
+    const calls: [string, string | undefined][] = [];
+    const settled = new Promise<void>((done) => {
+      const note = (value: string) => (error?: unknown) => {
+        calls.push([value, error === undefined ? undefined : (error as Error).message]);
+        if (calls.length === 3) done();
+      };
+      batcher.enqueue(record('a'), note('a'));
+      batcher.enqueue(record('poison'), note('poison'));
+      // a callback that throws is logged; the others of its batch still settle
+      batcher.enqueue(record('b'), (error) => {
+        note('b')(error);
+        throw new Error('bug in a callback');
+      });
+    });
+    await settled;
+    expect(calls).toEqual([
+      ['a', undefined],
+      ['poison', 'too large: poison'],
+      ['b', undefined],
+    ]);
+    expect(lines.map((l) => l.msg)).toContain('a send callback threw');
+    batcher.close();
+    const afterClose = await new Promise<unknown>((done) => batcher.enqueue(record('late'), done));
+    expect(afterClose).toBeInstanceOf(TributaryError);
   });
 
   it('re-sends a transiently failed batch ahead of later records, keeping order', async () => {

@@ -187,7 +187,7 @@ describe('createTestDriver', () => {
         offset: 0n,
         key: 'o1',
         value: { id: 'o1', total: 1 },
-        headers: { 'event-type': 'order.accepted', 'correlation-id': 'in-0-0' },
+        headers: { 'event-type': 'order.accepted' }, // no correlation-id header came in, none is added
       });
       expect(out.readKeyValues()).toEqual([{ key: 'o2', value: { id: 'o2', total: 2 } }]);
       expect(out.isEmpty()).toBe(true);
