@@ -7,7 +7,14 @@ import { Subject, type Subscription } from 'rxjs';
 import type { Element, Envelope, FailedEnvelope, Outcome, PipelineContext, RawValue } from '../envelope.js';
 import { errorMessage, TributaryError } from '../errors.js';
 import type { EngineObserver } from '../instrumentation.js';
-import type { BatchControl, ConsumerPort, KafkaClientPort, PartitionBatch, TopicPartition } from '../kafka/ports.js';
+import type {
+  BatchControl,
+  ConsumedRecord,
+  ConsumerPort,
+  KafkaClientPort,
+  PartitionBatch,
+  TopicPartition,
+} from '../kafka/ports.js';
 import { PartitionTracker, type TrackedTicket } from '../offsets/partitionTracker.js';
 import { AdmissionGate } from '../source/admissionGate.js';
 import { recordEnvelope } from '../source/recordEnvelope.js';
@@ -28,11 +35,24 @@ const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms).u
 const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 const HEARTBEAT_EVERY = 500;
 
+/** The unadmitted rest of a fetched batch of a paused partition. */
+interface ParkedBatch {
+  readonly tracker: PartitionTracker;
+  readonly records: readonly ConsumedRecord[];
+  /** The next record to admit. */
+  next: number;
+  readonly endOffset: bigint;
+  /** Admitting again: opened once the partition drained to its low mark, closed when it holds its share again. */
+  open: boolean;
+}
+
 /**
- * The second line of backpressure: when the window is full, a partition holding more than its share of it is paused
- * (not fetched) until it drains to half that, so one slow partition cannot take every credit from the others. Its
- * share is 1.5 × maxInFlight / assigned partitions; with one partition the admission limit alone applies. While the
- * window has room nothing is paused, so a fast pipeline never cuts its fetched batches short.
+ * The second line of backpressure: when the window is full, a partition holding more than its share of it steps
+ * aside — it is paused (not fetched) and the rest of its fetched batch is parked in memory — so one slow partition
+ * cannot take every credit from the others while kafkajs waits on it. Its share is 1.5 × maxInFlight / assigned
+ * partitions; with one partition the admission limit alone applies. While the window has room nothing is paused.
+ * Parked records are admitted as credits free up (first to a partition below `low`, the rest while nobody else
+ * waits), and the partition is resumed once they all are: nothing fetched is thrown away and fetched again.
  */
 export function partitionPauseThresholds(maxInFlight: number, assigned: number): { high: number; low: number } {
   if (assigned <= 1) return { high: Number.POSITIVE_INFINITY, low: Number.POSITIVE_INFINITY };
@@ -53,6 +73,10 @@ export class PipelineRunner {
   #assignment: readonly TopicPartition[] = [];
   #pauseAt = { high: Number.POSITIVE_INFINITY, low: Number.POSITIVE_INFINITY };
   #paused = new Map<string, TopicPartition>();
+  #parked = new Map<string, ParkedBatch>();
+  #drainScheduled = false;
+  /** #admit calls in progress: a partition's batch is being admitted (it wants credits). */
+  #batchesAdmitting = 0;
   #joined = false;
   #admitting = false;
   #input: Subject<Envelope<RawValue>> | undefined;
@@ -112,6 +136,7 @@ export class PipelineRunner {
     this.#onFinish = this.#finishListener(this.#gate);
     this.#trackers = new Map();
     this.#paused = new Map();
+    this.#parked = new Map();
     this.#joined = false;
 
     const input = new Subject<Envelope<RawValue>>();
@@ -206,6 +231,7 @@ export class PipelineRunner {
     }
     this.#assignment = [];
     this.#paused.clear();
+    this.#parked.clear();
     this.#deps.observer.partitionsPaused(this.pipeline.name, 0);
     this.#deps.observer.released(this.pipeline.name, this.pipeline.source.groupId);
     this.#chain?.unsubscribe();
@@ -259,7 +285,17 @@ export class PipelineRunner {
     }
     this.#assignment = assignment;
     this.#pauseAt = partitionPauseThresholds(this.pipeline.maxInFlight, assignment.length);
-    for (const key of [...this.#paused.keys()]) if (!owned.has(key)) this.#paused.delete(key);
+    for (const key of [...this.#parked.keys()]) if (!owned.has(key)) this.#parked.delete(key);
+    for (const [key, tp] of [...this.#paused]) {
+      if (owned.has(key)) continue;
+      // kafkajs keeps a pause across assignments: lift it, or the partition would stay paused if it came back
+      this.#paused.delete(key);
+      try {
+        this.#consumer?.resume([tp]);
+      } catch (error) {
+        this.#log.debug({ err: error, ...tp }, 'resume of a revoked partition failed');
+      }
+    }
     this.#deps.observer.partitionsPaused(this.pipeline.name, this.#paused.size);
     this.#joined = true;
     this.#deps.observer.assigned(this.pipeline.name, this.pipeline.source.groupId, assignment);
@@ -280,22 +316,37 @@ export class PipelineRunner {
   async #admit(run: number, batch: PartitionBatch, control: BatchControl): Promise<void> {
     if (run !== this.#run || !this.#admitting) return;
     const tracker = this.#tracker(batch.topic, batch.partition);
-    const input = this.#input;
-    if (!input) return;
+    if (!this.#input) return;
+    if (this.#parked.has(tpKey(batch.topic, batch.partition))) {
+      // fetched before the pause took effect: its records come again after the parked ones (already-admitted
+      // offsets are skipped then); leave kafkajs' position where it is
+      this.#pause(tracker);
+      return;
+    }
     const gate = this.#gate;
+    const { records } = batch;
     let admitted = 0;
     let next: bigint | undefined;
+    this.#batchesAdmitting++;
     try {
-      for (const record of batch.records) {
+      for (let i = 0; i < records.length; i++) {
+        const record = records[i] as ConsumedRecord;
         if (!tracker.accepts(record.offset)) {
           next = record.offset + 1n;
           continue;
         }
         while (!gate.tryAcquire()) {
-          // the window is full: a partition holding more than its share steps aside (paused) instead of waiting,
-          // so the credits its records free go to the other partitions
-          if (tracker.unfinished >= this.#pauseAt.high) {
-            this.#pause(tracker);
+          // the window is full: a partition holding more than its share steps aside (paused, the rest of the batch
+          // parked) instead of waiting, so kafkajs can hand over the other partitions' batches
+          if (tracker.unfinished >= this.#pauseAt.high && this.#pause(tracker)) {
+            this.#parked.set(tpKey(batch.topic, batch.partition), {
+              tracker,
+              records,
+              next: i,
+              endOffset: batch.endOffset,
+              open: false,
+            });
+            next = batch.endOffset;
             return;
           }
           await gate.waitForCapacity(1000);
@@ -306,33 +357,101 @@ export class PipelineRunner {
           gate.release();
           return;
         }
-        const ticket = tracker.admit(record.offset, performance.now(), this.#onFinish);
         admitted++;
         next = record.offset + 1n;
-        input.next(recordEnvelope(this.pipeline, batch.topic, batch.partition, record, ticket, this.#context));
+        this.#admitRecord(tracker, record);
         if (admitted % HEARTBEAT_EVERY === 0) await control.heartbeat();
       }
       tracker.fetchedUpTo(batch.endOffset);
       next = batch.endOffset;
     } finally {
+      this.#batchesAdmitting--;
       if (next !== undefined && !tracker.revoked) control.advanceTo(next);
       if (admitted > 0) this.#deps.observer.recordsConsumed(this.pipeline.name, batch.topic, batch.partition, admitted);
     }
   }
 
-  #pause(tracker: PartitionTracker): void {
+  /** Admits one record whose credit was acquired: its offset ticket, its envelope, into the chain. */
+  #admitRecord(tracker: PartitionTracker, record: ConsumedRecord): void {
+    const ticket = tracker.admit(record.offset, performance.now(), this.#onFinish);
+    this.#input?.next(recordEnvelope(this.pipeline, tracker.topic, tracker.partition, record, ticket, this.#context));
+  }
+
+  #scheduleDrain(): void {
+    if (this.#drainScheduled) return;
+    this.#drainScheduled = true;
+    queueMicrotask(() => {
+      this.#drainScheduled = false;
+      this.#drainParked();
+    });
+  }
+
+  /**
+   * Admits parked records while credits are free. A parked partition starts again once it drained to its low mark;
+   * while another partition wants credits (its batch is being admitted, or it is parked too) it stops at its share
+   * (the high mark), otherwise it may use the whole window. A partition whose parked records are all admitted is
+   * resumed.
+   */
+  #drainParked(): void {
+    const gate = this.#gate;
+    const { high, low } = this.#pauseAt;
+    for (const [key, parked] of this.#parked) {
+      if (!this.#admitting) return;
+      const { tracker, records } = parked;
+      if (tracker.revoked) {
+        this.#parked.delete(key); // re-delivered from the committed offset to whoever owns the partition now
+        continue;
+      }
+      if (!parked.open) {
+        if (tracker.unfinished > low) continue;
+        parked.open = true;
+      }
+      const contended = this.#batchesAdmitting > 0 || this.#parked.size > 1;
+      let admitted = 0;
+      while (parked.next < records.length) {
+        const record = records[parked.next] as ConsumedRecord;
+        if (!tracker.accepts(record.offset)) {
+          parked.next++;
+          continue;
+        }
+        if (contended && tracker.unfinished >= high) {
+          parked.open = false;
+          break;
+        }
+        if (!gate.tryAcquire()) break;
+        parked.next++;
+        admitted++;
+        this.#admitRecord(tracker, record);
+        if (!this.#admitting || tracker.revoked) break;
+      }
+      if (admitted > 0) {
+        this.#deps.observer.recordsConsumed(this.pipeline.name, tracker.topic, tracker.partition, admitted);
+      }
+      if (parked.next >= records.length && !tracker.revoked) {
+        tracker.fetchedUpTo(parked.endOffset);
+        this.#parked.delete(key);
+        this.#resume(tracker);
+      }
+      if (gate.inFlight >= gate.limit) return;
+    }
+  }
+
+  /** Pauses the partition's fetching; false when the consumer refused (then nothing may be parked for it). */
+  #pause(tracker: PartitionTracker): boolean {
     const key = tpKey(tracker.topic, tracker.partition);
-    if (this.#paused.has(key) || !this.#consumer) return;
+    if (this.#paused.has(key)) return true;
+    if (!this.#consumer) return false;
     const tp = { topic: tracker.topic, partition: tracker.partition };
     try {
       this.#consumer.pause([tp]);
     } catch (error) {
       this.#log.debug({ err: error, ...tp }, 'pause failed (consumer not running)');
-      return;
+      return false;
     }
     this.#paused.set(key, tp);
     this.#deps.observer.partitionsPaused(this.pipeline.name, this.#paused.size);
     this.#log.debug({ ...tp, unfinished: tracker.unfinished }, 'partition paused: it holds its share of maxInFlight');
+    return true;
   }
 
   #resume(tracker: PartitionTracker): void {
@@ -359,7 +478,7 @@ export class PipelineRunner {
     const name = this.pipeline.name;
     return (ticket, outcome) => {
       gate.release();
-      if (this.#paused.size > 0 && ticket.tracker.unfinished <= this.#pauseAt.low) this.#resume(ticket.tracker);
+      if (this.#parked.size > 0 && gate === this.#gate) this.#scheduleDrain();
       observer.recordFinished(name, ticket.tracker.topic, outcome, (performance.now() - ticket.admittedAt) / 1000);
     };
   }
