@@ -1,5 +1,5 @@
 /** The orchestrator side of a variant: spawn it as its own Node process, wait for READY / RESULT lines. */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { VariantArgs, VariantResult } from './variant.js';
@@ -22,10 +22,29 @@ export interface SpawnOptions {
   cpuProfDir?: string;
 }
 
-/** Spawns `node [--cpu-prof …] --import tsx bench/<script> '<json args>'`. */
+/** Where `compileVariants` puts the variants, compiled with the engine they import (bench/tsconfig.json). */
+const buildDir = join(repoRoot, '.tributary', 'bench-build');
+
+/**
+ * Compiles the variants and the engine to JavaScript, so each child runs as plain `node`, as the Dockerfile runs the
+ * engine: the tsx loader would add its own thread (~40 MB of RSS) and module hooks to every measured process.
+ */
+export function compileVariants(): void {
+  const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+  const result = spawnSync(process.execPath, [tsc, '-p', join(benchDir, 'tsconfig.json')], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) {
+    throw new Error(`compiling the bench variants failed:\n${result.stdout}${result.stderr}`);
+  }
+}
+
+/** Spawns `node [--cpu-prof …] .tributary/bench-build/bench/<script>.js '<json args>'` (see compileVariants). */
 export function spawnVariant(script: string, args: VariantArgs, options: SpawnOptions = {}): VariantProcess {
   const profile = options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(benchDir, script), JSON.stringify(args)], {
+  const compiled = join(buildDir, 'bench', script.replace(/\.ts$/, '.js'));
+  const child = spawn(process.execPath, [...profile, compiled, JSON.stringify(args)], {
     cwd: repoRoot,
     env: { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: '1' },
     stdio: ['pipe', 'pipe', 'inherit'],

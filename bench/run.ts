@@ -13,7 +13,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { KAFKA_VERSION, startLocalBroker, stopLocalBroker } from '../scripts/kafka/localBroker.js';
-import { repoRoot, spawnVariant, type VariantProcess } from './child.js';
+import { compileVariants, repoRoot, spawnVariant, type VariantProcess } from './child.js';
 import { measureLatency } from './latency.js';
 import { formatSummary, summarize } from './profileSummary.js';
 import { type LatencyRow, machine, type OrderingRow, type Report, renderResults, writeReadme } from './report.js';
@@ -177,6 +177,8 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  log('compiling the variants (bench/tsconfig.json → .tributary/bench-build) …');
+  compileVariants();
   const broker = await acquireBroker();
   log(`broker ${broker.brokers.join(',')} · cluster id ${broker.clusterId} · Kafka ${broker.kafkaVersion}`);
   let report: Report;

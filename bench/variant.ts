@@ -1,5 +1,5 @@
 /**
- * The child-process side of a measured variant. The orchestrator spawns `node --import tsx bench/<variant>.ts '<json>'`;
+ * The child-process side of a measured variant. The orchestrator spawns `node .tributary/bench-build/bench/<variant>.js '<json>'`;
  * the variant starts its pipeline and this module measures it, then prints one `BENCH_RESULT <json>` line on stdout.
  *
  * - `throughput`: the clock starts once the pipeline joined its group (start() resolved) and stops at the first
@@ -54,7 +54,7 @@ export interface VariantResult {
   progress: [number, number][];
   /** Peak RSS, sampled every 100 ms from process start (MiB). */
   peakRssMb: number;
-  /** RSS once the modules were loaded, before the pipeline started (node + tsx + libraries). */
+  /** RSS once the modules were loaded, before the pipeline started (node + libraries). */
   startRssMb: number;
   /** Peak V8 heap in use and peak memory of Buffers outside the heap (MiB). */
   peakHeapUsedMb: number;
@@ -83,7 +83,8 @@ function steadyRate(progress: readonly { at: number; count: number }[], records:
 
 function parseArgs(): VariantArgs {
   const raw = process.argv[2];
-  if (!raw) throw new Error('usage: node --import tsx bench/<variant>.ts <json args>');
+  if (!raw)
+    throw new Error('usage: node .tributary/bench-build/bench/<variant>.js <json args> (npm run bench compiles it)');
   return JSON.parse(raw) as VariantArgs;
 }
 
