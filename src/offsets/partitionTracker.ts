@@ -29,7 +29,7 @@ export class TrackedTicket implements RecordTicket {
   finish(outcome: Outcome): void {
     if (this.#finished) return;
     this.#finished = true;
-    this.tracker.noteFinished();
+    this.tracker.noteFinished(this);
     this.#onFinish(this, outcome);
   }
 }
@@ -80,9 +80,28 @@ export class PartitionTracker {
     return ticket;
   }
 
-  /** Called by a ticket when it finishes. */
-  noteFinished(): void {
+  /**
+   * Called by a ticket when it finishes. When it is the oldest pending one, the finished prefix is dropped at once:
+   * keeping finished tickets until the next commit kept a second's worth of them alive (and promoted by the GC).
+   */
+  noteFinished(ticket: TrackedTicket): void {
     this.#unfinished--;
+    if (this.#pending[this.#head] === ticket) this.#dropFinishedPrefix();
+  }
+
+  #dropFinishedPrefix(): void {
+    const pending = this.#pending;
+    let head = this.#head;
+    while (head < pending.length && pending[head]?.finished) head++;
+    if (head === pending.length) {
+      this.#pending = [];
+      this.#head = 0;
+    } else if (head > 1024 && head * 2 > pending.length) {
+      this.#pending = pending.slice(head);
+      this.#head = 0;
+    } else {
+      this.#head = head;
+    }
   }
 
   /** Every record of a fetched batch up to `endOffset` (exclusive) was admitted or skipped as already admitted. */
@@ -93,12 +112,7 @@ export class PartitionTracker {
   /** The offset to commit now (next offset to read), or undefined when there is nothing new to commit. */
   committable(): bigint | undefined {
     if (this.#revoked) return undefined;
-    const pending = this.#pending;
-    while (this.#head < pending.length && pending[this.#head]?.finished) this.#head++;
-    if (this.#head > 1024 && this.#head * 2 > pending.length) {
-      this.#pending = pending.slice(this.#head);
-      this.#head = 0;
-    }
+    this.#dropFinishedPrefix();
     let next: bigint;
     const lowestUnfinished = this.#pending[this.#head];
     if (lowestUnfinished !== undefined) {

@@ -38,7 +38,8 @@ const HEARTBEAT_EVERY = 500;
 /** The unadmitted rest of a fetched batch of a paused partition. */
 interface ParkedBatch {
   readonly tracker: PartitionTracker;
-  readonly records: readonly ConsumedRecord[];
+  /** Admitted entries are cleared, so a parked batch holds only what waits. */
+  readonly records: (ConsumedRecord | undefined)[];
   /** The next record to admit. */
   next: number;
   readonly endOffset: bigint;
@@ -341,8 +342,8 @@ export class PipelineRunner {
           if (tracker.unfinished >= this.#pauseAt.high && this.#pause(tracker)) {
             this.#parked.set(tpKey(batch.topic, batch.partition), {
               tracker,
-              records,
-              next: i,
+              records: records.slice(i),
+              next: 0,
               endOffset: batch.endOffset,
               open: false,
             });
@@ -411,7 +412,7 @@ export class PipelineRunner {
       while (parked.next < records.length) {
         const record = records[parked.next] as ConsumedRecord;
         if (!tracker.accepts(record.offset)) {
-          parked.next++;
+          records[parked.next++] = undefined;
           continue;
         }
         if (contended && tracker.unfinished >= high) {
@@ -419,7 +420,7 @@ export class PipelineRunner {
           break;
         }
         if (!gate.tryAcquire()) break;
-        parked.next++;
+        records[parked.next++] = undefined;
         admitted++;
         this.#admitRecord(tracker, record);
         if (!this.#admitting || tracker.revoked) break;

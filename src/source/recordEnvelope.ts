@@ -7,6 +7,24 @@ import type { Envelope, PipelineContext, RawValue, RecordTicket } from '../envel
 import type { RecordHeaders } from '../kafka/ports.js';
 import type { OrderingMode, Pipeline } from '../runtime/definePipeline.js';
 
+const partitionLanes = new Map<string, string[]>();
+
+/** `<topic>/<partition>`, built once per partition rather than once per record. */
+function partitionLane(topic: string, partition: number): string {
+  let lanes = partitionLanes.get(topic);
+  if (lanes === undefined) {
+    if (partitionLanes.size >= 10_000) partitionLanes.clear(); // bounded, whatever topics come and go
+    lanes = [];
+    partitionLanes.set(topic, lanes);
+  }
+  let lane = lanes[partition];
+  if (lane === undefined) {
+    lane = `${topic}/${partition}`;
+    lanes[partition] = lane;
+  }
+  return lane;
+}
+
 /** The lane of a record: per partition, per partition and key (null keys share the partition's), or per record. */
 export function laneFor(
   ordering: OrderingMode,
@@ -17,9 +35,9 @@ export function laneFor(
 ): string {
   switch (ordering) {
     case 'partition':
-      return `${topic}/${partition}`;
+      return partitionLane(topic, partition);
     case 'key':
-      return key === null ? `${topic}/${partition}` : `${topic}/${partition}/${key.toString('base64')}`;
+      return key === null ? partitionLane(topic, partition) : `${topic}/${partition}/${key.toString('base64')}`;
     case 'unordered':
       return `${topic}/${partition}@${offset}`;
   }
