@@ -3,8 +3,8 @@
  * variant in its own child process, prints the results as markdown and writes them into bench/README.md.
  *
  * Options: --records N (default 1,000,000) · --quick (= --records 100000, shorter latency run) ·
- * --max-in-flight 5000[,20000,…] (the first is the one compared and used for latency and ordering) · --repeat N
- * (throughput runs of each variant, alternating; the ratio uses the medians) ·
+ * --max-in-flight 1000[,5000,…] (default: the engine's default; the first is the one compared and used for latency and
+ * ordering) · --repeat N (throughput runs of each variant, alternating; the ratio uses the medians) ·
  * --rate 2000 · --latency-seconds 20 · --ordering-records 20000 · --only throughput,latency,ordering ·
  * --profile (CPU-profile each throughput child, print where the time goes) · --no-readme ·
  * --wait-quiet (before each measurement, wait up to 5 min for other work on the machine to drop below 20% CPU).
@@ -13,6 +13,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { KAFKA_VERSION, startLocalBroker, stopLocalBroker } from '../scripts/kafka/localBroker.js';
+import { DEFAULT_MAX_IN_FLIGHT } from '../src/runtime/definePipeline.js';
 import { compileVariants, repoRoot, spawnVariant, type VariantProcess } from './child.js';
 import { measureLatency } from './latency.js';
 import { formatSummary, summarize } from './profileSummary.js';
@@ -47,7 +48,7 @@ function parseOptions(argv: readonly string[]): Options {
     records: 1_000_000,
     quick: false,
     repeat: 1,
-    maxInFlight: [5000],
+    maxInFlight: [DEFAULT_MAX_IN_FLIGHT],
     rate: 2000,
     latencySeconds: 20,
     warmupSeconds: 3,

@@ -94,6 +94,9 @@ export const pipelineConfigSchema = z.object({
 });
 
 /** Declares a pipeline. Throws TRIBUTARY_ERR_PIPELINE_DEFINITION naming each wrong field. */
+/** A pipeline's admission limit unless it sets `maxInFlight`. */
+export const DEFAULT_MAX_IN_FLIGHT = 1000;
+
 export function definePipeline<TOut>(config: PipelineConfig<TOut>): Pipeline<TOut> {
   const parsed = pipelineConfigSchema.safeParse(config);
   if (!parsed.success) {
@@ -120,7 +123,7 @@ export function definePipeline<TOut>(config: PipelineConfig<TOut>): Pipeline<TOu
       fromBeginning: config.source.fromBeginning ?? true,
     },
     deadLetter: { topic: config.deadLetter.topic },
-    maxInFlight: config.maxInFlight ?? 1000,
+    maxInFlight: config.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
     ordering: config.ordering ?? 'partition',
     commitIntervalMs: config.commitIntervalMs ?? 1000,
     drainTimeoutMs: config.drainTimeoutMs ?? 30_000,
