@@ -54,9 +54,9 @@ export function publish<T>(
   const { name = 'publish', key, value, headers, partition } = config;
   if (!stageName.test(name)) throw new TypeError(`publish: stage name "${name}" must match [A-Za-z0-9._-]{1,100}`);
   const build = (element: Envelope<T>): OutgoingRecord => {
-    // plain assignments, no spreads: this runs once per record on the hot path. The input's correlation id travels
-    // as the bytes it came with; nothing is added to records that had none (a header costs kafkajs ~3 µs per record
-    // to encode and ~40 bytes on the wire, a fifth of a small record)
+    // this runs once per record on the hot path: no copies unless user headers meet an incoming id. The input's
+    // correlation id travels as the bytes it came with; nothing is added to records that had none (a header costs
+    // kafkajs ~3 µs per record to encode and ~40 bytes on the wire, a fifth of a small record)
     const incoming = element.origin.headers['correlation-id'];
     let outHeaders: Record<string, HeaderValue | readonly HeaderValue[] | undefined> | undefined;
     if (headers) {

@@ -318,12 +318,14 @@ export class PipelineRunner {
     if (run !== this.#run || !this.#admitting) return;
     const tracker = this.#tracker(batch.topic, batch.partition);
     if (!this.#input) return;
-    if (this.#parked.has(tpKey(batch.topic, batch.partition))) {
+    const parked = this.#parked.get(tpKey(batch.topic, batch.partition));
+    if (parked !== undefined && parked.tracker === tracker) {
       // fetched before the pause took effect: its records come again after the parked ones (already-admitted
       // offsets are skipped then); leave kafkajs' position where it is
       this.#pause(tracker);
       return;
     }
+    if (parked !== undefined) this.#parked.delete(tpKey(batch.topic, batch.partition)); // left from a revoked tracker
     const gate = this.#gate;
     const { records } = batch;
     let admitted = 0;
