@@ -165,7 +165,7 @@ export class ProducerBatcher {
       } catch (error) {
         this.#observer.producerSent(batch.length, (performance.now() - started) / 1000, false);
         if (this.#closed) {
-          for (const q of batch) this.#settle(q, error);
+          for (const q of batch) this.#settle(q, error, true);
           return;
         }
         if (!isPermanentSendError(error)) {
@@ -184,7 +184,7 @@ export class ProducerBatcher {
           for (const q of batch) await this.#sendBatch([q]);
           return;
         }
-        for (const q of batch) this.#settle(q, error);
+        for (const q of batch) this.#settle(q, error, true);
         return;
       }
     }
@@ -208,10 +208,16 @@ export class ProducerBatcher {
     }
   }
 
-  /** A callback that throws is a bug in its caller; it must not keep the rest of its batch from settling. */
-  #settle(q: Queued, error: unknown): void {
+  /**
+   * Calls back `undefined` for success only: a failure thrown as `undefined` becomes an Error, so it can never pass
+   * as an acknowledgement. A callback that throws is a bug in its caller; it must not keep the rest of its batch from
+   * settling.
+   */
+  #settle(q: Queued, error: unknown, failed = error !== undefined): void {
     try {
-      q.done(error);
+      q.done(
+        failed ? (error ?? new TributaryError('TRIBUTARY_ERR_PUBLISH', 'the send failed without an error')) : undefined,
+      );
     } catch (thrown) {
       this.#logger.error({ err: thrown, topic: q.record.topic }, 'a send callback threw');
     }

@@ -76,6 +76,18 @@ describe('ProducerBatcher', () => {
     expect(afterClose).toBeInstanceOf(TributaryError);
   });
 
+  it('never reports a failure thrown as undefined as an acknowledgement', async () => {
+    const port = new RecordingPort();
+    let batcher: ProducerBatcher | undefined;
+    port.send = async () => {
+      batcher?.close(); // closed while the request is in flight; then the client throws nothing useful
+      throw undefined;
+    };
+    batcher = new ProducerBatcher(port, { observer: noopObserver, logger });
+    const outcome = await new Promise<unknown>((done) => batcher?.enqueue(record('x'), done));
+    expect(outcome).toBeInstanceOf(TributaryError);
+  });
+
   it('re-sends a transiently failed batch ahead of later records, keeping order', async () => {
     const port = new RecordingPort();
     port.failNext.push(Object.assign(new Error('connection lost'), { name: 'KafkaJSNumberOfRetriesExceeded' }));
