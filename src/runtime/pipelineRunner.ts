@@ -287,16 +287,8 @@ export class PipelineRunner {
     this.#assignment = assignment;
     this.#pauseAt = partitionPauseThresholds(this.pipeline.maxInFlight, assignment.length);
     for (const key of [...this.#parked.keys()]) if (!owned.has(key)) this.#parked.delete(key);
-    for (const [key, tp] of [...this.#paused]) {
-      if (owned.has(key)) continue;
-      // kafkajs keeps a pause across assignments: lift it, or the partition would stay paused if it came back
-      this.#paused.delete(key);
-      try {
-        this.#consumer?.resume([tp]);
-      } catch (error) {
-        this.#log.debug({ err: error, ...tp }, 'resume of a revoked partition failed');
-      }
-    }
+    // kafkajs keeps a pause across assignments: lift it, or the partition would stay paused if it came back
+    for (const key of [...this.#paused.keys()]) if (!owned.has(key)) this.#resume(key);
     this.#deps.observer.partitionsPaused(this.pipeline.name, this.#paused.size);
     this.#joined = true;
     this.#deps.observer.assigned(this.pipeline.name, this.pipeline.source.groupId, assignment);
@@ -318,14 +310,15 @@ export class PipelineRunner {
     if (run !== this.#run || !this.#admitting) return;
     const tracker = this.#tracker(batch.topic, batch.partition);
     if (!this.#input) return;
-    const parked = this.#parked.get(tpKey(batch.topic, batch.partition));
+    const key = tpKey(batch.topic, batch.partition);
+    const parked = this.#parked.get(key);
     if (parked !== undefined && parked.tracker === tracker) {
       // fetched before the pause took effect: its records come again after the parked ones (already-admitted
       // offsets are skipped then); leave kafkajs' position where it is
       this.#pause(tracker);
       return;
     }
-    if (parked !== undefined) this.#parked.delete(tpKey(batch.topic, batch.partition)); // left from a revoked tracker
+    if (parked !== undefined) this.#parked.delete(key); // left from a revoked tracker
     const gate = this.#gate;
     const { records } = batch;
     let admitted = 0;
@@ -342,7 +335,7 @@ export class PipelineRunner {
           // the window is full: a partition holding more than its share steps aside (paused, the rest of the batch
           // parked) instead of waiting, so kafkajs can hand over the other partitions' batches
           if (tracker.unfinished >= this.#pauseAt.high && this.#pause(tracker)) {
-            this.#parked.set(tpKey(batch.topic, batch.partition), {
+            this.#parked.set(key, {
               tracker,
               records: records.slice(i),
               next: 0,
@@ -433,7 +426,7 @@ export class PipelineRunner {
       if (parked.next >= records.length && !tracker.revoked) {
         tracker.fetchedUpTo(parked.endOffset);
         this.#parked.delete(key);
-        this.#resume(tracker);
+        this.#resume(key);
       }
       if (gate.inFlight >= gate.limit) return;
     }
@@ -457,8 +450,7 @@ export class PipelineRunner {
     return true;
   }
 
-  #resume(tracker: PartitionTracker): void {
-    const key = tpKey(tracker.topic, tracker.partition);
+  #resume(key: string): void {
     const tp = this.#paused.get(key);
     if (!tp) return;
     this.#paused.delete(key);
