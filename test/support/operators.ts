@@ -33,3 +33,25 @@ export class Valve {
     );
   }
 }
+
+/**
+ * A synchronous function that throws `error()` for the first `failures[value]` calls of each value, then returns
+ * `result(value)`; `calls` records every call's argument.
+ */
+export function flakyFunction(
+  failures: Record<number, number>,
+  error: () => unknown,
+  result: (value: number) => number,
+): { fn: (value: number) => number; calls: number[] } {
+  const calls: number[] = [];
+  const fn = (value: number) => {
+    calls.push(value);
+    const left = failures[value] ?? 0;
+    if (left > 0) {
+      failures[value] = left - 1;
+      throw error();
+    }
+    return result(value);
+  };
+  return { fn, calls };
+}

@@ -20,23 +20,13 @@ import type { RecordHeaders } from '../../../src/kafka/ports.js';
 import { readIntegerHeader, readTextHeader } from '../../../src/runtime/deadLetterRecord.js';
 import { expectFailed, expectOk, runOperator, testContext, testEnvelope } from '../../support/envelopes.js';
 import { summarize, testScheduler } from '../../support/marbles.js';
+import { flakyFunction } from '../../support/operators.js';
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 /** A function that throws for the first `failures[value]` calls of each value, then returns value × 10. */
-function flaky(failures: Record<number, number>, error: () => unknown = () => new Error('upstream 503')) {
-  const calls: number[] = [];
-  const fn = (value: number) => {
-    calls.push(value);
-    const left = failures[value] ?? 0;
-    if (left > 0) {
-      failures[value] = left - 1;
-      throw error();
-    }
-    return value * 10;
-  };
-  return { fn, calls };
-}
+const flaky = (failures: Record<number, number>, error: () => unknown = () => new Error('upstream 503')) =>
+  flakyFunction(failures, error, (value) => value * 10);
 
 /** Headers of a record as retryViaTopics wrote it into `<orders>.retry.<delay>` for round `round`. */
 function retryHeaders(round: number, attempts: number, extra: RecordHeaders = {}): RecordHeaders {

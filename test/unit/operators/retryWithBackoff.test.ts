@@ -13,21 +13,11 @@ import {
   testEnvelope,
 } from '../../support/envelopes.js';
 import { summarize, testScheduler } from '../../support/marbles.js';
+import { flakyFunction } from '../../support/operators.js';
 
 /** A synchronous function that throws for the first `failures` calls per value, then doubles it. */
-function flaky(failures: Record<number, number>, error: () => unknown = () => new Error('boom')) {
-  const calls: number[] = [];
-  const fn = (value: number) => {
-    calls.push(value);
-    const left = failures[value] ?? 0;
-    if (left > 0) {
-      failures[value] = left - 1;
-      throw error();
-    }
-    return value * 2;
-  };
-  return { fn, calls };
-}
+const flaky = (failures: Record<number, number>, error: () => unknown = () => new Error('boom')) =>
+  flakyFunction(failures, error, (value) => value * 2);
 
 const none: RetryWithBackoffConfig = { jitter: 'none', initialDelayMs: 10 };
 
