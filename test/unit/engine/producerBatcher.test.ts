@@ -93,7 +93,7 @@ describe('ProducerBatcher', () => {
     port.failNext.push(Object.assign(new Error('connection lost'), { name: 'KafkaJSNumberOfRetriesExceeded' }));
     const batcher = new ProducerBatcher(port, { observer: noopObserver, logger });
     const sends = ['a', 'b'].map((v) => batcher.send(record(v)));
-    await new Promise((done) => setTimeout(done, 1));
+    await new Promise((done) => setImmediate(done)); // the flush took [a, b]: 'c' queues behind the request in flight
     sends.push(batcher.send(record('c')));
     await Promise.all(sends);
     expect(port.requests.flat().join('')).toBe('abab' + 'c');
