@@ -17,7 +17,7 @@ import {
   readTextHeader,
   sink,
 } from '../src/index.js';
-import { resolveVideoOptions, type VideoPipelineOptions, videoTopicSpecs } from './lib/video.js';
+import { resolveVideoOptions, type VideoPipelineOptions, videoRetryConfig, videoTopicSpecs } from './lib/video.js';
 
 /** What a dead letter says about itself (from the `kafka_dlt-*` and `tributary-*` headers). */
 export interface DeadLetterReport {
@@ -84,7 +84,7 @@ const logDeadLetter: DeadLetterHandler = (report, element) => {
 
 export function createDlqProcessor(options: DlqProcessorOptions = {}): Pipeline<DeadLetterReport> {
   const resolved = resolveVideoOptions({ ordering: 'partition', ...options });
-  const { topics, retry, scheduler } = resolved;
+  const { topics } = resolved;
   const handle = options.onDeadLetter ?? logDeadLetter;
   return definePipeline({
     name: options.name ?? 'dlq-processor',
@@ -95,16 +95,7 @@ export function createDlqProcessor(options: DlqProcessorOptions = {}): Pipeline<
     build: (records) =>
       records.pipe(
         mapValue((_raw: RawValue, element) => describeDeadLetter(element), { name: 'dlq.describe' }),
-        sink((report, element) => handle(report, element), {
-          name: 'dlq.handle',
-          attempts: retry.attempts,
-          initialDelayMs: retry.initialDelayMs,
-          maxDelayMs: retry.maxDelayMs,
-          timeoutMs: retry.timeoutMs,
-          jitter: retry.jitter,
-          scheduler,
-          ...(retry.random ? { random: retry.random } : {}),
-        }),
+        sink((report, element) => handle(report, element), videoRetryConfig(resolved, 'dlq.handle')),
       ),
   });
 }

@@ -109,6 +109,33 @@ export interface ResolvedVideoOptions {
   ordering: OrderingMode;
 }
 
+/** The retry options of a video stage, as `retryWithBackoff` and `sink` take them. */
+export function videoRetryConfig(
+  options: Pick<ResolvedVideoOptions, 'retry' | 'scheduler'>,
+  name: string,
+): {
+  name: string;
+  attempts: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+  timeoutMs: number;
+  jitter: 'full' | 'none';
+  scheduler: SchedulerLike;
+  random?: () => number;
+} {
+  const { retry, scheduler } = options;
+  return {
+    name,
+    attempts: retry.attempts,
+    initialDelayMs: retry.initialDelayMs,
+    maxDelayMs: retry.maxDelayMs,
+    timeoutMs: retry.timeoutMs,
+    jitter: retry.jitter,
+    scheduler,
+    ...(retry.random ? { random: retry.random } : {}),
+  };
+}
+
 export function resolveVideoOptions(options: VideoPipelineOptions): ResolvedVideoOptions {
   const scheduler = options.scheduler ?? asyncScheduler;
   const {
@@ -268,7 +295,7 @@ export function videoWorker<
   Out extends { videoId: string; eventType: string },
 >(spec: VideoWorkerSpec<In, Result, Out>): Pipeline<Out> {
   const { stage, options } = spec;
-  const { retry, scheduler, now, topics } = options;
+  const { now, topics } = options;
   return definePipeline({
     name: spec.name,
     source: { topics: [spec.inputTopic], groupId: spec.groupId },
@@ -285,16 +312,7 @@ export function videoWorker<
             const result = await spec.call(request, attempt);
             return { request, result, callMs: now() - started };
           },
-          {
-            name: `${stage}.call`,
-            attempts: retry.attempts,
-            initialDelayMs: retry.initialDelayMs,
-            maxDelayMs: retry.maxDelayMs,
-            timeoutMs: retry.timeoutMs,
-            jitter: retry.jitter,
-            scheduler,
-            ...(retry.random ? { random: retry.random } : {}),
-          },
+          videoRetryConfig(options, `${stage}.call`),
         ),
         reportAnalysisFailures({
           stages: [`${stage}.call`],
