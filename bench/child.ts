@@ -69,7 +69,8 @@ export function spawnVariant(script: string, args: VariantArgs, options: SpawnOp
     }
   });
   const exited = new Promise<number | string>((done) => {
-    child.once('exit', (code, signal) => done(code ?? signal ?? 'unknown'));
+    // 'close', not 'exit': 'exit' may come before the result line on stdout was read
+    child.once('close', (code, signal) => done(code ?? signal ?? 'unknown'));
   });
   return {
     process: child,

@@ -8,7 +8,7 @@ export interface Child {
   stderr(): string;
   /** Resolves when stdout contains `text`. */
   waitForOutput(text: string, timeoutMs?: number): Promise<void>;
-  /** Resolves with the exit code (or the signal name). */
+  /** Resolves with the exit code (or the signal name) once the child exited and its output was all read. */
   exited(timeoutMs?: number): Promise<number | string>;
 }
 
@@ -32,8 +32,9 @@ export function spawnTs(
   child.stderr?.on('data', (chunk: Buffer) => {
     err += chunk.toString();
   });
+  // 'close', not 'exit': 'exit' may come before the last stdout/stderr chunks were read
   const exit = new Promise<number | string>((resolve) => {
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
+    child.once('close', (code, signal) => resolve(code ?? signal ?? 'unknown'));
   });
   onTestFinished(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
