@@ -127,6 +127,13 @@ export function dedupe<T>(config: DedupeConfig<T>): OperatorFunction<Element<T>,
       get finished() {
         return inner.finished;
       },
+      get settled() {
+        return inner.settled;
+      },
+      get abandoned() {
+        return inner.abandoned;
+      },
+      settle: (outcome) => inner.settle(outcome),
       finish(outcome: Outcome) {
         const first = !inner.finished;
         inner.finish(outcome);

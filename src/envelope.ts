@@ -33,10 +33,26 @@ export interface RecordOrigin {
   readonly lane: string;
 }
 
-/** The record's single completion handle. The first `finish` wins; later calls are ignored. */
+/** What a stage that completes a record's effect reports before passing the element on. */
+export type SettledOutcome = 'published' | 'sunk';
+
+/**
+ * The record's single completion handle. `finish` is final: the first one wins, later calls are ignored. A stage
+ * that drops an element finishes it (`filtered`, `dead_lettered`); a stage that completed an effect and passes the
+ * element on (`publish`, `sink`) only `settle`s it — the record finishes with its last settled outcome when it leaves
+ * the chain, so a later stage can still fail it (and its offset is not committable before the last stage is done).
+ */
 export interface RecordTicket {
   readonly finished: boolean;
+  /** The outcome a stage settled the record with, if any (the end of the chain finishes it with this). */
+  readonly settled: SettledOutcome | undefined;
+  /**
+   * True once the record's partition was taken from this consumer (a rebalance or a stop): its outcome can no longer
+   * be committed by this run, and the partition's owner receives the record again.
+   */
+  readonly abandoned: boolean;
   finish(outcome: Outcome): void;
+  settle(outcome: SettledOutcome): void;
 }
 
 /** What a stage may use from the running pipeline: producing, dead-lettering, logging. */

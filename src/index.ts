@@ -11,6 +11,7 @@ export type {
   RawValue,
   RecordOrigin,
   RecordTicket,
+  SettledOutcome,
 } from './envelope.js';
 export { failed, withAttempts, withValue } from './envelope.js';
 export { ERROR_CATALOGUE, errorMessage, isRetriable, TributaryError, type TributaryErrorCode } from './errors.js';

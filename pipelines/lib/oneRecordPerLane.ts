@@ -29,6 +29,13 @@ export function oneRecordPerLane<T>(): OperatorFunction<Element<T>, Element<T>> 
         get finished() {
           return inner.finished;
         },
+        get settled() {
+          return inner.settled;
+        },
+        get abandoned() {
+          return inner.abandoned;
+        },
+        settle: (outcome) => inner.settle(outcome),
         finish(outcome: Outcome) {
           inner.finish(outcome);
           if (released) return;

@@ -4,7 +4,7 @@
  * nothing is unfinished — the end of what was fetched (so transactional control records and compaction gaps do
  * not hold lag above zero). A revoked tracker is fenced: it never yields a committable offset again.
  */
-import type { Outcome, RecordTicket } from '../envelope.js';
+import type { Outcome, RecordTicket, SettledOutcome } from '../envelope.js';
 
 export type FinishListener = (ticket: TrackedTicket, outcome: Outcome) => void;
 
@@ -24,6 +24,20 @@ export class TrackedTicket implements RecordTicket {
 
   get finished(): boolean {
     return this.#finished;
+  }
+
+  get abandoned(): boolean {
+    return this.tracker.revoked;
+  }
+
+  #settled: SettledOutcome | undefined;
+
+  get settled(): SettledOutcome | undefined {
+    return this.#settled;
+  }
+
+  settle(outcome: SettledOutcome): void {
+    if (!this.#finished) this.#settled = outcome;
   }
 
   finish(outcome: Outcome): void {

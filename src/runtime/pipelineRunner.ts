@@ -482,7 +482,7 @@ export class PipelineRunner {
   #endOfChain(element: Element<unknown>): void {
     if (element.ticket.finished) return;
     if (element.ok) {
-      element.ticket.finish('sunk');
+      element.ticket.finish(element.ticket.settled ?? 'sunk');
       return;
     }
     void this.#deadLetter(element, this.pipeline.deadLetter.topic);

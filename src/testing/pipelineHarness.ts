@@ -326,7 +326,7 @@ export class PipelineHarness {
     this.#deps.progress();
     if (element.ticket.finished) return;
     if (element.ok) {
-      element.ticket.finish('sunk');
+      element.ticket.finish(element.ticket.settled ?? 'sunk');
       return;
     }
     void this.#deadLetter(element, this.pipeline.deadLetter.topic);

@@ -14,6 +14,7 @@ import type {
   PipelineContext,
   RawValue,
   RecordTicket,
+  SettledOutcome,
 } from '../../src/envelope.js';
 import type { RecordHeaders } from '../../src/kafka/ports.js';
 
@@ -28,6 +29,7 @@ export interface RecordingTicket extends RecordTicket {
 export function recordingTicket(): RecordingTicket {
   const calls: Outcome[] = [];
   let outcome: Outcome | undefined;
+  let settled: SettledOutcome | undefined;
   return {
     get finished() {
       return outcome !== undefined;
@@ -35,10 +37,17 @@ export function recordingTicket(): RecordingTicket {
     get outcome() {
       return outcome;
     },
+    get settled() {
+      return settled;
+    },
+    abandoned: false,
     calls,
     finish(result: Outcome) {
       calls.push(result);
       if (outcome === undefined) outcome = result;
+    },
+    settle(result: SettledOutcome) {
+      if (outcome === undefined) settled = result;
     },
   };
 }

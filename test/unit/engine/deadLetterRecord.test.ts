@@ -16,7 +16,7 @@ function failedRecord(): FailedEnvelope {
     stage: 'parseJson',
     error: new TributaryError('TRIBUTARY_ERR_PARSE', 'Unexpected end of JSON input', { cause: new SyntaxError('x') }),
     attempts: 0,
-    ticket: { finished: false, finish: () => {} },
+    ticket: { finished: false, settled: undefined, abandoned: false, finish: () => {}, settle: () => {} },
     context: {
       pipeline: 'orders',
       groupId: 'orders-group',
