@@ -73,8 +73,12 @@ const SUCCESS: ReadonlySet<Outcome> = new Set<Outcome>(['published', 'sunk', 'fi
  * error is logged). An id is never stored before its record finished, so a crash or a failure in between never
  * causes a redelivery to be dropped. A copy that arrives while the first copy is still in flight in this process is
  * dropped too (`filtered`); if that first copy then fails it goes to the dead-letter topic alone — replay it from
- * there. The check runs per ordering lane, in order. Failed input elements and elements without an id pass
- * through.
+ * there. "In flight" means the first copy is unfinished **and its ticket is not abandoned**: once the first copy's
+ * partition was taken from this consumer (a rebalance), its outcome can no longer be committed by this run, so a copy
+ * redelivered after the partition came back is processed as new (a duplicate is preferred to a loss) — dropping it
+ * would let the new owner commit past a record that has no outcome. An abandoned copy's id is forgotten when a new
+ * copy of it arrives, or swept when the set grows. The check runs per ordering lane, in order. Failed input elements
+ * and elements without an id pass through.
  *
  * ```text
  * --a--b--a'--c--|      a' has a's id; a was published before a' arrived
@@ -121,7 +125,7 @@ export function dedupe<T>(config: DedupeConfig<T>): OperatorFunction<Element<T>,
   };
 
   /** The element with a ticket that remembers `id` when the record first finishes successfully. */
-  const rememberingOnSuccess = (element: Envelope<T>, id: string, inFlight: Set<string>): Envelope<T> => {
+  const rememberingOnSuccess = (element: Envelope<T>, id: string, inFlight: InFlightIds): Envelope<T> => {
     const inner = element.ticket;
     const ticket: RecordTicket = {
       get finished() {
@@ -138,14 +142,14 @@ export function dedupe<T>(config: DedupeConfig<T>): OperatorFunction<Element<T>,
         const first = !inner.finished;
         inner.finish(outcome);
         if (!first) return;
-        inFlight.delete(id);
+        inFlight.release(id, inner);
         if (SUCCESS.has(outcome)) remember(element, id);
       },
     };
     return { ...element, ticket };
   };
 
-  const check = (element: Envelope<T>, inFlight: Set<string>): Observable<Element<T>> => {
+  const check = (element: Envelope<T>, inFlight: InFlightIds): Observable<Element<T>> => {
     let id: string | undefined;
     try {
       id = idOf(element);
@@ -159,12 +163,19 @@ export function dedupe<T>(config: DedupeConfig<T>): OperatorFunction<Element<T>,
     }
     if (id === undefined) return of(element);
     const key = id;
-    if (inFlight.has(key)) {
-      element.ticket.finish('filtered');
+    const ticket = element.ticket;
+    const earlier = inFlight.claim(key, ticket);
+    if (earlier === 'live') {
+      ticket.finish('filtered');
       element.context.logger.debug(logContext(element, key), 'dedupe: duplicate of a record still in flight dropped');
       return EMPTY;
     }
-    inFlight.add(key);
+    if (earlier === 'abandoned') {
+      element.context.logger.debug(
+        logContext(element, key),
+        "dedupe: the first copy's partition was revoked before it finished; processing this copy as new",
+      );
+    }
     return defer(() => store.seen(key)).pipe(
       map((seen) => ({ seen })),
       catchError((error: unknown) => {
@@ -183,11 +194,11 @@ export function dedupe<T>(config: DedupeConfig<T>): OperatorFunction<Element<T>,
       }),
       mergeMap((answer): Observable<Element<T>> => {
         if ('failure' in answer) {
-          inFlight.delete(key);
+          inFlight.release(key, ticket);
           return of(answer.failure);
         }
         if (!answer.seen) return of(rememberingOnSuccess(element, key, inFlight));
-        inFlight.delete(key);
+        inFlight.release(key, ticket);
         element.ticket.finish('filtered');
         element.context.logger.debug(logContext(element, key), 'dedupe: duplicate dropped');
         return EMPTY;
@@ -200,10 +211,51 @@ export function dedupe<T>(config: DedupeConfig<T>): OperatorFunction<Element<T>,
   // first copy died with the previous run.
   const operator: OperatorFunction<Element<T>, Element<T>> = (source) =>
     defer(() => {
-      const inFlight = new Set<string>();
+      const inFlight = new InFlightIds();
       return source.pipe(
         mergeMapByLane((element: Element<T>) => (element.ok ? check(element, inFlight) : of(element)), laneOfElement),
       );
     });
   return describeStage(operator, { name, kind: 'dedupe' });
+}
+
+/** Fewest entries before {@link InFlightIds} sweeps out abandoned ones. */
+const SWEEP_FLOOR = 1024;
+
+/**
+ * The ids whose first copy passed dedupe and has not finished, each with that copy's ticket. An entry counts only
+ * while its ticket is neither finished nor abandoned: a copy whose partition was revoked can no longer have its
+ * outcome committed here, so it must not stand in for the redelivered copy the partition's next owner receives.
+ */
+class InFlightIds {
+  readonly #byId = new Map<string, RecordTicket>();
+  #sweepAt = SWEEP_FLOOR;
+
+  /**
+   * Claims `id` for `ticket` unless a live copy holds it. Returns `'live'` (claim refused: a duplicate), or what held
+   * it before: `'abandoned'` (replaced) or `'none'`.
+   */
+  claim(id: string, ticket: RecordTicket): 'live' | 'abandoned' | 'none' {
+    const holder = this.#byId.get(id);
+    if (holder !== undefined && !holder.finished && !holder.abandoned) return 'live';
+    this.#byId.set(id, ticket);
+    if (this.#byId.size >= this.#sweepAt) this.#sweep();
+    // a finished holder was released by its own finish (or is about to be): only an abandoned one is news
+    return holder !== undefined && !holder.finished ? 'abandoned' : 'none';
+  }
+
+  /** Forgets `id` if `ticket` still holds it (a later copy may have replaced an abandoned holder). */
+  release(id: string, ticket: RecordTicket): void {
+    if (this.#byId.get(id) === ticket) this.#byId.delete(id);
+  }
+
+  /**
+   * Drops entries whose copy was abandoned or finished: an abandoned copy may never finish (a call that hangs) and
+   * its id may never come back here, so without this the map would keep it for as long as the subscription lives.
+   * Amortized: the next sweep waits until the map has doubled.
+   */
+  #sweep(): void {
+    for (const [id, holder] of this.#byId) if (holder.finished || holder.abandoned) this.#byId.delete(id);
+    this.#sweepAt = Math.max(SWEEP_FLOOR, 2 * this.#byId.size);
+  }
 }

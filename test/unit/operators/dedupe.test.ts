@@ -1,10 +1,11 @@
-import { type Observable, Subject } from 'rxjs';
+import { type Observable, type OperatorFunction, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { type DedupeStore, dedupe } from '../../../operators/dedupe.js';
 import { memoryDedupeStore } from '../../../operators/memoryDedupeStore.js';
 import { sink } from '../../../operators/sink.js';
 import { type Element, failed } from '../../../src/envelope.js';
 import { TributaryError } from '../../../src/errors.js';
+import { abandonableEnvelope } from '../../support/abandonableTicket.js';
 import {
   captureLogger,
   expectFailed,
@@ -49,6 +50,14 @@ function spyStore(delayMs = 0) {
 }
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** Subscribes `operator` to a Subject the test feeds element by element; collects what it emits. */
+function subscribed(operator: OperatorFunction<Element<Msg>, Element<Msg>>) {
+  const input = new Subject<Element<Msg>>();
+  const outputs: Element<Msg>[] = [];
+  input.pipe(operator).subscribe({ next: (el) => outputs.push(el) });
+  return { input, outputs };
+}
 
 describe('dedupe', () => {
   it("drops a record whose id was already processed, finishing it as 'filtered'", async () => {
@@ -105,6 +114,65 @@ describe('dedupe', () => {
     expect(first.ticket.finished).toBe(false);
   });
 
+  it("processes a copy as new once the first copy's partition was revoked (abandoned) before it finished", async () => {
+    const { input, outputs } = subscribed(dedupe<Msg>({ id: byId, ttlMs: 60_000, store: memoryDedupeStore() }));
+    const first = abandonableEnvelope<Msg>({ id: 'x', body: '1' }, { offset: 5 });
+    input.next(first);
+    await settle();
+    first.ticket.abandon(); // the partition moved away and came back: the new owner receives X again
+    const second = abandonableEnvelope<Msg>({ id: 'x', body: '2' }, { offset: 5 });
+    input.next(second);
+    await settle();
+    expect(outputs.map((el) => expectOk(el).value.body)).toEqual(['1', '2']);
+    expect(second.ticket.finished).toBe(false);
+
+    // the second copy now holds the id: a third copy meanwhile is a duplicate, even after the abandoned one finishes
+    const third = abandonableEnvelope<Msg>({ id: 'x', body: '3' }, { offset: 5 });
+    input.next(third);
+    outputs[0]?.ticket.finish('dead_lettered');
+    const fourth = abandonableEnvelope<Msg>({ id: 'x', body: '4' }, { offset: 5 });
+    input.next(fourth);
+    await settle();
+    expect([third.ticket.outcome, fourth.ticket.outcome]).toEqual(['filtered', 'filtered']);
+    expect(outputs).toHaveLength(2);
+  });
+
+  it('drops a copy while the first copy is in flight and not abandoned', async () => {
+    const { input, outputs } = subscribed(dedupe<Msg>({ id: byId, ttlMs: 60_000, store: memoryDedupeStore() }));
+    const first = abandonableEnvelope<Msg>({ id: 'y', body: '1' }, { offset: 7 });
+    const second = abandonableEnvelope<Msg>({ id: 'y', body: '2' }, { offset: 7 });
+    input.next(first);
+    await settle();
+    input.next(second);
+    await settle();
+    expect(outputs.map((el) => expectOk(el).value.body)).toEqual(['1']);
+    expect(second.ticket.outcome).toBe('filtered');
+    expect(first.ticket.finished).toBe(false);
+  });
+
+  it('sweeping out the ids of many abandoned copies keeps the live ones', async () => {
+    const { input, outputs } = subscribed(dedupe<Msg>({ id: byId, ttlMs: 60_000, store: memoryDedupeStore() }));
+    input.next(abandonableEnvelope<Msg>({ id: 'live', body: 'live' }));
+    // more than the 1024 entries at which the set is first swept; one lane each, so they are checked concurrently
+    const context = testContext();
+    const abandoned = Array.from({ length: 1100 }, (_, i) =>
+      abandonableEnvelope<Msg>({ id: `a${i}`, body: 'a' }, { lane: `l${i}`, context }),
+    );
+    for (const el of abandoned) {
+      input.next(el);
+      el.ticket.abandon();
+    }
+    await settle();
+    const liveCopy = abandonableEnvelope<Msg>({ id: 'live', body: 'again' });
+    const abandonedCopy = abandonableEnvelope<Msg>({ id: 'a7', body: 'again' });
+    input.next(liveCopy);
+    input.next(abandonedCopy);
+    await settle();
+    expect(liveCopy.ticket.outcome).toBe('filtered');
+    expect(abandonedCopy.ticket.finished).toBe(false);
+    expect(outputs).toHaveLength(1102);
+  });
+
   it('never drops a redelivery of a record that did not finish (crash before the outcome)', async () => {
     const store = memoryDedupeStore();
     const operator = dedupe<Msg>({ id: byId, ttlMs: 60_000, store });
@@ -136,7 +204,14 @@ describe('dedupe', () => {
             written.push(msg.body);
           }),
         )
-        .subscribe({ next: (el) => outputs.push(el), complete: resolve });
+        .subscribe({
+          next: (el) => {
+            // the end of the chain, as the runner does it: finish with the settled outcome
+            el.ticket.finish(el.ticket.settled ?? 'sunk');
+            outputs.push(el);
+          },
+          complete: resolve,
+        });
     });
     const one = testEnvelope<Msg>({ id: 'a', body: 'first' });
     const two = testEnvelope<Msg>({ id: 'a', body: 'duplicate' });
