@@ -1,8 +1,11 @@
 /**
- * Publishes each ok element to a topic through the engine's shared, batching producer, and finishes the record as
- * `published` once the broker acknowledged it (acks = all). Failed elements pass through untouched. A record the
- * broker refuses for good (e.g. too large) becomes a failed element for the dead-letter topic; transient broker
- * trouble is retried by the producer, in order, and the record stays unfinished meanwhile.
+ * Publishes each ok element to a topic through the engine's shared, batching producer, settles the record as
+ * `published` once the broker acknowledged it (acks = all) and emits it. Settling is not finishing: the record
+ * finishes — and its offset becomes committable — only when it leaves the chain, so a later stage (another publish,
+ * a sink) can still fail it and send it to the dead-letter topic. Failed elements pass through untouched. A record
+ * the broker refuses for good (e.g. too large, or keyless on a compacted topic) becomes a failed element for the
+ * dead-letter topic; transient broker trouble is retried by the producer, in order, and the record stays unfinished
+ * meanwhile.
  *
  * ```
  * in:   --a--b--------c--|
@@ -88,7 +91,7 @@ export function publish<T>(
     new Observable<Element<T>>((subscriber) => {
       let pending = 0;
       let sourceDone = false;
-      const settle = () => {
+      const acknowledged = () => {
         pending--;
         if (sourceDone && pending === 0) subscriber.complete();
       };
@@ -118,7 +121,8 @@ export function publish<T>(
           pending++;
           element.context.enqueue(record, (error?: unknown) => {
             if (error === undefined) {
-              element.ticket.finish('published');
+              // settle, not finish: a later stage may still fail the record (the end of the chain finishes it)
+              element.ticket.settle('published');
               subscriber.next(element);
             } else {
               subscriber.next(
@@ -138,7 +142,7 @@ export function publish<T>(
                 ),
               );
             }
-            settle();
+            acknowledged();
           });
         },
         error: (error: unknown) => subscriber.error(error),

@@ -18,23 +18,25 @@ export type SinkConfig<T = unknown> = RetryWithBackoffConfig<T>;
 
 /** The runtime check and reference documentation of {@link SinkConfig} (the same fields as retryWithBackoff's). */
 export const sinkConfigSchema = retryWithBackoffConfigSchema.describe(
-  "Options of sink(): a side effect with retryWithBackoff's retries; finishes each record as 'sunk'.",
+  "Options of sink(): a side effect with retryWithBackoff's retries; settles each record as 'sunk'.",
 );
 
 /**
- * Runs a side effect on each value (a database write, an HTTP call) with retries, then finishes the record as `sunk`.
+ * Runs a side effect on each value (a database write, an HTTP call) with retries, then settles the record as `sunk`.
  *
- * <span class="informal">`retryWithBackoff` for an effect, plus `ticket.finish('sunk')` once it succeeded.</span>
+ * <span class="informal">`retryWithBackoff` for an effect, plus `ticket.settle('sunk')` once it succeeded.</span>
  *
  * Retries exactly like {@link retryWithBackoff} (same options; per-lane order, lanes concurrent). When the effect
- * succeeds the record's ticket is finished with outcome `'sunk'` (so its offset can be committed) and the element is
- * still emitted, unchanged, so the chain can go on (later outcomes are ignored: the first finish wins). When it
- * fails for good the element becomes a failed element (not finished: the dead-letter stage finishes it).
+ * succeeds the record's ticket is settled as `'sunk'` and the element is emitted, unchanged. Settling is not
+ * finishing: the chain can go on, and the record finishes — its offset becomes committable — only when it leaves the
+ * chain, with the last outcome a stage settled (a later `publish` makes it `published`); a later stage that fails it
+ * sends it to the dead-letter topic instead. When the effect fails for good the element becomes a failed element
+ * (the dead-letter stage finishes it).
  *
  * ```text
  * --a--b--|
  *   sink(write)
- * --a--b--|      each emitted after write(...) resolved, its ticket finished 'sunk'
+ * --a--b--|      each emitted after write(...) resolved, its ticket settled 'sunk'
  * ```
  *
  * @example
@@ -46,6 +48,7 @@ export const sinkConfigSchema = retryWithBackoffConfigSchema.describe(
  * );
  * ```
  * @see retryWithBackoff
+ * @see sinkBatch for one write per batch of records
  * @param fn the side effect; receives the value, its element and `{ attempt, signal }`
  * @param config retry options (`attempts`, backoff, `timeoutMs`, `retryable`, `onRetry`, `scheduler`, ...)
  * @returns an operator that emits each element after its effect succeeded (or as a failed element)
@@ -63,7 +66,8 @@ export function sink<T>(fn: SinkFunction<T>, config: SinkConfig<T> = {}): Operat
         { ...config, name },
       ),
       tap((element) => {
-        if (element.ok) element.ticket.finish('sunk');
+        // settle, not finish: a later stage may still fail the record (the end of the chain finishes it)
+        if (element.ok) element.ticket.settle('sunk');
       }),
     ),
     { name, kind: 'sink' },

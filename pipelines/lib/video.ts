@@ -232,6 +232,7 @@ export function reportAnalysisFailures<T>(config: ReportFailuresConfig): Operato
       }),
     ).pipe(
       mergeMap(() => {
+        // finish, not settle: the report replaces the element, which stops here (nothing later can fail it)
         element.ticket.finish('published');
         logger.info(
           {

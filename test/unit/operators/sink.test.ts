@@ -1,4 +1,4 @@
-import { map, tap } from 'rxjs';
+import { map, type Observable, tap } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { sink } from '../../../operators/sink.js';
 import { type Element, failed } from '../../../src/envelope.js';
@@ -7,29 +7,30 @@ import { expectFailed, expectOk, runOperator, type TestEnvelope, testEnvelope } 
 import { summarize, testScheduler } from '../../support/marbles.js';
 
 describe('sink', () => {
-  it("finishes each record as 'sunk' only after the effect resolved, and still emits it", async () => {
+  it("settles each record as 'sunk' only after the effect resolved, and emits it unfinished", async () => {
     const events: string[] = [];
     const input = testEnvelope({ videoId: 'v1', url: 'https://cdn/v1.mp4' });
     const rows = new Map<string, string>();
     const outputs = await runOperator(
       [input],
       sink(async (value: { videoId: string; url: string }) => {
-        events.push(`start finished=${input.ticket.finished}`);
+        events.push(`start settled=${input.ticket.settled}`);
         await new Promise((resolve) => setTimeout(resolve, 5));
         rows.set(value.videoId, value.url);
         events.push('written');
       }),
     );
-    events.push(`outcome=${input.ticket.outcome}`);
-    expect(events).toEqual(['start finished=false', 'written', 'outcome=sunk']);
+    events.push(`settled=${input.ticket.settled}`);
+    expect(events).toEqual(['start settled=undefined', 'written', 'settled=sunk']);
     expect(rows.get('v1')).toBe('https://cdn/v1.mp4');
     const ok = expectOk(outputs[0]);
     expect(ok.value).toEqual(input.value);
     expect(ok.attempts).toBe(1);
-    expect(input.ticket.calls).toEqual(['sunk']);
+    // the end of the chain finishes it: a later stage may still fail it
+    expect(input.ticket.calls).toEqual([]);
   });
 
-  it('retries like retryWithBackoff, then finishes', async () => {
+  it('retries like retryWithBackoff, then settles', async () => {
     let calls = 0;
     const retried: number[] = [];
     const input = testEnvelope(1);
@@ -46,10 +47,10 @@ describe('sink', () => {
     expect(calls).toBe(3);
     expect(retried).toEqual([1, 2]);
     expect(expectOk(output).attempts).toBe(3);
-    expect(input.ticket.outcome).toBe('sunk');
+    expect(input.ticket.settled).toBe('sunk');
   });
 
-  it('fails for good without finishing: the dead-letter stage finishes the record', async () => {
+  it('fails for good without settling or finishing: the dead-letter stage finishes the record', async () => {
     const input = testEnvelope(1, { offset: 77 });
     const [output] = await runOperator(
       [input],
@@ -65,6 +66,7 @@ describe('sink', () => {
     expect(failure.error.code).toBe('TRIBUTARY_ERR_PROCESSING');
     expect(failure.error.message).toBe('failed after 2 attempts: constraint violation');
     expect(failure.attempts).toBe(2);
+    expect(input.ticket.settled).toBeUndefined();
     expect(input.ticket.finished).toBe(false);
   });
 
@@ -106,7 +108,7 @@ describe('sink', () => {
       );
     });
     expect(written).toEqual([3, 1, 2]);
-    expect([a, b, c].map((el) => el.ticket.outcome)).toEqual(['sunk', 'sunk', 'sunk']);
+    expect([a, b, c].map((el) => el.ticket.settled)).toEqual(['sunk', 'sunk', 'sunk']);
   });
 
   it('passes failed elements through without running the effect or finishing them', async () => {
@@ -121,19 +123,33 @@ describe('sink', () => {
     );
     expect(output).toBe(earlier);
     expect(calls).toBe(0);
+    expect(source.ticket.settled).toBeUndefined();
     expect(source.ticket.finished).toBe(false);
   });
 
-  it('lets the chain go on after it; a later finish is ignored (the first wins)', async () => {
+  it('lets a later stage fail the record: it leaves the chain failed, not finished', async () => {
     const input: TestEnvelope<number> = testEnvelope(1);
-    await runOperator([input], (records: import('rxjs').Observable<Element<number>>) =>
+    const [output] = await runOperator([input], (records: Observable<Element<number>>) =>
       records.pipe(
         sink(() => {}),
-        tap((el) => el.ticket.finish('published')),
+        map((el) => failed(el, 'publish', new TributaryError('TRIBUTARY_ERR_PUBLISH', 'refused'))),
       ),
     );
-    expect(input.ticket.outcome).toBe('sunk');
-    expect(input.ticket.calls).toEqual(['sunk', 'published']);
+    expect(expectFailed(output).stage).toBe('publish');
+    expect(input.ticket.settled).toBe('sunk');
+    expect(input.ticket.finished).toBe(false); // so the end of the chain dead-letters it
+  });
+
+  it('lets a later effect settle the record again: the last settled outcome is what it finishes with', async () => {
+    const input: TestEnvelope<number> = testEnvelope(1);
+    await runOperator([input], (records: Observable<Element<number>>) =>
+      records.pipe(
+        sink(() => {}),
+        tap((el) => el.ticket.settle('published')),
+      ),
+    );
+    expect(input.ticket.settled).toBe('published');
+    expect(input.ticket.calls).toEqual([]);
   });
 
   it('rejects invalid options naming sink', () => {
