@@ -144,7 +144,32 @@ function nonNegative(value: bigint | undefined): number | undefined {
   return value !== undefined && value >= 0n && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : undefined;
 }
 
-/** Reads the retry headers of an element; a record without them is round 0 at its own coordinates. */
+const INT32_MAX = 2n ** 31n - 1n;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * The ranges Kafka (and Spring's binary headers) can hold: a header written by hand or by a buggy producer may say
+ * anything, and a value outside them would make the dead-letter record unbuildable (int32/int64 header writers
+ * throw). Out of range reads as absent, so the delay-topic record's own coordinates are used instead.
+ */
+function partitionInRange(value: bigint | undefined): number | undefined {
+  return value !== undefined && value >= 0n && value <= INT32_MAX ? Number(value) : undefined;
+}
+
+function offsetInRange(value: bigint | undefined): bigint | undefined {
+  return value !== undefined && value >= 0n && value <= INT64_MAX ? value : undefined;
+}
+
+function timestampInRange(value: bigint | undefined): bigint | undefined {
+  return value !== undefined && value >= INT64_MIN && value <= INT64_MAX ? value : undefined;
+}
+
+/**
+ * Reads the retry headers of an element; a record without them is round 0 at its own coordinates. A missing,
+ * malformed or out-of-range original coordinate (partition outside int32 ≥ 0, offset outside int64 ≥ 0, timestamp
+ * outside int64) is replaced by the delay-topic record's own, so the state is always writable as Kafka headers.
+ */
 export function readRetryState(element: { readonly origin: RecordOrigin }): RetryState {
   const { headers, topic, partition, offset, timestamp } = element.origin;
   const round = nonNegative(readDecimalHeader(headers[RETRY_HEADERS.attempt])) ?? 0;
@@ -160,9 +185,9 @@ export function readRetryState(element: { readonly origin: RecordOrigin }): Retr
   }
   const originalTopic =
     readTextHeader(headers[RETRY_HEADERS.originalTopic]) ?? readTextHeader(headers[RETRY_HEADERS.springOriginalTopic]);
-  const originalPartition = nonNegative(readIntegerHeader(headers[RETRY_HEADERS.springOriginalPartition]));
-  const originalOffset = readIntegerHeader(headers[RETRY_HEADERS.springOriginalOffset]);
-  const originalTimestamp = readIntegerHeader(headers[RETRY_HEADERS.springOriginalTimestamp]);
+  const originalPartition = partitionInRange(readIntegerHeader(headers[RETRY_HEADERS.springOriginalPartition]));
+  const originalOffset = offsetInRange(readIntegerHeader(headers[RETRY_HEADERS.springOriginalOffset]));
+  const originalTimestamp = timestampInRange(readIntegerHeader(headers[RETRY_HEADERS.springOriginalTimestamp]));
   return {
     round,
     priorAttempts: nonNegative(readDecimalHeader(headers[RETRY_HEADERS.attempts])) ?? 0,

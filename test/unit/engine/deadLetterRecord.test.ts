@@ -4,6 +4,7 @@ import type { FailedEnvelope } from '../../../src/envelope.js';
 import { TributaryError } from '../../../src/errors.js';
 import {
   buildDeadLetterRecord,
+  buildMinimalDeadLetterRecord,
   DLT_HEADERS,
   readIntegerHeader,
   readTextHeader,
@@ -77,5 +78,45 @@ describe('dead-letter record', () => {
     expect(readIntegerHeader('42')).toBe(42n);
     expect(readIntegerHeader(Buffer.from('42'))).toBe(42n);
     expect(readIntegerHeader('x')).toBeUndefined();
+  });
+});
+
+describe('minimal dead-letter record', () => {
+  it('keeps the coordinates, the error, pipeline, stage and group; no value, no original headers; a few hundred bytes', () => {
+    const f = failedRecord();
+    const dl = buildMinimalDeadLetterRecord(f, 'orders.dlq', { reason: 'too large' });
+    expect(dl.value).toBeNull();
+    expect(dl.key).toEqual(Buffer.from('order-1'));
+    const h = dl.headers ?? {};
+    expect(h['event-type']).toBeUndefined();
+    expect(readTextHeader(h['correlation-id'])).toBe('c-1');
+    expect(readTextHeader(h[DLT_HEADERS.originalTopic])).toBe('orders');
+    expect(h[DLT_HEADERS.originalPartition]).toEqual(Buffer.from([0, 0, 0, 4]));
+    expect(readIntegerHeader(h[DLT_HEADERS.originalOffset])).toBe(9_007_199_254_740_993n);
+    expect(readTextHeader(h[DLT_HEADERS.originalConsumerGroup])).toBe('orders-group');
+    expect(readTextHeader(h[DLT_HEADERS.errorCode])).toBe('TRIBUTARY_ERR_PARSE');
+    expect(readTextHeader(h[DLT_HEADERS.stage])).toBe('parseJson');
+    expect(readTextHeader(h[DLT_HEADERS.headersOmitted])).toBe('too large');
+    const bytes = Object.entries(h).reduce((n, [k, v]) => n + k.length + Buffer.byteLength(v as Buffer | string), 0);
+    expect(bytes).toBeLessThan(1024);
+    const keyless = buildMinimalDeadLetterRecord(f, 'orders.dlq', { reason: 'too large', omitKey: 'key too large' });
+    expect(keyless.key).toBeNull();
+    expect(readTextHeader(keyless.headers?.[DLT_HEADERS.keyOmitted])).toBe('key too large');
+  });
+
+  it('cuts a long error message to 1 KiB and leaves out coordinates no Spring header can hold', () => {
+    const f = failedRecord();
+    const long: FailedEnvelope = {
+      ...f,
+      error: new TributaryError('TRIBUTARY_ERR_PARSE', 'x'.repeat(100_000)),
+      origin: { ...f.origin, partition: 3_000_000_000, timestamp: 'not a number' },
+    };
+    const dl = buildMinimalDeadLetterRecord(long, 'orders.dlq', { reason: 'too large' });
+    const h = dl.headers ?? {};
+    expect(Buffer.byteLength(readTextHeader(h[DLT_HEADERS.exceptionMessage]) ?? '')).toBeLessThanOrEqual(1024);
+    expect(h[DLT_HEADERS.originalPartition]).toBeUndefined();
+    expect(h[DLT_HEADERS.originalTimestamp]).toBeUndefined();
+    expect(readTextHeader(h[DLT_HEADERS.originalTopic])).toBe('orders');
+    expect(() => buildDeadLetterRecord(long, 'orders.dlq')).not.toThrow();
   });
 });
