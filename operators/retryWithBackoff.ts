@@ -47,7 +47,11 @@ export interface RetryWithBackoffConfig<T = unknown> {
   multiplier?: number;
   /** `'full'`: wait a uniformly random time in [0, cap(n)] (AWS "full jitter"); `'none'`: wait cap(n). Default `'full'`. */
   jitter?: 'full' | 'none';
-  /** Per-attempt time limit in milliseconds; an attempt that has not settled fails with TRIBUTARY_ERR_TIMEOUT (retriable). Default: none. */
+  /**
+   * Per-attempt time limit in milliseconds; an attempt that has not settled fails with TRIBUTARY_ERR_TIMEOUT
+   * (retriable) and its `signal` is aborted. Default {@link DEFAULT_ATTEMPT_TIMEOUT_MS} (30 s). `0` or `Infinity`:
+   * no limit — only for a function that is sure to settle, since a hung attempt then holds its lane for ever.
+   */
   timeoutMs?: number;
   /** Whether an error may be retried. Default `isRetriable` (TributaryError.retriable; parse and validation errors are not). */
   retryable?: (error: unknown) => boolean;
@@ -58,6 +62,18 @@ export interface RetryWithBackoffConfig<T = unknown> {
   /** Random source in [0, 1) for the jitter (tests inject one). Default `Math.random`. */
   random?: () => number;
 }
+
+/**
+ * The default per-attempt timeout. Without one a call that never settles (a dropped connection with no socket
+ * timeout) blocks its lane for ever: with `partition` ordering the whole partition, with `key`/`unordered` ordering a
+ * stuck head that pins the partition's commit while the rest flows on. 30 s is longer than a healthy call to an HTTP
+ * service or a database takes (common client defaults are 30–60 s), and short enough that the default 3 attempts
+ * plus backoff (at most ~100 s) end well within the few minutes after which the engine reports a record as stuck.
+ */
+export const DEFAULT_ATTEMPT_TIMEOUT_MS = 30_000;
+
+/** Whether `timeoutMs` asks for a limit at all (`0` and `Infinity` mean none). */
+const limits = (timeoutMs: number): boolean => timeoutMs > 0 && Number.isFinite(timeoutMs);
 
 /** The runtime check and reference documentation of {@link RetryWithBackoffConfig}. */
 export const retryWithBackoffConfigSchema = z
@@ -85,10 +101,11 @@ export const retryWithBackoffConfigSchema = z
       .optional()
       .describe("'full': wait a uniformly random time in [0, cap]; 'none': wait the cap. Default 'full'."),
     timeoutMs: z
-      .number()
-      .positive()
+      .union([z.number().nonnegative(), z.literal(Number.POSITIVE_INFINITY)])
       .optional()
-      .describe('Per-attempt time limit in milliseconds; exceeding it fails the attempt with TRIBUTARY_ERR_TIMEOUT.'),
+      .describe(
+        'Per-attempt time limit in milliseconds; exceeding it fails the attempt with TRIBUTARY_ERR_TIMEOUT. Default 30000; 0 or Infinity: none.',
+      ),
     retryable: functionSchema<(error: unknown) => boolean>(
       'Whether an error may be retried. Default: isRetriable (parse and validation errors are not).',
     ).optional(),
@@ -107,7 +124,8 @@ export const retryWithBackoffConfigSchema = z
  * elements.</span>
  *
  * Elements of one lane (partition, key, or record, per the pipeline's ordering) are processed one at a time in
- * arrival order; different lanes run concurrently. An attempt that throws, rejects or exceeds `timeoutMs` is retried
+ * arrival order; different lanes run concurrently. An attempt that throws, rejects or exceeds `timeoutMs` (default
+ * 30 s) is retried
  * while attempts remain and `retryable(error)` holds, after a wait of `random(0, cap(n))` with full jitter or
  * `cap(n)` without, where cap(n) = min(maxDelayMs, initialDelayMs × multiplier^(n−1)). The wait is a scheduler timer,
  * never a busy loop, so the consumer keeps heartbeating. The output element holds the function's result and
@@ -147,7 +165,7 @@ export function retryWithBackoff<T, R>(
     maxDelayMs = 5_000,
     multiplier = 2,
     jitter = 'full',
-    timeoutMs,
+    timeoutMs = DEFAULT_ATTEMPT_TIMEOUT_MS,
     retryable = isRetriable,
     onRetry,
     scheduler = asyncScheduler,
@@ -167,7 +185,7 @@ export function retryWithBackoff<T, R>(
       const controller = new AbortController();
       const result = fn(element.value, element, { attempt, signal: controller.signal });
       const settled = isPromiseLike<R>(result) ? from(result) : of(result);
-      if (timeoutMs === undefined) return settled;
+      if (!limits(timeoutMs)) return settled;
       return settled.pipe(
         timeout({
           first: timeoutMs,

@@ -1,4 +1,4 @@
-import { map, type Observable, of, tap } from 'rxjs';
+import { map, type Observable, of, tap, timer } from 'rxjs';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { parseJson } from '../../../operators/parseJson.js';
 import { type RetryWithBackoffConfig, retryWithBackoff } from '../../../operators/retryWithBackoff.js';
@@ -236,6 +236,36 @@ describe('retryWithBackoff', () => {
       expect((signals[0]!.reason as TributaryError).code).toBe('TRIBUTARY_ERR_TIMEOUT');
     });
 
+    it('times a hung attempt out after 30 s by default, so a lane is never blocked for ever', () => {
+      const a = testEnvelope(1, { offset: 1 });
+      testScheduler().run(({ cold, expectObservable }) => {
+        const hang = () => new Promise<number>(() => {});
+        expectObservable(
+          cold<Element<number>>('a|', { a }).pipe(retryWithBackoff(hang, { ...none, attempts: 1 }), map(summarize)),
+        ).toBe('30000ms (A|)', { A: 'failed 1 retryWithBackoff TRIBUTARY_ERR_TIMEOUT x1' });
+      });
+    });
+
+    it.each([0, Number.POSITIVE_INFINITY])('never times an attempt out with timeoutMs: %s', (timeoutMs) => {
+      const a = testEnvelope(1, { offset: 1 });
+      testScheduler().run(({ cold, expectObservable }) => {
+        // a PromiseLike that settles after an hour of virtual time (timer runs on the test scheduler here)
+        const hourLong = (value: number): PromiseLike<number> => ({
+          // biome-ignore lint/suspicious/noThenProperty: a hand-made PromiseLike is the point
+          then: (resolve) => {
+            timer(3_600_000).subscribe(() => resolve?.(value + 1));
+            return Promise.resolve() as never; // rxjs chains a .then() on the result
+          },
+        });
+        expectObservable(
+          cold<Element<number>>('a|', { a }).pipe(
+            retryWithBackoff(hourLong, { ...none, attempts: 1, timeoutMs }),
+            map(summarize),
+          ),
+        ).toBe('3600000ms (A|)', { A: 'ok 1 2 x1' });
+      });
+    });
+
     it('lets a later attempt succeed after a timeout', () => {
       const a = testEnvelope(1, { offset: 1 });
       testScheduler().run(({ cold, expectObservable }) => {
@@ -449,7 +479,10 @@ describe('retryWithBackoff', () => {
     expect(() => retryWithBackoff(fn, { attempts: 0 })).toThrowError(/retryWithBackoff: invalid options: attempts/);
     expect(() => retryWithBackoff(fn, { jitter: 'half' as 'full' })).toThrowError(/jitter/);
     expect(() => retryWithBackoff(fn, { multiplier: 0.5 })).toThrowError(/multiplier/);
-    expect(() => retryWithBackoff(fn, { timeoutMs: 0 })).toThrowError(/timeoutMs/);
+    expect(() => retryWithBackoff(fn, { timeoutMs: -1 })).toThrowError(/timeoutMs/);
+    expect(() => retryWithBackoff(fn, { timeoutMs: Number.NaN })).toThrowError(/timeoutMs/);
+    expect(() => retryWithBackoff(fn, { timeoutMs: 0 })).not.toThrow();
+    expect(() => retryWithBackoff(fn, { timeoutMs: Number.POSITIVE_INFINITY })).not.toThrow();
     expect(() => retryWithBackoff(fn, { retryable: true as never })).toThrowError(/retryable: expected a function/);
     expect(() => retryWithBackoff(fn, { scheduler: {} as never })).toThrowError(/scheduler/);
     expect(() => retryWithBackoff(fn, { delay: 5 } as never)).toThrowError(/delay/);
