@@ -12,12 +12,15 @@ import kafkajs, {
   CompressionTypes,
   type Consumer,
   type EachBatchPayload,
+  type ICustomPartitioner,
   Kafka,
   type KafkaConfig,
   type LogEntry,
   logLevel,
   type Message,
+  Partitioners,
   type Producer,
+  type RecordMetadata,
   type SASLOptions,
 } from 'kafkajs';
 import SnappyCodec from 'kafkajs-snappy';
@@ -38,6 +41,7 @@ import type {
   TopicPartitionOffset,
   TopicSpec,
 } from './ports.js';
+import { UnwrittenRecordsError } from './ports.js';
 
 export interface KafkaConnectionConfig {
   brokers: readonly string[];
@@ -194,21 +198,38 @@ const compressionTypes = {
   snappy: CompressionTypes.Snappy,
 } as const;
 
+/** One kafkajs producer (one producer id) and the sends still running on it. */
+interface ProducerSession {
+  readonly producer: Producer;
+  inFlight: number;
+  /** Replaced by a newer session: disconnected once its last send settles. */
+  retired: boolean;
+}
+
+/**
+ * The shared producer. `reset()` swaps in a new kafkajs producer, because a kafkajs producer keeps its producer id
+ * for life (a disconnect does not drop it); only a new instance calls InitProducerId again.
+ */
 class KafkajsProducer implements ProducerPort {
-  readonly #producer: Producer;
+  readonly #create: () => Producer;
   readonly #compression: CompressionTypes;
-  constructor(producer: Producer, options: ProducerOptions) {
-    this.#producer = producer;
+  readonly #logger: Logger | undefined;
+  #session: ProducerSession;
+  constructor(create: () => Producer, options: ProducerOptions, logger: Logger | undefined) {
+    this.#create = create;
+    this.#session = { producer: create(), inFlight: 0, retired: false };
     this.#compression = compressionTypes[options.compression ?? 'none'];
+    this.#logger = logger;
   }
   connect(): Promise<void> {
-    return this.#producer.connect();
+    return this.#session.producer.connect();
   }
   async send(records: readonly OutgoingMessage[]): Promise<void> {
     if (records.length === 0) return;
     // An OutgoingMessage already has kafkajs' Message shape (key, value, headers, partition); the extra `topic`
     // field is ignored, so records go through without a copy.
     const byTopic = new Map<string, Message[]>();
+    let explicitPartitions = false;
     for (const r of records) {
       let list = byTopic.get(r.topic);
       if (list === undefined) {
@@ -216,20 +237,87 @@ class KafkajsProducer implements ProducerPort {
         byTopic.set(r.topic, list);
       }
       list.push(r as Message);
+      if (r.partition !== undefined) explicitPartitions = true;
     }
-    await this.#producer.sendBatch({
-      acks: -1,
-      compression: this.#compression,
-      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-    });
+    const session = this.#session;
+    session.inFlight++;
+    try {
+      const written = await session.producer.sendBatch({
+        acks: -1,
+        compression: this.#compression,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+      if (explicitPartitions) unwrittenPartitions(records, written);
+    } finally {
+      session.inFlight--;
+      if (session.retired && session.inFlight === 0) this.#close(session);
+    }
   }
   async reset(): Promise<void> {
-    await this.#producer.disconnect();
-    await this.#producer.connect();
+    const fresh: ProducerSession = { producer: this.#create(), inFlight: 0, retired: false };
+    try {
+      await fresh.producer.connect(); // InitProducerId: a new producer id
+    } catch (error) {
+      await fresh.producer.disconnect().catch(() => {});
+      throw error;
+    }
+    const old = this.#session;
+    this.#session = fresh;
+    old.retired = true;
+    if (old.inFlight === 0) this.#close(old);
   }
   disconnect(): Promise<void> {
-    return this.#producer.disconnect();
+    return this.#session.producer.disconnect();
   }
+  #close(session: ProducerSession): void {
+    session.producer
+      .disconnect()
+      .catch((error: unknown) => this.#logger?.warn({ err: error }, 'disconnecting a replaced producer failed'));
+  }
+}
+
+/**
+ * kafkajs sends nothing for a partition it has no metadata for (one the topic does not have) and still resolves:
+ * every record with an explicit partition must be in a partition that answered.
+ */
+function unwrittenPartitions(records: readonly OutgoingMessage[], written: readonly RecordMetadata[]): void {
+  const answered = new Set<string>();
+  for (const m of written) answered.add(`${m.partition}\u0000${m.topicName}`);
+  const unwritten: number[] = [];
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i] as OutgoingMessage;
+    if (r.partition !== undefined && !answered.has(`${r.partition}\u0000${r.topic}`)) unwritten.push(i);
+  }
+  if (unwritten.length > 0) {
+    const first = records[unwritten[0] as number] as OutgoingMessage;
+    throw new UnwrittenRecordsError(
+      unwritten,
+      `topic ${first.topic} has no partition ${first.partition}: the record was not sent`,
+    );
+  }
+}
+
+/**
+ * kafkajs' default partitioner spreads keyless records round-robin, so a record sent again (kafkajs' own retries,
+ * or the batcher re-sending a failed request) could land in another partition, changing how many records each
+ * partition's part of the request holds, which the broker's duplicate check relies on. Pin each keyless record to
+ * the partition it got first.
+ */
+function pinningPartitioner(): ICustomPartitioner {
+  const spread = Partitioners.DefaultPartitioner();
+  const pinned = new WeakMap<object, number>();
+  return () => {
+    return (args) => {
+      const { message } = args;
+      if (message.key !== null && message.key !== undefined) return spread(args);
+      if (message.partition !== null && message.partition !== undefined) return spread(args);
+      const earlier = pinned.get(message);
+      if (earlier !== undefined && earlier < args.partitionMetadata.length) return earlier;
+      const chosen = spread(args);
+      pinned.set(message, chosen);
+      return chosen;
+    };
+  };
 }
 
 class KafkajsAdmin implements AdminPort {
@@ -294,11 +382,21 @@ export function createKafkajsClient(config: KafkaConnectionConfig): KafkaClientP
       consumerConfig.maxWaitTimeInMs = options.maxWaitTimeMs ?? 500;
       return new KafkajsConsumer(kafka.consumer(consumerConfig), options.partitionsConsumedConcurrently ?? 1);
     },
-    producer: (options: ProducerOptions = {}) =>
-      new KafkajsProducer(
-        kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false }),
+    producer: (options: ProducerOptions = {}) => {
+      // one partitioner for every session, so a keyless record keeps its partition across a reset
+      const createPartitioner = pinningPartitioner();
+      return new KafkajsProducer(
+        () =>
+          kafka.producer({
+            idempotent: true,
+            maxInFlightRequests: 1,
+            allowAutoTopicCreation: false,
+            createPartitioner,
+          }),
         options,
-      ),
+        config.logger,
+      );
+    },
     admin: () => new KafkajsAdmin(kafka.admin()),
   };
 }

@@ -70,15 +70,30 @@ export interface ConsumerPort {
 
 export interface ProducerPort {
   connect(): Promise<void>;
-  /** Sends all records in one batched request per broker (acks = all, idempotent). */
+  /**
+   * Sends all records in one batched request per broker (acks = all, idempotent). Rejects with
+   * `UnwrittenRecordsError` when the others were written but some records were never sent (a partition their topic
+   * does not have); with any other error, none of the records counts as written (some may have been).
+   */
   send(records: readonly OutgoingMessage[]): Promise<void>;
   /**
-   * Starts a new producer session (new producer id, sequence numbers from 0). Needed after a request was refused
-   * for one partition but written for others: kafkajs then rolls back every partition's sequence and later sends
-   * fail with OUT_OF_ORDER_SEQUENCE_NUMBER.
+   * Starts a new producer session: a new producer id, sequence numbers from 0. Needed after a request failed once
+   * part of it may have been written: kafkajs rolls back the sequence of every partition of a failed request, so
+   * records sent again under the old id are refused as out of order, or taken by the broker for duplicates of what
+   * it already wrote and dropped. Sends already in flight finish on the old session.
    */
   reset(): Promise<void>;
   disconnect(): Promise<void>;
+}
+
+/** A send whose other records were written; these (indexes into the records sent) were not sent at all. */
+export class UnwrittenRecordsError extends Error {
+  override name = 'UnwrittenRecordsError';
+  readonly indexes: readonly number[];
+  constructor(indexes: readonly number[], message: string) {
+    super(message);
+    this.indexes = indexes;
+  }
 }
 
 export interface OutgoingMessage {

@@ -1,90 +1,109 @@
 /**
- * One shared producer for all pipelines, sending in batches: records queued while a request is in flight go out
- * together in the next request (one request at a time keeps per-partition order with an idempotent producer).
- * A transient failure (broker unreachable, leader moving) re-sends the same batch, ahead of everything queued
- * behind it, until it goes through or the batcher closes — so order holds. When a multi-record batch is refused for
- * good, the producer session is reset (kafkajs rolls back the sequence numbers of every partition in a request that
- * failed for one of them) and its records are retried one by one so only the poison record fails. A request is capped
- * by bytes as well as records (the broker limits a partition's record batch to max.message.bytes, 1 MB by
- * default); a record larger than the cap goes alone.
+ * One shared producer for all pipelines, sending in batches. Records wait in one queue per destination topic;
+ * records queued while a request is in flight go out together in the next one. A topic has at most one request in
+ * flight, so its order per partition holds with an idempotent producer.
+ *
+ * Topics acknowledged before share one request at a time (the fast path). A topic not acknowledged yet, or whose
+ * records are being sent again after a failure, is sent on its own, beside the shared request: a topic that does
+ * not exist or keeps failing never holds the others.
+ *
+ * After a failure:
+ * - transient (broker unreachable, leader moving): the same group of records is sent again, as it is, ahead of the
+ *   topic's later records, so each partition's sequence range stays the same and the broker drops what it already
+ *   wrote. A group failing for `maxRetryMs` while other requests get through is given up: its records fail.
+ * - the topic refuses everything (it does not exist once kafkajs refreshed the metadata, not authorised): its
+ *   records fail.
+ * - a record refused for good in a request of several: part of the request may be written, and kafkajs rolled back
+ *   the sequence numbers of all of it. The producer session is replaced (a new producer id) before anything of
+ *   those topics goes out again, and the request is split (per topic, then in halves) until only the refused records
+ *   fail. Records already written are written again: at-least-once, never acknowledged without being written.
+ *
+ * A request is capped by bytes as well as records (the broker limits a partition's record batch to
+ * max.message.bytes, 1 MB by default); a record larger than the cap goes alone.
  */
 import type { Logger } from 'pino';
 import type { OutgoingRecord } from '../envelope.js';
-import { errorMessage, isRetriable, TributaryError } from '../errors.js';
+import { errorMessage, TributaryError } from '../errors.js';
 import type { EngineObserver } from '../instrumentation.js';
-import type { ProducerPort } from '../kafka/ports.js';
+import { type ProducerPort, UnwrittenRecordsError } from '../kafka/ports.js';
+import { Destination, type Queued, type SendCallback } from './destination.js';
+import { recordBytes } from './recordBytes.js';
+import { isPermanentSendError, isTopicRefusal } from './sendErrors.js';
 
-/** Called once per record: without an error when the broker acknowledged it, with the refusal otherwise. */
-export type SendCallback = (error?: unknown) => void;
-
-interface Queued {
-  record: OutgoingRecord;
-  done: SendCallback;
-}
+export type { SendCallback } from './destination.js';
+export { isPermanentSendError } from './sendErrors.js';
 
 export interface ProducerBatcherOptions {
   /** Most records in one request. Default 2000. */
   maxBatchRecords?: number;
   /** Most bytes (keys, values, headers) in one request, unless one record is larger. Default 512 KiB. */
   maxBatchBytes?: number;
+  /**
+   * How long a group of records may keep failing transiently, while other requests get through, before its records
+   * fail. When nothing gets through (the broker is down) nothing is given up. Default 60 s.
+   */
+  maxRetryMs?: number;
   observer: EngineObserver;
   logger: Logger;
 }
 
-/** A refusal that another attempt cannot fix (e.g. MESSAGE_TOO_LARGE). Exhausted client retries are transient. */
-export function isPermanentSendError(error: unknown): boolean {
-  if (error instanceof Error && error.name === 'KafkaJSNumberOfRetriesExceeded') return false;
-  return !isRetriable(error);
+interface Part {
+  readonly destination: Destination;
+  readonly items: Queued[];
 }
 
-function byteLength(value: Buffer | string | null | undefined): number {
-  if (value === null || value === undefined) return 0;
-  return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
-}
+const MAX_RETRY_DELAY_MS = 5000;
 
-/** Approximate wire size of a record; only needs to be good enough to keep a request under the broker's limit. */
-function recordBytes(record: OutgoingRecord): number {
-  let bytes = byteLength(record.key) + byteLength(record.value) + 16;
-  const headers = record.headers;
-  if (headers !== undefined) {
-    for (const name in headers) {
-      const value = headers[name];
-      bytes += name.length;
-      if (Array.isArray(value)) for (const v of value) bytes += byteLength(v as Buffer | string);
-      else bytes += byteLength(value as Buffer | string | undefined);
-    }
-  }
-  return bytes;
-}
+const closedError = () => new TributaryError('TRIBUTARY_ERR_PUBLISH', 'the producer is closed', { retriable: true });
 
-const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms).unref());
+/** A partition must be a non-negative integer; kafkajs silently sends nothing for anything else. */
+function badPartition(record: OutgoingRecord): boolean {
+  const { partition } = record;
+  return partition !== undefined && !(Number.isInteger(partition) && partition >= 0);
+}
 
 export class ProducerBatcher {
   readonly #port: ProducerPort;
   readonly #maxBatch: number;
   readonly #maxBatchBytes: number;
+  readonly #maxRetryMs: number;
   readonly #observer: EngineObserver;
   readonly #logger: Logger;
+  readonly #destinations = new Map<string, Destination>();
+  /** The destination of the last record queued: most records go where the previous one went. */
+  #last: Destination | undefined;
   #closed = false;
-  #queue: Queued[] = [];
-  #sending = false;
+  #sharedInFlight = false;
+  #inFlight = 0;
   #scheduled = false;
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+  #lastSuccess = Number.NEGATIVE_INFINITY;
+  /** Bytes of the records the last #take returned (saves measuring them twice). */
+  #takenBytes = 0;
   #idleWaiters: (() => void)[] = [];
 
   constructor(port: ProducerPort, options: ProducerBatcherOptions) {
     this.#port = port;
     this.#maxBatch = options.maxBatchRecords ?? 2000;
     this.#maxBatchBytes = options.maxBatchBytes ?? 512 * 1024;
+    this.#maxRetryMs = options.maxRetryMs ?? 60_000;
     this.#observer = options.observer;
     this.#logger = options.logger;
   }
 
-  /** Rejects everything queued or being retried; later sends reject at once. */
+  /** Rejects everything queued or waiting to be sent again; later sends reject at once. */
   close(): void {
     this.#closed = true;
-    const queued = this.#queue.splice(0);
-    const error = new TributaryError('TRIBUTARY_ERR_PUBLISH', 'the producer is closed', { retriable: true });
-    for (const q of queued) this.#settle(q, error);
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const error = closedError();
+    for (const destination of this.#destinations.values()) {
+      const waiting = [...destination.retry.flat(), ...destination.queue];
+      destination.retry.length = 0;
+      destination.queue.length = 0;
+      for (const q of waiting) this.#settle(q, error);
+    }
     this.#wakeIdle();
   }
 
@@ -101,99 +120,287 @@ export class ProducerBatcher {
    */
   enqueue(record: OutgoingRecord, done: SendCallback): void {
     if (this.#closed) {
-      done(new TributaryError('TRIBUTARY_ERR_PUBLISH', 'the producer is closed', { retriable: true }));
+      done(closedError());
       return;
     }
-    this.#queue.push({ record, done });
+    if (badPartition(record)) {
+      done(
+        new TributaryError('TRIBUTARY_ERR_PUBLISH', `partition ${record.partition} is not a partition number`, {
+          retriable: false,
+        }),
+      );
+      return;
+    }
+    let destination = this.#last;
+    if (destination === undefined || destination.topic !== record.topic) {
+      destination = this.#destinations.get(record.topic);
+      if (destination === undefined) {
+        destination = new Destination(record.topic);
+        this.#destinations.set(record.topic, destination);
+      }
+      this.#last = destination;
+    }
+    destination.queue.push({ record, done });
     this.#schedule();
   }
 
   /** Resolves when nothing is queued or in flight. */
   idle(): Promise<void> {
-    if (!this.#sending && this.#queue.length === 0) return Promise.resolve();
+    if (this.#isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
+  #isIdle(): boolean {
+    if (this.#inFlight > 0) return false;
+    for (const destination of this.#destinations.values()) if (destination.pending) return false;
+    return true;
+  }
+
   #schedule(): void {
-    if (this.#sending || this.#scheduled) return;
+    if (this.#scheduled) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      void this.#flush();
+      this.#pump();
     });
   }
 
-  async #flush(): Promise<void> {
-    if (this.#sending) return;
-    if (this.#queue.length === 0) {
-      this.#wakeIdle();
+  /** Starts every request that can go now: the shared one, and one per topic sent on its own. */
+  #pump(): void {
+    if (this.#closed) {
+      if (this.#inFlight === 0) this.#wakeIdle();
       return;
     }
-    this.#sending = true;
-    const batch = this.#queue.splice(0, this.#batchLength());
-    try {
-      await this.#sendBatch(batch);
-    } finally {
-      this.#sending = false;
-      if (this.#queue.length > 0) this.#schedule();
-      else this.#wakeIdle();
-    }
-  }
-
-  /** How many queued records the next request takes: up to maxBatchRecords and maxBatchBytes, at least one. */
-  #batchLength(): number {
+    const now = performance.now();
+    let wakeAt = Number.POSITIVE_INFINITY;
+    let shared: Part[] | undefined;
+    let records = 0;
     let bytes = 0;
-    const limit = Math.min(this.#maxBatch, this.#queue.length);
-    for (let i = 0; i < limit; i++) {
-      const q = this.#queue[i];
-      if (q === undefined) return i;
-      bytes += recordBytes(q.record);
-      if (bytes > this.#maxBatchBytes) return Math.max(1, i);
+    for (const destination of this.#destinations.values()) {
+      if (destination.busy || !destination.pending) continue;
+      if (destination.notBefore > now) {
+        wakeAt = Math.min(wakeAt, destination.notBefore);
+        continue;
+      }
+      const again = destination.retry.shift();
+      if (again !== undefined) {
+        this.#start([{ destination, items: again }], false);
+        continue;
+      }
+      if (!destination.trusted) {
+        this.#start(
+          [{ destination, items: this.#take(destination, this.#maxBatch, this.#maxBatchBytes, true) }],
+          false,
+        );
+        continue;
+      }
+      if (this.#sharedInFlight || records >= this.#maxBatch) continue;
+      const first = shared === undefined;
+      const items = this.#take(destination, this.#maxBatch - records, this.#maxBatchBytes - bytes, first);
+      if (items.length === 0) continue;
+      bytes += this.#takenBytes;
+      records += items.length;
+      if (shared === undefined) shared = [];
+      shared.push({ destination, items });
     }
-    return limit;
+    if (shared !== undefined) {
+      // the topics just served go to the back, so a busy topic cannot keep the others out of the shared request
+      for (const { destination } of shared) {
+        this.#destinations.delete(destination.topic);
+        this.#destinations.set(destination.topic, destination);
+      }
+      this.#start(shared, true);
+    }
+    if (wakeAt !== Number.POSITIVE_INFINITY) this.#wakeAt(wakeAt, now);
+    if (this.#isIdle()) this.#wakeIdle();
   }
 
-  async #sendBatch(batch: Queued[]): Promise<void> {
-    let delay = 100;
-    for (;;) {
-      const started = performance.now();
-      try {
-        await this.#port.send(batch.map((q) => q.record));
-        this.#observer.producerSent(batch.length, (performance.now() - started) / 1000, true);
-        for (const q of batch) this.#settle(q, undefined);
-        return;
-      } catch (error) {
-        this.#observer.producerSent(batch.length, (performance.now() - started) / 1000, false);
-        if (this.#closed) {
-          for (const q of batch) this.#settle(q, error, true);
-          return;
+  /** Takes queued records up to the limits; at least one when `atLeastOne` (a record over the cap goes alone). */
+  #take(destination: Destination, maxRecords: number, maxBytes: number, atLeastOne: boolean): Queued[] {
+    const queue = destination.queue;
+    const limit = Math.min(maxRecords, queue.length);
+    let bytes = 0;
+    let count = 0;
+    while (count < limit) {
+      const size = recordBytes((queue[count] as Queued).record);
+      if (bytes + size > maxBytes) {
+        if (count === 0 && atLeastOne) {
+          bytes = size;
+          count = 1;
         }
-        if (!isPermanentSendError(error)) {
-          this.#logger.warn(
-            { err: error, records: batch.length, retryInMs: delay },
-            `produce failed, re-sending the batch: ${errorMessage(error)}`,
-          );
-          await sleep(delay);
-          delay = Math.min(delay * 2, 5000);
-          continue;
+        break;
+      }
+      bytes += size;
+      count++;
+    }
+    this.#takenBytes = bytes;
+    return queue.splice(0, count);
+  }
+
+  #wakeAt(at: number, now: number): void {
+    if (this.#timer !== undefined && this.#timerAt <= at) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#timerAt = Number.POSITIVE_INFINITY;
+        this.#pump();
+      },
+      Math.max(0, at - now),
+    );
+    this.#timer.unref();
+  }
+
+  #start(parts: Part[], shared: boolean): void {
+    for (const { destination } of parts) destination.busy = true;
+    if (shared) this.#sharedInFlight = true;
+    this.#inFlight++;
+    this.#request(parts)
+      .catch((error: unknown) => {
+        // a bug here must not leave records without an outcome
+        this.#logger.error({ err: error }, 'the producer batcher failed handling a request');
+        for (const { items } of parts) for (const q of items) this.#settle(q, error, true);
+      })
+      .finally(() => {
+        for (const { destination } of parts) {
+          destination.busy = false;
+          if (!destination.pending && !destination.trusted) this.#forget(destination);
         }
-        if (batch.length > 1) {
-          // part of the request may have been written: start a clean producer session, then isolate the record
-          // the broker refuses; the others go through (a record already written is written again: at-least-once)
-          await this.#resetSession(error);
-          for (const q of batch) await this.#sendBatch([q]);
-          return;
-        }
-        for (const q of batch) this.#settle(q, error, true);
-        return;
+        if (shared) this.#sharedInFlight = false;
+        this.#inFlight--;
+        this.#schedule();
+      });
+  }
+
+  async #request(parts: Part[]): Promise<void> {
+    const items = parts.length === 1 ? (parts[0] as Part).items : parts.flatMap((p) => p.items);
+    const started = performance.now();
+    let failed = false;
+    let failure: unknown;
+    let unwritten: readonly number[] | undefined;
+    try {
+      await this.#port.send(items.map((q) => q.record));
+    } catch (error) {
+      if (error instanceof UnwrittenRecordsError) unwritten = error.indexes;
+      else {
+        failed = true;
+        failure = error ?? new TributaryError('TRIBUTARY_ERR_PUBLISH', 'the send failed without an error');
+      }
+    }
+    const now = performance.now();
+    this.#observer.producerSent(items.length, (now - started) / 1000, !failed);
+    if (!failed) {
+      this.#lastSuccess = now;
+      for (const { destination } of parts) destination.succeeded();
+      this.#acknowledge(items, unwritten);
+      return;
+    }
+    if (this.#closed) {
+      for (const q of items) this.#settle(q, failure, true);
+      return;
+    }
+    if (isPermanentSendError(failure)) await this.#refused(parts, items.length, failure);
+    else await this.#failedForNow(parts, failure, now);
+  }
+
+  #acknowledge(items: readonly Queued[], unwritten: readonly number[] | undefined): void {
+    if (unwritten === undefined) {
+      for (const q of items) this.#settle(q, undefined);
+      return;
+    }
+    const skipped = new Set(unwritten);
+    for (let i = 0; i < items.length; i++) {
+      const q = items[i] as Queued;
+      if (!skipped.has(i)) this.#settle(q, undefined);
+      else {
+        const { topic, partition } = q.record;
+        const error = new TributaryError('TRIBUTARY_ERR_PUBLISH', `topic ${topic} has no partition ${partition}`, {
+          retriable: false,
+        });
+        this.#settle(q, error, true);
       }
     }
   }
 
-  async #resetSession(cause: unknown): Promise<void> {
+  /** Refused for good. */
+  async #refused(parts: Part[], records: number, error: unknown): Promise<void> {
+    if (records === 1) {
+      // one record, one partition, not written: nothing else to repair
+      const { destination, items } = parts[0] as Part;
+      if (isTopicRefusal(error)) destination.trusted = false;
+      this.#settle(items[0] as Queued, error, true);
+      return;
+    }
+    if (parts.length === 1 && isTopicRefusal(error)) {
+      const { destination, items } = parts[0] as Part;
+      destination.trusted = false;
+      this.#logger.warn(
+        { err: error, topic: destination.topic, records: records },
+        `topic refused: ${errorMessage(error)}`,
+      );
+      for (const q of items) this.#settle(q, error, true);
+      return;
+    }
+    // part of the request may be written and its sequence numbers are rolled back: a new producer id first
+    await this.#resetSession(error, records);
+    if (this.#closed) {
+      for (const { items } of parts) for (const q of items) this.#settle(q, closedError(), true);
+      return;
+    }
+    for (const { destination, items } of parts) {
+      if (parts.length > 1) destination.retry.unshift(items);
+      else {
+        const half = Math.ceil(items.length / 2);
+        destination.retry.unshift(items.slice(0, half), items.slice(half));
+      }
+    }
+  }
+
+  /** A transient failure: send the same groups again after a delay, unless they have failed for too long. */
+  async #failedForNow(parts: Part[], error: unknown, now: number): Promise<void> {
+    let givenUp: Queued[] | undefined;
+    for (const { destination, items } of parts) {
+      if (destination.failingSince < 0) destination.failingSince = now;
+      const failingFor = now - destination.failingSince;
+      if (failingFor >= this.#maxRetryMs && this.#lastSuccess > destination.failingSince) {
+        this.#logger.error(
+          { err: error, topic: destination.topic, records: items.length, failingForMs: Math.round(failingFor) },
+          `produce kept failing while other requests got through; giving up on these records: ${errorMessage(error)}`,
+        );
+        destination.failingSince = -1;
+        destination.trusted = false;
+        if (givenUp === undefined) givenUp = [];
+        givenUp.push(...items);
+        continue;
+      }
+      this.#logger.warn(
+        { err: error, topic: destination.topic, records: items.length, retryInMs: destination.delayMs },
+        `produce failed, re-sending the batch: ${errorMessage(error)}`,
+      );
+      destination.retry.unshift(items);
+      destination.notBefore = now + destination.delayMs;
+      destination.delayMs = Math.min(destination.delayMs * 2, MAX_RETRY_DELAY_MS);
+    }
+    if (givenUp === undefined) return;
+    // records given up on may be partly written: their topics must not go on under the rolled-back sequences
+    await this.#resetSession(error, givenUp.length);
+    for (const q of givenUp) {
+      this.#settle(
+        q,
+        new TributaryError('TRIBUTARY_ERR_PUBLISH', `gave up after ${this.#maxRetryMs} ms: ${errorMessage(error)}`, {
+          cause: error,
+          retriable: false,
+        }),
+        true,
+      );
+    }
+  }
+
+  async #resetSession(cause: unknown, records: number): Promise<void> {
     this.#logger.warn(
-      { err: cause },
-      `a batch was refused (${errorMessage(cause)}); resetting the producer session and sending its records one by one`,
+      { err: cause, records },
+      `a request failed after it may have been partly written (${errorMessage(cause)}); starting a new producer session`,
     );
     let delay = 100;
     while (!this.#closed) {
@@ -202,10 +409,15 @@ export class ProducerBatcher {
         return;
       } catch (error) {
         this.#logger.warn({ err: error, retryInMs: delay }, 'producer reset failed; retrying');
-        await sleep(delay);
-        delay = Math.min(delay * 2, 5000);
+        await new Promise<void>((done) => setTimeout(done, delay).unref());
+        delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
       }
     }
+  }
+
+  #forget(destination: Destination): void {
+    this.#destinations.delete(destination.topic);
+    if (this.#last === destination) this.#last = undefined;
   }
 
   /**

@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { TributaryError } from '../../../src/errors.js';
 import { noopObserver } from '../../../src/instrumentation.js';
-import type { OutgoingMessage, ProducerPort } from '../../../src/kafka/ports.js';
+import { type OutgoingMessage, type ProducerPort, UnwrittenRecordsError } from '../../../src/kafka/ports.js';
 import { ProducerBatcher } from '../../../src/runtime/producerBatcher.js';
 import { captureLogger } from '../../support/envelopes.js';
 
@@ -29,7 +29,17 @@ class RecordingPort implements ProducerPort {
 }
 
 const logger = pino({ level: 'silent' });
-const record = (value: string) => ({ topic: 'out', key: null, value });
+const record = (value: string, topic = 'out') => ({ topic, key: null, value });
+const transient = () => Object.assign(new Error('connection lost'), { name: 'KafkaJSNumberOfRetriesExceeded' });
+const unknownTopic = () =>
+  Object.assign(new Error('This server does not host this topic-partition'), {
+    name: 'KafkaJSNumberOfRetriesExceeded',
+    retriable: false,
+    cause: Object.assign(new Error('This server does not host this topic-partition'), {
+      type: 'UNKNOWN_TOPIC_OR_PARTITION',
+      retriable: true,
+    }),
+  });
 
 describe('ProducerBatcher', () => {
   it('sends records queued in the same tick in one request, and queues behind an in-flight request', async () => {
@@ -105,9 +115,17 @@ describe('ProducerBatcher', () => {
     const batcher = new ProducerBatcher(port, { observer: noopObserver, logger });
     const results = await Promise.allSettled(['a', 'poison', 'b'].map((v) => batcher.send(record(v))));
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-    // a partly written request leaves kafkajs' sequence numbers rolled back: a new session comes first
-    expect(port.requests).toEqual([['a', 'poison', 'b'], ['<reset>'], ['a'], ['poison'], ['b']]);
-    expect(port.resets).toBe(1);
+    // a partly written request leaves kafkajs' sequence numbers rolled back: a new session before each split
+    expect(port.requests).toEqual([
+      ['a', 'poison', 'b'],
+      ['<reset>'],
+      ['a', 'poison'],
+      ['<reset>'],
+      ['a'],
+      ['poison'],
+      ['b'],
+    ]);
+    expect(port.resets).toBe(2);
   });
 
   it('caps a request by bytes; a record over the cap goes alone', async () => {
@@ -116,6 +134,115 @@ describe('ProducerBatcher', () => {
     const big = 'B'.repeat(300);
     await Promise.all(['a'.repeat(20), 'b'.repeat(20), 'c'.repeat(20), big, 'd'].map((v) => batcher.send(record(v))));
     expect(port.requests.map((r) => r.map((v) => v[0]).join(''))).toEqual(['ab', 'c', 'B', 'd']);
+  });
+
+  it('one topic failing does not hold another; its failed batch stays ahead of its later records', async () => {
+    const port = new RecordingPort();
+    const failing = new Set(['x1', 'x2']);
+    let failures = 0;
+    const send = port.send.bind(port);
+    port.send = async (records) => {
+      if (records.some((r) => failing.has(String(r.value))) && failures++ < 3) {
+        port.requests.push(records.map((r) => String(r.value)));
+        throw transient();
+      }
+      await send(records);
+    };
+    const batcher = new ProducerBatcher(port, { observer: noopObserver, logger });
+    const acked: string[] = [];
+    const note = (v: string) => () => acked.push(v);
+    batcher.enqueue(record('x1', 'x'), note('x1'));
+    batcher.enqueue(record('x2', 'x'), note('x2'));
+    batcher.enqueue(record('y1', 'y'), note('y1'));
+    await new Promise((done) => setTimeout(done, 20));
+    batcher.enqueue(record('x3', 'x'), note('x3'));
+    batcher.enqueue(record('y2', 'y'), note('y2'));
+    await batcher.idle();
+    // y flowed while x was retried; x's failed batch went out again, as it was, before x3
+    expect(acked.indexOf('y2')).toBeLessThan(acked.indexOf('x1'));
+    expect(acked.filter((v) => v.startsWith('x'))).toEqual(['x1', 'x2', 'x3']);
+    const xRequests = port.requests.filter((r) => r.some((v) => v.startsWith('x')));
+    expect(xRequests).toEqual([['x1', 'x2'], ['x1', 'x2'], ['x1', 'x2'], ['x1', 'x2'], ['x3']]);
+  });
+
+  it('a topic that does not exist: its records fail at once, the other topics are acked', async () => {
+    const port = new RecordingPort();
+    const send = port.send.bind(port);
+    port.send = async (records) => {
+      if (records.some((r) => r.topic === 'missing')) {
+        port.requests.push(records.map((r) => String(r.value)));
+        throw unknownTopic();
+      }
+      await send(records);
+    };
+    const batcher = new ProducerBatcher(port, { observer: noopObserver, logger });
+    const results = await Promise.allSettled([
+      batcher.send(record('m1', 'missing')),
+      batcher.send(record('m2', 'missing')),
+      batcher.send(record('a')),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'fulfilled']);
+    // one attempt for the missing topic: no bisecting, no reset
+    expect(port.requests).toContainEqual(['m1', 'm2']);
+    expect(port.requests.filter((r) => r.includes('m1'))).toHaveLength(1);
+    expect(port.resets).toBe(0);
+  });
+
+  it('gives a batch up after maxRetryMs while other requests get through, then starts a new session', async () => {
+    const port = new RecordingPort();
+    const send = port.send.bind(port);
+    port.send = async (records) => {
+      if (records.some((r) => r.topic === 'stuck')) {
+        await new Promise((done) => setTimeout(done, 2));
+        throw transient();
+      }
+      await send(records);
+    };
+    const batcher = new ProducerBatcher(port, { observer: noopObserver, logger, maxRetryMs: 150 });
+    const stuck = batcher.send(record('s', 'stuck'));
+    const flowing = (async () => {
+      for (let i = 0; i < 10; i++) {
+        await batcher.send(record(`a${i}`));
+        await new Promise((done) => setTimeout(done, 30));
+      }
+    })();
+    await expect(stuck).rejects.toThrow(/gave up after 150 ms: connection lost/);
+    await flowing;
+    expect(port.resets).toBe(1);
+  });
+
+  it('never gives up while nothing gets through (the broker is down)', async () => {
+    const port = new RecordingPort();
+    let down = true;
+    const send = port.send.bind(port);
+    port.send = async (records) => {
+      if (down) throw transient();
+      await send(records);
+    };
+    const batcher = new ProducerBatcher(port, { observer: noopObserver, logger, maxRetryMs: 50 });
+    const sent = batcher.send(record('a'));
+    await new Promise((done) => setTimeout(done, 400));
+    down = false;
+    await expect(sent).resolves.toBeUndefined();
+  });
+
+  it('fails the records of a partition the topic does not have; the rest of the request is acked', async () => {
+    const port = new RecordingPort();
+    port.send = async (records) => {
+      const missing = records.flatMap((r, i) => (r.partition === 9 ? [i] : []));
+      if (missing.length > 0) throw new UnwrittenRecordsError(missing, 'no partition 9');
+    };
+    const batcher = new ProducerBatcher(port, { observer: noopObserver, logger });
+    const results = await Promise.allSettled([
+      batcher.send({ ...record('a'), partition: 0 }),
+      batcher.send({ ...record('b'), partition: 9 }),
+      batcher.send({ ...record('c'), partition: -1 }),
+      batcher.send({ ...record('d'), partition: 0.5 }),
+      batcher.send(record('e')),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'rejected', 'fulfilled']);
+    expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/no partition 9/);
+    expect(String((results[2] as PromiseRejectedResult).reason)).toMatch(/partition -1 is not a partition number/);
   });
 
   it('rejects queued and later records once closed', async () => {
