@@ -32,5 +32,6 @@ export {
   routeConfigSchema,
 } from './route.js';
 export { type SinkConfig, type SinkFunction, sink, sinkConfigSchema } from './sink.js';
+export { type SinkBatchConfig, type SinkBatchFunction, sinkBatch, sinkBatchConfigSchema } from './sinkBatch.js';
 export { type TapValueConfig, tapValue, tapValueConfigSchema } from './tapValue.js';
 export { type ValidateConfig, validate, validateConfigSchema } from './validate.js';
