@@ -147,7 +147,8 @@ describe('retryTopicPipelines', () => {
     expect(sent?.headers?.['correlation-id']).toBe('c-1');
     expect(input.context.sent).toHaveLength(1);
     expect(expectOk(redelivered).ticket).toBe(input.ticket);
-    expect(input.ticket.outcome).toBe('published');
+    expect(input.ticket.settled).toBe('published'); // passed on: the end of the chain finishes it
+    expect(input.ticket.finished).toBe(false);
     const failure = expectFailed(refused);
     expect(failure.stage).toBe('retry.1s.redeliver');
     expect(failure.error.code).toBe('TRIBUTARY_ERR_VALIDATION');

@@ -50,7 +50,8 @@ describe('route', () => {
     );
     expect(context.sent.map((r) => [r.topic, r.value])).toEqual([['feed.created', JSON.stringify(event('created'))]]);
     expect(context.sent[0]?.headers).toEqual({ 'correlation-id': 'corr-1' }); // carried over from the input
-    expect(created.ticket.outcome).toBe('published');
+    expect(created.ticket.settled).toBe('published'); // settled: the end of the pipeline finishes it
+    expect(created.ticket.finished).toBe(false);
     expect(liked.ticket.finished).toBe(false); // the chain did not finish it: the end of the pipeline will
     expect(outputs.map((el) => expectOk(el).value).sort()).toEqual([event('created'), 'like of f2'].sort());
   });
@@ -84,7 +85,7 @@ describe('route', () => {
       route(byType, { created: 'feed.created', misc: 'feed.misc' }, { default: 'misc' }),
     );
     expect(context.sent.map((r) => r.topic)).toEqual(['feed.misc']);
-    expect(other.ticket.outcome).toBe('published');
+    expect(other.ticket.settled).toBe('published');
     expect(outputs).toHaveLength(1);
   });
 
@@ -137,14 +138,15 @@ describe('route', () => {
         commented: pipe(mapValue((e: FeedEvent) => e.feedId)),
       }),
     );
-    expect(inputs.map((el) => el.ticket.calls)).toEqual([
-      ['published'],
-      ['filtered'],
-      ['published'],
-      [],
-      ['published'],
-      [],
-      [],
+    expect(inputs.map((el) => el.ticket.calls)).toEqual([[], ['filtered'], [], [], [], [], []]);
+    expect(inputs.map((el) => el.ticket.settled)).toEqual([
+      'published',
+      undefined,
+      'published',
+      undefined,
+      'published',
+      undefined,
+      undefined,
     ]);
     // published (3) + the comment + the second like + the unmatched one
     expect(outputs).toHaveLength(6);
