@@ -12,7 +12,7 @@ import type { Element, RecordOrigin } from '../src/envelope.js';
 import { mergeMapByLane } from '../src/lanes.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { checkConfig, schedulerSchema, stageNameSchema } from './internal/options.js';
-import { RETRY_HEADERS, readDecimalHeader, readRetryState } from './internal/retryTopics.js';
+import { originCoordinates, RETRY_HEADERS, readDecimalHeader, readRetryState } from './internal/retryTopics.js';
 
 /** Options of {@link awaitRetryDue}. */
 export interface AwaitRetryDueConfig {
@@ -69,7 +69,8 @@ const partitionLane = (element: Element<unknown>): string => `${element.origin.t
  * wait independently. Nothing spins and nothing blocks the consumer: the engine keeps heartbeating while admission
  * waits. The cost: records queued behind a waiting head hold admission credit (`maxInFlight`) until they pass; size
  * `maxInFlight` for the backlog of one delay. With `restoreOrigin` (default) the element's origin is rewritten to the
- * original record's coordinates from the retry headers. Failed elements pass through in lane order.
+ * original record's coordinates from the retry headers; when those are missing or out of range the delay-topic
+ * record's own are kept (with a warning). Failed elements pass through in lane order.
  *
  * ```text
  * --a--b-----|        a due at 50, b due at 60 (same partition)
@@ -103,6 +104,21 @@ export function awaitRetryDue<E extends Element<unknown>>(
     const state = readRetryState(element);
     if (state.round === 0) return element;
     const { origin } = element;
+    if (originCoordinates(origin.headers) === undefined) {
+      // a missing, corrupt or hand-written kafka_original-partition/-offset: the delay-topic copy is the only record
+      // that can be named for sure, so dead letters and logs keep pointing at it
+      element.context.logger.warn(
+        {
+          stage: name,
+          topic: origin.topic,
+          partition: origin.partition,
+          offset: String(origin.offset),
+          correlationId: origin.correlationId,
+        },
+        `awaitRetryDue: no valid ${RETRY_HEADERS.springOriginalPartition}/${RETRY_HEADERS.springOriginalOffset} headers (missing or out of range); the record keeps its delay-topic coordinates`,
+      );
+      return element;
+    }
     const hasCorrelationHeader = origin.headers['correlation-id'] !== undefined;
     const rewritten: RecordOrigin = {
       ...origin,

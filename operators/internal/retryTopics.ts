@@ -166,9 +166,24 @@ function timestampInRange(value: bigint | undefined): bigint | undefined {
 }
 
 /**
+ * The `kafka_original-partition` and `-offset` of a delay-topic record, both valid (int32 ≥ 0, int64 ≥ 0), or
+ * undefined: when either is missing, malformed or out of range, neither can be trusted to name the original record.
+ */
+export function originCoordinates(
+  headers: RecordHeaders,
+): { originalPartition: number; originalOffset: bigint } | undefined {
+  const originalPartition = partitionInRange(readIntegerHeader(headers[RETRY_HEADERS.springOriginalPartition]));
+  const originalOffset = offsetInRange(readIntegerHeader(headers[RETRY_HEADERS.springOriginalOffset]));
+  return originalPartition === undefined || originalOffset === undefined
+    ? undefined
+    : { originalPartition, originalOffset };
+}
+
+/**
  * Reads the retry headers of an element; a record without them is round 0 at its own coordinates. A missing,
  * malformed or out-of-range original coordinate (partition outside int32 ≥ 0, offset outside int64 ≥ 0, timestamp
- * outside int64) is replaced by the delay-topic record's own, so the state is always writable as Kafka headers.
+ * outside int64) is replaced by the delay-topic record's own — partition and offset together, so they always name
+ * one real record — and the state is always writable as Kafka headers.
  */
 export function readRetryState(element: { readonly origin: RecordOrigin }): RetryState {
   const { headers, topic, partition, offset, timestamp } = element.origin;
@@ -185,15 +200,17 @@ export function readRetryState(element: { readonly origin: RecordOrigin }): Retr
   }
   const originalTopic =
     readTextHeader(headers[RETRY_HEADERS.originalTopic]) ?? readTextHeader(headers[RETRY_HEADERS.springOriginalTopic]);
-  const originalPartition = partitionInRange(readIntegerHeader(headers[RETRY_HEADERS.springOriginalPartition]));
-  const originalOffset = offsetInRange(readIntegerHeader(headers[RETRY_HEADERS.springOriginalOffset]));
+  const { originalPartition, originalOffset } = originCoordinates(headers) ?? {
+    originalPartition: partition,
+    originalOffset: offset,
+  };
   const originalTimestamp = timestampInRange(readIntegerHeader(headers[RETRY_HEADERS.springOriginalTimestamp]));
   return {
     round,
     priorAttempts: nonNegative(readDecimalHeader(headers[RETRY_HEADERS.attempts])) ?? 0,
     originalTopic: originalTopic !== undefined && isTopicName(originalTopic) ? originalTopic : topic,
-    originalPartition: originalPartition ?? partition,
-    originalOffset: originalOffset ?? offset,
+    originalPartition,
+    originalOffset,
     originalTimestamp: originalTimestamp === undefined ? timestamp : String(originalTimestamp),
   };
 }
