@@ -60,6 +60,14 @@ const REFUSED: Record<Form, string> = {
   'minimal without key': 'dead-letter topic refused even the minimal record',
 };
 
+/** How the log names the smaller form sent next. */
+const NEXT: Record<Form, string> = {
+  full: 'the full record',
+  'without value': 'the record without its value',
+  minimal: 'the minimal record (coordinates and error only)',
+  'minimal without key': 'the minimal record without its key',
+};
+
 /** The refusal's message, with the protocol error name when kafkajs gives one and the message does not say it. */
 function describeRefusal(error: unknown): string {
   const message = errorMessage(error);
@@ -151,7 +159,7 @@ async function write(failed: FailedEnvelope, topic: string, deps: DeadLetterWrit
       const next = sizeRefusal ? smaller(form, failed) : undefined;
       if (next !== undefined) {
         const reason = `${REFUSED[form]}: ${describeRefusal(error)}`;
-        deps.logger.error({ ...bindings, err: error, form, next }, `${reason}; dead-lettering it ${next}`);
+        deps.logger.error({ ...bindings, err: error, form, next }, `${reason}; sending ${NEXT[next]} instead`);
         ({ record, form } = build(failed, topic, next, reason, deps.logger));
         continue;
       }
