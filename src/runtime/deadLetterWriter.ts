@@ -108,6 +108,10 @@ function build(
   return { record: buildMinimalDeadLetterRecord(failed, topic, { reason, omitKey }), form };
 }
 
+/**
+ * Publishes `failed` to `topic` (see the file comment for the forms tried and when it gives up).
+ * @neverRejects every error is caught and logged; callers may `void` it
+ */
 export async function writeDeadLetter(
   failed: FailedEnvelope,
   topic: string,
