@@ -125,6 +125,7 @@ export function createEngineMetrics(registry: Registry, config: EngineMetricsCon
   const retries = counter(registry, m.retries);
   const inFlight = gauge(registry, m.inFlight);
   const partitionsPaused = gauge(registry, m.partitionsPaused);
+  const oldestUnfinished = gauge(registry, m.oldestUnfinished);
   const committedOffset = gauge(registry, m.committedOffset);
   const commits = counter(registry, m.commits);
   const commitDuration = histogram(registry, m.commitDuration, buckets.commit ?? REQUEST_BUCKETS);
@@ -241,6 +242,9 @@ export function createEngineMetrics(registry: Registry, config: EngineMetricsCon
     }),
     partitionsPaused: guarded((pipeline: string, count: number) => {
       partitionsPaused.set({ pipeline }, count);
+    }),
+    oldestUnfinished: guarded((pipeline: string, seconds: number) => {
+      oldestUnfinished.set({ pipeline }, seconds);
     }),
     offsetCommitted: guarded((pipeline: string, group: string, topic: string, partition: number, offset: bigint) => {
       committedOffset.set({ pipeline, group, topic, partition }, Number(offset));

@@ -56,6 +56,12 @@ export const ENGINE_METRICS = {
     labelNames: ['pipeline'],
     help: "Partitions the pipeline's consumer holds paused (backpressure).",
   },
+  oldestUnfinished: {
+    name: 'tributary_oldest_unfinished_seconds',
+    type: 'gauge',
+    labelNames: ['pipeline'],
+    help: "Age of the pipeline's oldest unfinished record, in seconds (0 when none): a record that holds its partition's commit.",
+  },
   committedOffset: {
     name: 'tributary_committed_offset',
     type: 'gauge',

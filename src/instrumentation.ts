@@ -24,6 +24,8 @@ export interface EngineObserver {
   assigned(pipeline: string, groupId: string, assignment: readonly TopicPartition[]): void;
   /** One batched producer request finished. */
   producerSent(records: number, seconds: number, ok: boolean): void;
+  /** Age of the pipeline's oldest unfinished record, in seconds (0 when nothing is unfinished). */
+  oldestUnfinished(pipeline: string, seconds: number): void;
   /** The pipeline's consumer left its group (stop, abort, or a crash before restarting): it owns no partition now. */
   released(pipeline: string, groupId: string): void;
 }
@@ -40,4 +42,5 @@ export const noopObserver: EngineObserver = {
   assigned: () => {},
   producerSent: () => {},
   released: () => {},
+  oldestUnfinished: () => {},
 };

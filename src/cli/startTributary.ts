@@ -130,7 +130,7 @@ export async function startTributary(options: StartTributaryOptions): Promise<Ru
       }
     }
   };
-  void connectAdmin();
+  connectAdmin().catch((error: unknown) => logger.error({ err: error }, 'lag: admin client set-up failed'));
 
   let stopping: Promise<void> | undefined;
   let closing: Promise<void> | undefined;

@@ -101,9 +101,23 @@ function toHeaders(headers: Message['headers'] | undefined): RecordHeaders {
 class KafkajsConsumer implements ConsumerPort {
   readonly #consumer: Consumer;
   readonly #partitionsConsumedConcurrently: number;
+  /**
+   * Joined and running. kafkajs' commitOffsets returns without committing, and without an error, while its runner is
+   * not running (crashed and restarting, or stopping): a commit then must fail, not count as done.
+   */
+  #running = false;
   constructor(consumer: Consumer, partitionsConsumedConcurrently: number) {
     this.#consumer = consumer;
     this.#partitionsConsumedConcurrently = partitionsConsumedConcurrently;
+    const { events } = consumer;
+    consumer.on(events.GROUP_JOIN, () => {
+      this.#running = true;
+    });
+    for (const event of [events.CRASH, events.STOP, events.DISCONNECT]) {
+      consumer.on(event, () => {
+        this.#running = false;
+      });
+    }
   }
   connect(): Promise<void> {
     return this.#consumer.connect();
@@ -145,6 +159,7 @@ class KafkajsConsumer implements ConsumerPort {
   }
   async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
     if (offsets.length === 0) return;
+    if (!this.#running) throw new Error('the consumer is not running (reconnecting or stopping): commit not sent');
     await this.#consumer.commitOffsets(
       offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset: offset.toString() })),
     );
@@ -170,6 +185,24 @@ class KafkajsConsumer implements ConsumerPort {
   onFatal(listener: (error: Error) => void): () => void {
     return this.#consumer.on(this.#consumer.events.CRASH, (event) => {
       if (!event.payload.restart) listener(event.payload.error);
+    });
+  }
+  onInterrupted(listener: (error: Error) => void): () => void {
+    return this.#consumer.on(this.#consumer.events.CRASH, (event) => {
+      if (event.payload.restart) listener(event.payload.error);
+    });
+  }
+  onUnsubscribedTopics(listener: (topics: readonly string[]) => void): () => void {
+    return this.#consumer.on(this.#consumer.events.RECEIVED_UNSUBSCRIBED_TOPICS, (event) =>
+      listener(event.payload.topicsNotSubscribed),
+    );
+  }
+  onEmptyBatch(listener: (partition: TopicPartition, endOffset: bigint) => void): () => void {
+    // kafkajs resolves a batch of only control (or aborted) records itself, without calling eachBatch; it announces
+    // it with START_BATCH_PROCESS and batchSize 0 (normal batches announce their size, and reach eachBatch)
+    return this.#consumer.on(this.#consumer.events.START_BATCH_PROCESS, (event) => {
+      const { topic, partition, batchSize, lastOffset } = event.payload;
+      if (batchSize === 0) listener({ topic, partition }, BigInt(lastOffset) + 1n);
     });
   }
   disconnect(): Promise<void> {

@@ -65,6 +65,21 @@ export interface ConsumerPort {
   onRebalancing(listener: () => void): () => void;
   /** When the consumer crashed and will not restart by itself. Returns a remover. */
   onFatal(listener: (error: Error) => void): () => void;
+  /**
+   * When the consumer lost its connection or its group membership and is reconnecting by itself: it consumes nothing
+   * until the next `onAssigned`. Returns a remover.
+   */
+  onInterrupted(listener: (error: Error) => void): () => void;
+  /**
+   * When the group's leader assigned this member topics it does not subscribe to (another member of the group
+   * subscribes to other topics): those partitions are dropped, nobody consumes them. Returns a remover.
+   */
+  onUnsubscribedTopics(listener: (topics: readonly string[]) => void): () => void;
+  /**
+   * When the client skipped a fetched batch that held no record to hand over (only transaction markers or aborted
+   * records) and moved past it: `endOffset` is the offset after it. Returns a remover.
+   */
+  onEmptyBatch(listener: (partition: TopicPartition, endOffset: bigint) => void): () => void;
   disconnect(): Promise<void>;
 }
 

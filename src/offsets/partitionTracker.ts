@@ -3,16 +3,22 @@
  * offset order; they may finish in any order. The committable offset is the lowest unfinished offset, or — when
  * nothing is unfinished — the end of what was fetched (so transactional control records and compaction gaps do
  * not hold lag above zero). A revoked tracker is fenced: it never yields a committable offset again.
+ *
+ * The tracker keeps an `AdmittedOffset` per record; the chain holds the record's `TrackedTicket`, a handle on it that
+ * nothing else references. So when the chain lets go of a record without an outcome (a plain RxJS `filter`), its
+ * ticket becomes garbage while its entry stays unfinished: `DroppedRecords` watches tickets for exactly that.
  */
 import type { Outcome, RecordTicket, SettledOutcome } from '../envelope.js';
 
-export type FinishListener = (ticket: TrackedTicket, outcome: Outcome) => void;
+export type FinishListener = (entry: AdmittedOffset, outcome: Outcome) => void;
 
-export class TrackedTicket implements RecordTicket {
+/** The tracker's record of one admitted offset. */
+export class AdmittedOffset {
   readonly offset: bigint;
   readonly admittedAt: number;
   readonly tracker: PartitionTracker;
-  #finished = false;
+  finished = false;
+  settled: SettledOutcome | undefined;
   readonly #onFinish: FinishListener;
 
   constructor(tracker: PartitionTracker, offset: bigint, admittedAt: number, onFinish: FinishListener) {
@@ -22,36 +28,47 @@ export class TrackedTicket implements RecordTicket {
     this.#onFinish = onFinish;
   }
 
+  finish(outcome: Outcome): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.tracker.noteFinished(this);
+    this.#onFinish(this, outcome);
+  }
+}
+
+/** The chain's handle on an admitted record (its `RecordTicket`). */
+export class TrackedTicket implements RecordTicket {
+  readonly entry: AdmittedOffset;
+
+  constructor(entry: AdmittedOffset) {
+    this.entry = entry;
+  }
+
   get finished(): boolean {
-    return this.#finished;
+    return this.entry.finished;
+  }
+
+  get settled(): SettledOutcome | undefined {
+    return this.entry.settled;
   }
 
   get abandoned(): boolean {
-    return this.tracker.revoked;
-  }
-
-  #settled: SettledOutcome | undefined;
-
-  get settled(): SettledOutcome | undefined {
-    return this.#settled;
-  }
-
-  settle(outcome: SettledOutcome): void {
-    if (!this.#finished) this.#settled = outcome;
+    return this.entry.tracker.revoked;
   }
 
   finish(outcome: Outcome): void {
-    if (this.#finished) return;
-    this.#finished = true;
-    this.tracker.noteFinished(this);
-    this.#onFinish(this, outcome);
+    this.entry.finish(outcome);
+  }
+
+  settle(outcome: SettledOutcome): void {
+    if (!this.entry.finished) this.entry.settled = outcome;
   }
 }
 
 export class PartitionTracker {
   readonly topic: string;
   readonly partition: number;
-  #pending: TrackedTicket[] = [];
+  #pending: AdmittedOffset[] = [];
   #head = 0;
   #unfinished = 0;
   #highestAdmitted = -1n;
@@ -73,9 +90,28 @@ export class PartitionTracker {
     return this.#unfinished;
   }
 
+  /**
+   * Entries kept: the oldest unfinished record and everything admitted after it, finished or not. What a stuck head
+   * costs in memory; admission pauses the partition when it passes a limit.
+   */
+  get retained(): number {
+    return this.#pending.length - this.#head;
+  }
+
+  /** The oldest unfinished record, if any. */
+  oldestUnfinished(): AdmittedOffset | undefined {
+    this.#dropFinishedPrefix();
+    return this.#pending[this.#head];
+  }
+
   /** The last offset committed through this tracker (next offset to read), or -1. */
   get committed(): bigint {
     return this.#committed;
+  }
+
+  /** The offset after everything this tracker admitted or was told was fetched (-1 before anything). */
+  get fetchedEnd(): bigint {
+    return this.#highestAdmitted + 1n > this.#fetchedEnd ? this.#highestAdmitted + 1n : this.#fetchedEnd;
   }
 
   /** False for an offset this tracker already admitted (a re-delivery after a rejoin): skip it. */
@@ -87,20 +123,20 @@ export class PartitionTracker {
     if (!this.accepts(offset)) {
       throw new Error(`offset ${offset} of ${this.topic}/${this.partition} admitted twice or after revoke`);
     }
-    const ticket = new TrackedTicket(this, offset, admittedAt, onFinish);
-    this.#pending.push(ticket);
+    const entry = new AdmittedOffset(this, offset, admittedAt, onFinish);
+    this.#pending.push(entry);
     this.#highestAdmitted = offset;
     this.#unfinished++;
-    return ticket;
+    return new TrackedTicket(entry);
   }
 
   /**
-   * Called by a ticket when it finishes. When it is the oldest pending one, the finished prefix is dropped at once:
-   * keeping finished tickets until the next commit kept a second's worth of them alive (and promoted by the GC).
+   * Called by an entry when it finishes. When it is the oldest pending one, the finished prefix is dropped at once:
+   * keeping finished entries until the next commit kept a second's worth of them alive (and promoted by the GC).
    */
-  noteFinished(ticket: TrackedTicket): void {
+  noteFinished(entry: AdmittedOffset): void {
     this.#unfinished--;
-    if (this.#pending[this.#head] === ticket) this.#dropFinishedPrefix();
+    if (this.#pending[this.#head] === entry) this.#dropFinishedPrefix();
   }
 
   #dropFinishedPrefix(): void {
@@ -133,7 +169,7 @@ export class PartitionTracker {
       next = lowestUnfinished.offset;
     } else {
       if (this.#highestAdmitted < 0n && this.#fetchedEnd < 0n) return undefined;
-      next = this.#highestAdmitted + 1n > this.#fetchedEnd ? this.#highestAdmitted + 1n : this.#fetchedEnd;
+      next = this.fetchedEnd;
     }
     return next > this.#committed ? next : undefined;
   }

@@ -77,6 +77,15 @@ class PausingConsumer implements ConsumerPort {
   onFatal(...args: Parameters<ConsumerPort['onFatal']>): () => void {
     return this.#inner.onFatal(...args);
   }
+  onInterrupted(...args: Parameters<ConsumerPort['onInterrupted']>): () => void {
+    return this.#inner.onInterrupted(...args);
+  }
+  onUnsubscribedTopics(...args: Parameters<ConsumerPort['onUnsubscribedTopics']>): () => void {
+    return this.#inner.onUnsubscribedTopics(...args);
+  }
+  onEmptyBatch(...args: Parameters<ConsumerPort['onEmptyBatch']>): () => void {
+    return this.#inner.onEmptyBatch(...args);
+  }
   async disconnect(): Promise<void> {
     for (const cancel of this.#timers.values()) cancel();
     this.#timers.clear();

@@ -43,6 +43,11 @@ export interface PipelineConfig<TOut = unknown> {
   commitIntervalMs?: number;
   /** How long `stop()` waits for in-flight records before it commits and disconnects. Default 30 s. */
   drainTimeoutMs?: number;
+  /**
+   * A record unfinished this long is logged (topic, partition, offset) once; a pipeline in which no record finished
+   * for this long while records are in flight is not ready (`/readyz`). Default 180 000 (3 minutes).
+   */
+  stuckAfterMs?: number;
   consumer?: PipelineConsumerTuning;
   /** The operator chain: raw records in, elements out. Called once per pipeline (re)start. */
   build: (records: Observable<Envelope<RawValue>>) => Observable<Element<TOut>>;
@@ -57,6 +62,7 @@ export interface Pipeline<TOut = unknown> {
   readonly ordering: OrderingMode;
   readonly commitIntervalMs: number;
   readonly drainTimeoutMs: number;
+  readonly stuckAfterMs: number;
   readonly consumer: Readonly<PipelineConsumerTuning>;
   readonly build: (records: Observable<Envelope<RawValue>>) => Observable<Element<TOut>>;
 }
@@ -80,6 +86,7 @@ export const pipelineConfigSchema = z.object({
   ordering: z.enum(['partition', 'key', 'unordered']).optional(),
   commitIntervalMs: positiveInt.optional(),
   drainTimeoutMs: z.number().int().nonnegative().optional(),
+  stuckAfterMs: positiveInt.optional(),
   consumer: z
     .object({
       sessionTimeoutMs: positiveInt.optional(),
@@ -96,6 +103,9 @@ export const pipelineConfigSchema = z.object({
 /** Declares a pipeline. Throws TRIBUTARY_ERR_PIPELINE_DEFINITION naming each wrong field. */
 /** A pipeline's admission limit unless it sets `maxInFlight`. */
 export const DEFAULT_MAX_IN_FLIGHT = 1000;
+
+/** How long a record may stay unfinished before it is reported, unless the pipeline sets `stuckAfterMs`. */
+export const DEFAULT_STUCK_AFTER_MS = 180_000;
 
 export function definePipeline<TOut>(config: PipelineConfig<TOut>): Pipeline<TOut> {
   const parsed = pipelineConfigSchema.safeParse(config);
@@ -127,6 +137,7 @@ export function definePipeline<TOut>(config: PipelineConfig<TOut>): Pipeline<TOu
     ordering: config.ordering ?? 'partition',
     commitIntervalMs: config.commitIntervalMs ?? 1000,
     drainTimeoutMs: config.drainTimeoutMs ?? 30_000,
+    stuckAfterMs: config.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS,
     consumer: { ...config.consumer },
     build: config.build,
   };

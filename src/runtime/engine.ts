@@ -3,10 +3,12 @@
  * them, reports readiness, and stops them gracefully (stop admitting, drain, commit, disconnect).
  */
 import { type Logger, pino } from 'pino';
+import { TributaryError } from '../errors.js';
 import { type EngineObserver, noopObserver } from '../instrumentation.js';
 import { createKafkajsClient, type KafkaConnectionConfig } from '../kafka/kafkajsClient.js';
 import type { KafkaClientPort, ProducerPort } from '../kafka/ports.js';
 import type { Pipeline } from './definePipeline.js';
+import { DestinationCheck, staticDestinations } from './destinationCheck.js';
 import { PipelineRunner, type RunnerState } from './pipelineRunner.js';
 import { ProducerBatcher } from './producerBatcher.js';
 
@@ -47,19 +49,43 @@ export interface Engine {
   status(): EngineStatus;
 }
 
+/**
+ * Pipelines of one engine must differ in name and in consumer group: two pipelines in one group split one set of
+ * partitions between them, and kafkajs' assignor gives a member only the topics its group's leader subscribes to — the
+ * other pipeline's topics are consumed by nobody.
+ */
+function checkDistinct(pipelines: readonly Pick<Pipeline, 'name' | 'source'>[]): void {
+  const names = new Set<string>();
+  const groups = new Map<string, string>();
+  for (const p of pipelines) {
+    if (names.has(p.name)) {
+      throw new TributaryError(
+        'TRIBUTARY_ERR_PIPELINE_DEFINITION',
+        `two pipelines are named "${p.name}"; names must be unique`,
+      );
+    }
+    names.add(p.name);
+    const other = groups.get(p.source.groupId);
+    if (other !== undefined) {
+      throw new TributaryError(
+        'TRIBUTARY_ERR_PIPELINE_DEFINITION',
+        `pipelines "${other}" and "${p.name}" share the consumer group "${p.source.groupId}"; each pipeline needs a group of its own (in one group, one of them would be assigned nothing)`,
+      );
+    }
+    groups.set(p.source.groupId, p.name);
+  }
+}
+
 export function createEngine(options: EngineOptions): Engine {
   const logger = options.logger ?? pino({ name: 'tributary' });
   const observer = options.observer ?? noopObserver;
   const client = 'client' in options.kafka ? options.kafka.client : createKafkajsClient({ logger, ...options.kafka });
-  const names = new Set<string>();
-  for (const p of options.pipelines) {
-    if (names.has(p.name)) throw new Error(`two pipelines are named "${p.name}"; names must be unique`);
-    names.add(p.name);
-  }
+  checkDistinct(options.pipelines);
   let producerPort: ProducerPort | undefined;
   let producerConnected = false;
   let batcher: ProducerBatcher | undefined;
   let runners: PipelineRunner[] = [];
+  let destinations: DestinationCheck | undefined;
   let started = false;
   let stopping: Promise<void> | undefined;
   const signalHandlers: [NodeJS.Signals, () => void][] = [];
@@ -70,6 +96,7 @@ export function createEngine(options: EngineOptions): Engine {
   };
 
   const finish = async (graceful: boolean) => {
+    destinations?.stop();
     const results = await Promise.allSettled(runners.map((r) => (graceful ? r.stop() : r.abort())));
     if (batcher && graceful) {
       const timeout = new Promise<void>((done) => setTimeout(done, 10_000).unref());
@@ -101,6 +128,8 @@ export function createEngine(options: EngineOptions): Engine {
         logger,
         ...(options.producer?.maxBatchRecords ? { maxBatchRecords: options.producer.maxBatchRecords } : {}),
       });
+      destinations = new DestinationCheck(client, staticDestinations(options.pipelines), logger);
+      await destinations.start();
       const deps = { client, producer: batcher, logger, observer };
       runners = options.pipelines.map((p) => new PipelineRunner(p, deps));
       try {
@@ -148,9 +177,11 @@ export function createEngine(options: EngineOptions): Engine {
       if (!started) reasons.push('engine not started');
       if (stopping) reasons.push('engine stopping');
       if (started && !producerConnected) reasons.push('producer not connected');
-      for (const p of pipelines) {
-        if (!p.ready)
-          reasons.push(`pipeline ${p.name} is ${p.state === 'running' ? 'waiting to join its group' : p.state}`);
+      const missing = destinations?.missing ?? [];
+      if (missing.length > 0) reasons.push(`destination topics missing: ${missing.join(', ')}`);
+      for (const runner of runners) {
+        const reason = runner.notReadyReason;
+        if (reason !== undefined) reasons.push(`pipeline ${runner.pipeline.name}: ${reason}`);
       }
       return { ready: reasons.length === 0, reasons, pipelines };
     },

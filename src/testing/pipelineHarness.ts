@@ -11,7 +11,7 @@ import type { Element, Envelope, FailedEnvelope, Outcome, PipelineContext, RawVa
 import { errorMessage, TributaryError } from '../errors.js';
 import type { EngineObserver } from '../instrumentation.js';
 import type { OutgoingMessage } from '../kafka/ports.js';
-import { PartitionTracker, type TrackedTicket } from '../offsets/partitionTracker.js';
+import { type AdmittedOffset, PartitionTracker, type TrackedTicket } from '../offsets/partitionTracker.js';
 import { writeDeadLetter } from '../runtime/deadLetterWriter.js';
 import type { Pipeline } from '../runtime/definePipeline.js';
 import type { TestClock } from './testClock.js';
@@ -78,7 +78,7 @@ export class PipelineHarness {
   readonly #committed = new Map<string, CommittedOffset>();
   #input: Subject<Envelope<RawValue>> | undefined;
   #chain: Subscription | undefined;
-  #inFlight = new Set<TrackedTicket>();
+  #inFlight = new Set<AdmittedOffset>();
   #waiting: StoredRecord[] = [];
   #drainScheduled = false;
 
@@ -276,7 +276,7 @@ export class PipelineHarness {
       this.#finished(run, t, outcome),
     );
     tracker.fetchedUpTo(record.offset + 1n);
-    this.#inFlight.add(ticket);
+    this.#inFlight.add(ticket.entry);
     const { observer } = this.#deps;
     observer.recordsConsumed(this.pipeline.name, record.topic, record.partition, 1);
     observer.inFlight(this.pipeline.name, this.#inFlight.size);
@@ -288,7 +288,7 @@ export class PipelineHarness {
     return recordEnvelope(this.pipeline, record.topic, record.partition, record, ticket, this.context);
   }
 
-  #finished(run: number, ticket: TrackedTicket, outcome: Outcome): void {
+  #finished(run: number, ticket: AdmittedOffset, outcome: Outcome): void {
     const { observer, clock } = this.#deps;
     const durationMs = clock.now() - ticket.admittedAt;
     observer.recordFinished(this.pipeline.name, ticket.tracker.topic, outcome, durationMs / 1000);
@@ -329,7 +329,9 @@ export class PipelineHarness {
       element.ticket.finish(element.ticket.settled ?? 'sunk');
       return;
     }
-    void this.#deadLetter(element, this.pipeline.deadLetter.topic);
+    this.#deadLetter(element, this.pipeline.deadLetter.topic).catch((error: unknown) => {
+      this.#log.error({ err: error }, 'dead-letter write failed unexpectedly; the record stays uncommitted');
+    });
   }
 
   /** PipelineRunner#deadLetter, with its retry waits on the driver's clock. */

@@ -105,6 +105,9 @@ describe('per-partition pause (second line of backpressure)', () => {
           onAssigned: (listener) => c.onAssigned(listener),
           onRebalancing: (listener) => c.onRebalancing(listener),
           onFatal: (listener) => c.onFatal(listener),
+          onInterrupted: (listener) => c.onInterrupted(listener),
+          onUnsubscribedTopics: (listener) => c.onUnsubscribedTopics(listener),
+          onEmptyBatch: (listener) => c.onEmptyBatch(listener),
           disconnect: () => c.disconnect(),
         };
         return consumer;

@@ -93,7 +93,7 @@ describe('operations: /readyz on the real broker', () => {
     expect(before.every((p) => p.reasons.length > 0)).toBe(true);
     for (const reason of reasons) {
       expect(reason).toMatch(
-        /^(engine not started|producer not connected|pipeline ready-[ab] is (idle|starting|waiting to join its group))$/,
+        /^(engine not started|producer not connected|pipeline ready-[ab]: (idle|starting|waiting to join its group))$/,
       );
     }
     // no 200 before both consumers had joined their groups

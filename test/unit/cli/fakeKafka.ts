@@ -17,6 +17,8 @@ export interface FakeKafka {
   readonly client: KafkaClientPort;
   /** Delivers a group join with this assignment to every consumer that runs. */
   join(assignment: readonly TopicPartition[]): void;
+  /** Topics the broker has besides those in `ends` (listTopics answers both). */
+  readonly topics: Set<string>;
   /** End offsets by topic (low, high per partition). */
   readonly ends: Map<string, PartitionOffsets[]>;
   /** Committed offsets by `group\0topic`. */
@@ -32,6 +34,7 @@ export interface FakeKafka {
 export function fakeKafka(): FakeKafka {
   const assignedListeners = new Set<(event: AssignmentEvent) => void>();
   const ends = new Map<string, PartitionOffsets[]>();
+  const topics = new Set<string>();
   const committed = new Map<string, Map<number, bigint>>();
   const createdTopics: TopicSpec[] = [];
   let producerError: Error | undefined;
@@ -58,6 +61,9 @@ export function fakeKafka(): FakeKafka {
       },
       onRebalancing: () => () => {},
       onFatal: () => () => {},
+      onInterrupted: () => () => {},
+      onUnsubscribedTopics: () => () => {},
+      onEmptyBatch: () => () => {},
       async disconnect() {
         connected--;
         for (const listener of mine) assignedListeners.delete(listener);
@@ -85,7 +91,7 @@ export function fakeKafka(): FakeKafka {
       return topics.map((t) => t.topic);
     },
     async listTopics() {
-      return [...ends.keys()];
+      return [...new Set([...ends.keys(), ...topics])];
     },
     async endOffsets(topic) {
       const found = ends.get(topic);
@@ -100,6 +106,7 @@ export function fakeKafka(): FakeKafka {
 
   return {
     client: { consumer, producer, admin },
+    topics,
     join(assignment) {
       for (const listener of [...assignedListeners]) listener({ assignment, memberId: 'fake-member' });
     },

@@ -17,6 +17,7 @@ const pipeline = definePipeline({
 });
 
 async function started(kafka = fakeKafka()) {
+  kafka.topics.add('orders.dlq'); // the destination check at start-up finds the dead-letter topic
   const app = await startTributary({
     pipelines: [pipeline],
     kafka: { client: kafka.client },
@@ -45,7 +46,7 @@ describe('startTributary (the wiring of tributary run)', () => {
     expect(before.status).toBe(503);
     expect(JSON.parse(before.body)).toEqual({
       ready: false,
-      reasons: ['pipeline orders is waiting to join its group'],
+      reasons: ['pipeline orders: waiting to join its group'],
     });
     expect(sampleValue((await get(`${base}/metrics`)).body, 'tributary_ready')).toBe(0);
 

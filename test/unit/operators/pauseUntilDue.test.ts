@@ -27,6 +27,9 @@ function fakeClient() {
     onAssigned: () => () => {},
     onRebalancing: () => () => {},
     onFatal: () => () => {},
+    onInterrupted: () => () => {},
+    onUnsubscribedTopics: () => () => {},
+    onEmptyBatch: () => () => {},
     disconnect: async () => {
       events.push('disconnect');
     },

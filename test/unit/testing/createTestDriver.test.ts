@@ -395,6 +395,7 @@ describe('createTestDriver', () => {
         assigned: () => {},
         producerSent: (n, _s, ok) => events.push(`sent ${n} ${ok}`),
         released: (p, g) => events.push(`released ${p} ${g}`),
+        oldestUnfinished: () => {},
       };
       const driver = createTestDriver(
         ({ scheduler }) =>
