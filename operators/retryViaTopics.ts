@@ -19,6 +19,7 @@ import { describeStage } from '../src/runtime/stageInfo.js';
 import { recordError } from './internal/failure.js';
 import { checkConfig, functionSchema, schedulerSchema, stageNameSchema } from './internal/options.js';
 import {
+  originCoordinates,
   RETRY_HEADERS,
   type RetryState,
   type RetryTopicsConfig,
@@ -104,8 +105,9 @@ const MAX_REASON_BYTES = 1024;
  * value bytes, key and headers) is published to the delay topic of the next round, `<topicPrefix or original
  * topic>.retry.<delay>`, with the headers `tributary-retry-attempt` (the round, 1-based), `tributary-retry-due`
  * (epoch ms: now + delay), `tributary-retry-delay`, `tributary-retry-reason`, `tributary-attempts` (tries so far),
- * `tributary-original-topic` and Spring's `kafka_original-topic`/`-partition`/`-offset`/`-timestamp`; once the broker
- * acknowledged it the record finishes as `published` and is not emitted — the source partition moves on at once.
+ * `tributary-original-topic` and Spring's `kafka_original-topic`/`-partition`/`-offset`/`-timestamp` (a retry record
+ * whose own `kafka_original-partition`/`-offset` were missing or invalid is forwarded without `kafka_original-topic`,
+ * `-partition` and `-offset`, so the next hop names its own copy instead of a mix); once the broker acknowledged it the record finishes as `published` and is not emitted — the source partition moves on at once.
  * The pipelines made by `retryTopicPipelines(...)` consume the delay topics and run the chain again when a record is
  * due; there this stage reads the round from the headers. After the last delay the record fails (the last error's
  * code, `attempts` = every try of every round) and flows on to the dead-letter stage. A non-retryable error fails at
@@ -217,9 +219,13 @@ export function retryViaTopics<T, R>(
       headers[RETRY_HEADERS.reason] = truncateBytes(errorMessage(last.error.cause ?? last.error), MAX_REASON_BYTES);
       headers[RETRY_HEADERS.attempts] = String(total);
       headers[RETRY_HEADERS.originalTopic] = state.originalTopic;
-      headers[RETRY_HEADERS.springOriginalTopic] = state.originalTopic;
-      headers[RETRY_HEADERS.springOriginalPartition] = int32Header(state.originalPartition);
-      headers[RETRY_HEADERS.springOriginalOffset] = int64Header(state.originalOffset);
+      // without valid origin coordinates the state holds this delay-topic copy's partition and offset: written next to
+      // the original topic they would name a record that is not this one, so the next hop falls back to its own copy
+      if (state.round === 0 || originCoordinates(origin.headers) !== undefined) {
+        headers[RETRY_HEADERS.springOriginalTopic] = state.originalTopic;
+        headers[RETRY_HEADERS.springOriginalPartition] = int32Header(state.originalPartition);
+        headers[RETRY_HEADERS.springOriginalOffset] = int64Header(state.originalOffset);
+      }
       headers[RETRY_HEADERS.springOriginalTimestamp] = int64Header(BigInt(state.originalTimestamp));
     } catch (error) {
       const reason = recordError(

@@ -202,6 +202,46 @@ describe('retryViaTopics', () => {
       expect(a.ticket.outcome).toBe('published');
     });
 
+    it('leaves out kafka_original-topic/-partition/-offset when a retry record has no valid origin coordinates', async () => {
+      // bad origin headers: awaitRetryDue left the origin on the delay-topic copy (orders.retry.1s/0@7)
+      const cases: [string, RecordHeaders][] = [
+        [
+          'missing',
+          { [RETRY_HEADERS.springOriginalPartition]: undefined, [RETRY_HEADERS.springOriginalOffset]: undefined },
+        ],
+        ['partition out of range', { [RETRY_HEADERS.springOriginalPartition]: '3000000000' }],
+        ['negative offset', { [RETRY_HEADERS.springOriginalOffset]: '-1' }],
+      ];
+      for (const [label, bad] of cases) {
+        const context = testContext();
+        const headers = retryHeaders(1, 2, bad);
+        const a = testEnvelope(5, { context, topic: 'orders.retry.1s', partition: 0, offset: 7, headers });
+        testScheduler().run(({ cold, expectObservable }) => {
+          const { fn } = flaky({ 5: 99 });
+          expectObservable(cold<Element<number>>('a|', { a }).pipe(retryViaTopics(fn, config))).toBe('');
+        });
+        await settle();
+        const [sent] = context.sent;
+        expect(sent?.topic, label).toBe('orders.retry.30s');
+        expect(text(sent, RETRY_HEADERS.attempt), label).toBe('2');
+        expect(text(sent, RETRY_HEADERS.originalTopic), label).toBe('orders');
+        expect(int(sent, RETRY_HEADERS.springOriginalTimestamp), label).toBe(1_700_000_000_000n);
+        // not 'orders' with the delay copy's 0@7: a pointer to a record that is not this one
+        expect(sent?.headers?.[RETRY_HEADERS.springOriginalTopic], label).toBeUndefined();
+        expect(sent?.headers?.[RETRY_HEADERS.springOriginalPartition], label).toBeUndefined();
+        expect(sent?.headers?.[RETRY_HEADERS.springOriginalOffset], label).toBeUndefined();
+        expect(a.ticket.outcome, label).toBe('published');
+        // the next hop falls back to its own copy's coordinates, partition and offset together
+        const next = testEnvelope(5, { topic: 'orders.retry.30s', partition: 1, offset: 9, headers: sent?.headers });
+        expect(readRetryState(next), label).toMatchObject({
+          round: 2,
+          originalTopic: 'orders',
+          originalPartition: 1,
+          originalOffset: 9n,
+        });
+      }
+    });
+
     it('fails for good after the last delay: the last error, attempts = every try of every round', () => {
       const a = testEnvelope(5, { topic: 'orders', partition: 3, offset: 42, headers: retryHeaders(2, 4) });
       let output: Element<number> | undefined;
