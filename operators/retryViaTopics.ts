@@ -107,11 +107,12 @@ const MAX_REASON_BYTES = 1024;
  * (epoch ms: now + delay), `tributary-retry-delay`, `tributary-retry-reason`, `tributary-attempts` (tries so far),
  * `tributary-original-topic` and Spring's `kafka_original-topic`/`-partition`/`-offset`/`-timestamp` (a retry record
  * whose own `kafka_original-partition`/`-offset` were missing or invalid is forwarded without `kafka_original-topic`,
- * `-partition` and `-offset`, so the next hop names its own copy instead of a mix); once the broker acknowledged it the record finishes as `published` and is not emitted — the source partition moves on at once.
- * The pipelines made by `retryTopicPipelines(...)` consume the delay topics and run the chain again when a record is
- * due; there this stage reads the round from the headers. After the last delay the record fails (the last error's
- * code, `attempts` = every try of every round) and flows on to the dead-letter stage. A non-retryable error fails at
- * once. A delay-topic publish the broker refuses for good fails the record (TRIBUTARY_ERR_PUBLISH).
+ * `-partition` and `-offset`, so the next hop names its own copy instead of a mix); once the broker acknowledged it
+ * the record finishes as `published` and is not emitted — the source partition moves on at once. The pipelines made
+ * by `retryTopicPipelines(...)` consume the delay topics and run the chain again when a record is due; there this
+ * stage reads the round from the headers. After the last delay the record fails (the last error's code, `attempts` =
+ * every try of every round) and flows on to the dead-letter stage. A non-retryable error fails at once. A delay-topic
+ * publish the broker refuses for good fails the record (TRIBUTARY_ERR_PUBLISH).
  *
  * Trade-offs (as with Spring): a retried record loses its order relative to later records of its key, and the retry
  * pipelines re-run the whole chain on the original bytes, so stages before this one must be free of side effects
