@@ -4,8 +4,9 @@
  * finishes — and its offset becomes committable — only when it leaves the chain, so a later stage (another publish,
  * a sink) can still fail it and send it to the dead-letter topic. Failed elements pass through untouched. A record
  * the broker refuses for good (e.g. too large, or keyless on a compacted topic) becomes a failed element for the
- * dead-letter topic; transient broker trouble is retried by the producer, in order, and the record stays unfinished
- * meanwhile.
+ * dead-letter topic; transient broker trouble is retried by the producer, in order, and the record stays unsettled
+ * meanwhile — given up after 60 s while other requests get through (the record fails and is dead-lettered), never
+ * while the broker is unreachable.
  *
  * ```
  * in:   --a--b--------c--|
@@ -85,8 +86,9 @@ export function publish<T>(
 
   // A hand-written operator rather than mergeMap(from(send())): with thousands of records awaiting their
   // acknowledgement, mergeMap's inner-subscription bookkeeping cost grew with the window (profiled in bench/), and
-  // a callback instead of a Promise per record saves its allocation and microtask. Acknowledgements arrive in queue
-  // order, so elements leave in the order they came.
+  // a callback instead of a Promise per record saves its allocation and microtask. The shared producer keeps one queue
+  // per destination topic and acknowledges each in queue order, so elements published to one topic leave in the
+  // order they came; elements published to different topics may leave in either order.
   const operator: OperatorFunction<Element<T>, Element<T>> = (source) =>
     new Observable<Element<T>>((subscriber) => {
       let pending = 0;

@@ -74,14 +74,15 @@ interface Routed<T> {
  * <span class="informal">Kafka Streams' `split()`/`Branched` as one operator: every element goes to exactly one
  * branch.</span>
  *
- * `selector(element)` names the route of each ok element. A string target publishes the element to that topic
- * (with {@link publish}: the element's key, its value serialized, `correlation-id` carried over; finished as
- * `published` once acknowledged) and emits it; an operator-chain target receives the element and whatever it emits
- * is emitted. A selector result that names no route goes to `default`: a failed element (`'deadLetter'`, default;
- * code TRIBUTARY_ERR_VALIDATION, message `no route for "x"; known routes: "a", "b"`), finished as `filtered`
- * (`'drop'`), or one of the routes. A selector that throws fails the element (TRIBUTARY_ERR_PROCESSING). Failed input
- * elements are emitted untouched, in no branch. Each element enters exactly one branch, so every record keeps
- * exactly one outcome as long as the branch chains keep the operator contract (finish what they drop).
+ * `selector(element)` names the route of each ok element. A string target publishes the element to that topic (with
+ * {@link publish}: the element's key, its value serialized, `correlation-id` carried over; settled `published` once
+ * acknowledged; the end of the chain finishes it) and emits it; an operator-chain target receives the element and
+ * whatever it emits is emitted. A selector result that names no route goes to `default`: a failed element
+ * (`'deadLetter'`, default; code TRIBUTARY_ERR_VALIDATION, message `no route for "x"; known routes: "a", "b"`),
+ * finished as `filtered` (`'drop'`), or one of the routes. A selector that throws fails the element
+ * (TRIBUTARY_ERR_PROCESSING). Failed input elements are emitted untouched, in no branch. Each element enters exactly
+ * one branch, so every record keeps exactly one outcome as long as the branch chains keep the operator contract
+ * (finish what they drop).
  *
  * Order: within a branch, elements of one ordering lane keep their order (asynchronous stages run per lane), so
  * each branch sees each key in input order. Different branches run concurrently: two records of one partition that
