@@ -13,6 +13,7 @@ import { type ParseJsonConfig, parseJsonConfigSchema } from '../../../operators/
 import { type RedisDedupeStoreConfig, redisDedupeStoreConfigSchema } from '../../../operators/redisDedupeStore.js';
 import { type RetryWithBackoffConfig, retryWithBackoffConfigSchema } from '../../../operators/retryWithBackoff.js';
 import { type SinkConfig, sinkConfigSchema } from '../../../operators/sink.js';
+import { type SinkBatchConfig, sinkBatchConfigSchema } from '../../../operators/sinkBatch.js';
 import { type TapValueConfig, tapValueConfigSchema } from '../../../operators/tapValue.js';
 import { type ValidateConfig, validateConfigSchema } from '../../../operators/validate.js';
 import { TributaryError } from '../../../src/errors.js';
@@ -23,6 +24,7 @@ const schemas = {
   validate: validateConfigSchema,
   retryWithBackoff: retryWithBackoffConfigSchema,
   sink: sinkConfigSchema,
+  sinkBatch: sinkBatchConfigSchema,
   mapValue: mapValueConfigSchema,
   filterValue: filterValueConfigSchema,
   tapValue: tapValueConfigSchema,
@@ -51,6 +53,7 @@ describe('operator option schemas', () => {
     expectTypeOf<Keys<typeof validateConfigSchema>>().toEqualTypeOf<keyof ValidateConfig>();
     expectTypeOf<Keys<typeof retryWithBackoffConfigSchema>>().toEqualTypeOf<keyof RetryWithBackoffConfig>();
     expectTypeOf<Keys<typeof sinkConfigSchema>>().toEqualTypeOf<keyof SinkConfig>();
+    expectTypeOf<Keys<typeof sinkBatchConfigSchema>>().toEqualTypeOf<keyof SinkBatchConfig>();
     expectTypeOf<Keys<typeof mapValueConfigSchema>>().toEqualTypeOf<keyof MapValueConfig>();
     expectTypeOf<Keys<typeof filterValueConfigSchema>>().toEqualTypeOf<keyof FilterValueConfig>();
     expectTypeOf<Keys<typeof tapValueConfigSchema>>().toEqualTypeOf<keyof TapValueConfig>();
