@@ -346,6 +346,10 @@ export interface DeadLetterInfo {
   readonly errorCode: string | undefined;
   /** Set when the value was left out (the dead-letter topic refused it); says why. */
   readonly valueOmitted: string | undefined;
+  /** Set on a minimal dead letter (refused for its size even without the value): the original headers were left out. */
+  readonly headersOmitted: string | undefined;
+  /** Set on a minimal dead letter without its key (refused for its size even as the minimal record); says why. */
+  readonly keyOmitted: string | undefined;
 }
 
 export type DeadLetter<V> = TestRecord<V> & DeadLetterInfo;
@@ -373,6 +377,8 @@ export function deadLetterInfo(headers: RecordHeaders): DeadLetterInfo {
     attempts: attempts === undefined ? undefined : Number(attempts),
     errorCode: text(DLT_HEADERS.errorCode),
     valueOmitted: text(DLT_HEADERS.valueOmitted),
+    headersOmitted: text(DLT_HEADERS.headersOmitted),
+    keyOmitted: text(DLT_HEADERS.keyOmitted),
   };
 }
 

@@ -606,7 +606,51 @@ describe('createTestDriver', () => {
       const [dead] = driver.deadLetterTopic().readDeadLetters();
       expect(dead).toMatchObject({ value: null, stage: 'parseJson' });
       expect(dead?.valueOmitted).toMatch(/dead-letter topic refused the value: MESSAGE_TOO_LARGE/);
+      expect(dead?.headersOmitted).toBeUndefined();
+      expect(dead?.keyOmitted).toBeUndefined();
       expect(driver.committable('in')).toEqual(new Map([[0, 1n]]));
+    });
+
+    it('reads headersOmitted and keyOmitted of the minimal dead letters', async () => {
+      // the dead-letter topic takes only records without a value and without the user's headers; a key of 'big' too
+      const driver = driverFor(
+        (r) => r.pipe(parseJson()),
+        {},
+        {
+          onSend: (record) => {
+            if (record.topic !== 'in.dlq') return;
+            const big =
+              record.value !== null || record.headers?.['event-type'] !== undefined || String(record.key) === 'big';
+            if (big) throw Object.assign(new Error('MESSAGE_TOO_LARGE'), { retriable: false });
+          },
+        },
+      );
+      driver
+        .inputTopic('in')
+        .pipeRecords([
+          { key: 'small', value: '{bad', headers: { 'event-type': 'x' } },
+          { key: 'big', value: '{bad', headers: { 'event-type': 'x' } },
+          { value: '{bad' },
+        ]);
+      await driver.settle();
+      // each dead letter is stored when its last form was accepted: order them by the original offset
+      const [minimal, keyless, plain] = driver
+        .deadLetterTopic()
+        .readDeadLetters()
+        .sort((a, b) => Number(a.originalOffset) - Number(b.originalOffset));
+      expect(minimal).toMatchObject({ key: 'small', value: null, originalOffset: 0n, stage: 'parseJson' });
+      expect(minimal?.keyOmitted).toBeUndefined();
+      expect(minimal?.headersOmitted).toMatch(/dead-letter topic refused the record even without its value/);
+      expect(minimal?.valueOmitted).toBe(minimal?.headersOmitted);
+      expect(keyless).toMatchObject({ key: null, value: null, originalOffset: 1n, stage: 'parseJson' });
+      expect(keyless?.headersOmitted).toMatch(/^dead-letter topic refused .*: MESSAGE_TOO_LARGE$/);
+      expect(keyless?.keyOmitted).toMatch(/dead-letter topic refused even the minimal record with its key/);
+      // accepted without its value only: the original headers are there, and nothing says they were left out
+      expect(plain).toMatchObject({ value: null, originalOffset: 2n });
+      expect(plain?.valueOmitted).toMatch(/dead-letter topic refused the value/);
+      expect(plain?.headersOmitted).toBeUndefined();
+      expect(plain?.keyOmitted).toBeUndefined();
+      expect(driver.committable('in')).toEqual(new Map([[0, 3n]]));
     });
   });
 
