@@ -39,6 +39,8 @@ export class AdmittedOffset {
 /** The chain's handle on an admitted record (its `RecordTicket`). */
 export class TrackedTicket implements RecordTicket {
   readonly entry: AdmittedOffset;
+  /** What the ticket keeps reachable while the chain holds it (DroppedRecords' group token). */
+  holds: object | undefined;
 
   constructor(entry: AdmittedOffset) {
     this.entry = entry;

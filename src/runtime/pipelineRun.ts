@@ -355,8 +355,8 @@ export class PipelineRun {
     }
     const ageMs = oldest === undefined ? 0 : now - oldest.admittedAt;
     this.#deps.observer.oldestUnfinished(this.pipeline.name, ageMs / 1000);
-    if (oldest === undefined) return;
     this.#dropped.nudge(ageMs, Math.min(10_000, this.pipeline.stuckAfterMs));
+    if (oldest === undefined) return;
     if (ageMs > this.pipeline.stuckAfterMs && !oldest.finished && !this.#warnedStuck.has(oldest)) {
       this.#warnedStuck.add(oldest);
       this.#log.warn(

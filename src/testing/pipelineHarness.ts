@@ -1,9 +1,9 @@
 /**
  * Runs one pipeline's operator chain inside the test driver the way `PipelineRunner` runs it against a broker:
  * the same envelopes (origin, correlation id from the `correlation-id` header, ordering lane per mode), a real
- * `PartitionTracker` and tickets per partition, the admission limit (`maxInFlight`), the end of the chain (ok →
- * `sunk`, failed → the dead-letter topic, in `buildDeadLetterRecord`'s format) and a crash → restart from the
- * committed offsets. Only the consumer, the producer and the clock are simulated.
+ * `PartitionTracker` and tickets per partition, the admission limit (`maxInFlight`), the end of the chain (ok → the
+ * outcome a stage settled it with, else `sunk`; failed → the dead-letter topic, in `buildDeadLetterRecord`'s format)
+ * and a crash → restart from the committed offsets. Only the consumer, the producer and the clock are simulated.
  */
 import type { Logger } from 'pino';
 import { Subject, type Subscription } from 'rxjs';
