@@ -19,6 +19,8 @@ export class AdmittedOffset {
   readonly tracker: PartitionTracker;
   finished = false;
   settled: SettledOutcome | undefined;
+  /** The last Tributary stage that emitted the record (for the stuck-record warning). */
+  lastStage: string | undefined;
   readonly #onFinish: FinishListener;
 
   constructor(tracker: PartitionTracker, offset: bigint, admittedAt: number, onFinish: FinishListener) {

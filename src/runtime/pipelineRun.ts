@@ -364,10 +364,11 @@ export class PipelineRun {
           topic: oldest.tracker.topic,
           partition: oldest.tracker.partition,
           offset: oldest.offset.toString(),
+          lastStage: oldest.lastStage ?? '(none: still in the first stage)',
           unfinishedMs: Math.round(ageMs),
           retainedBehind: oldest.tracker.retained,
         },
-        `record unfinished for ${Math.round(ageMs / 1000)} s: it holds its partition's commit (a hung call, a stage that neither emits nor finishes it, or a dead-letter topic that refuses it)`,
+        `record unfinished for ${Math.round(ageMs / 1000)} s after stage ${oldest.lastStage ?? '(none)'}: it holds its partition's commit (a hung call, a stage that neither emits nor finishes it, or a dead-letter topic that refuses it)`,
       );
     }
   }

@@ -3,6 +3,8 @@
  * writes to. Operators carry it on the operator function (a symbol property); `inspectPipeline` reads it by applying
  * a pipeline's `build` to a probe that records the stages without running anything.
  */
+import { isObservable, tap } from 'rxjs';
+import { TrackedTicket } from '../offsets/partitionTracker.js';
 
 /** The property under which an operator function carries its {@link StageInfo}. */
 export const STAGE_INFO: unique symbol = Symbol.for('tributary.stage');
@@ -44,9 +46,24 @@ function isStageProbe(value: unknown): value is StageProbe {
  */
 export function describeStage<F extends (source: never) => unknown>(operator: F, info: StageInfo): F {
   const apply = operator as unknown as (source: unknown) => unknown;
-  const described = (source: unknown): unknown => (isStageProbe(source) ? source[STAGE_PROBE](info) : apply(source));
+  const described = (source: unknown): unknown =>
+    isStageProbe(source) ? source[STAGE_PROBE](info) : notingPassage(apply(source), info.name);
   Object.defineProperty(described, STAGE_INFO, { value: info, enumerable: false });
   return described as unknown as F;
+}
+
+/**
+ * The stage's output with each element's record noting that it passed this stage (what a stuck-record warning names
+ * as the last stage a record passed). Only the engine's own tickets keep it; anything else passes untouched.
+ */
+function notingPassage(output: unknown, stage: string): unknown {
+  if (!isObservable(output)) return output;
+  return output.pipe(
+    tap((element: unknown) => {
+      const ticket = (element as { ticket?: unknown } | null)?.ticket;
+      if (ticket instanceof TrackedTicket) ticket.entry.lastStage = stage;
+    }),
+  );
 }
 
 /** The {@link StageInfo} of an operator function made by a Tributary operator, or undefined. */

@@ -8,7 +8,7 @@ import { Registry } from 'prom-client';
 import { defer, filter, map, take } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { createEngineMetrics } from '../../metrics/index.js';
-import { definePipeline, type Element, publish, sink } from '../../src/index.js';
+import { definePipeline, type Element, parseJson, publish, sink } from '../../src/index.js';
 import { capturedLogger } from '../support/capturedLogger.js';
 import { eventually, testEngine } from '../support/engine.js';
 import { collect, committedOffsets, createTopic, expectCommittedToEnd, produce, uniqueName } from '../support/kafka.js';
@@ -218,8 +218,9 @@ describe('stalls are never silent, and plain RxJS operators are safe', () => {
           stuckAfterMs: 1000,
           build: (stream) =>
             stream.pipe(
+              parseJson<number>(),
               // record 0 hangs (a call without a timeout); everything behind it flows
-              sink((value) => (value?.toString() === '0' ? new Promise<void>(() => {}) : undefined), {
+              sink((value) => (value === 0 ? new Promise<void>(() => {}) : undefined), {
                 timeoutMs: 0,
               }),
               publish(output),
@@ -232,6 +233,8 @@ describe('stalls are never silent, and plain RxJS operators are safe', () => {
       () => logs.entries.some((e) => e.msg.includes('record unfinished for')),
       'a warning about the stuck record',
     );
+    // it names the last stage the record passed: the one after it holds it
+    expect(logs.entries.find((e) => e.msg.includes('record unfinished for'))?.msg).toContain('after stage parseJson');
     await eventually(
       async () => (await sampleOf(registry, 'tributary_oldest_unfinished_seconds', { pipeline: 'stuck' })) >= 1,
       'the age of the oldest unfinished record exported',
