@@ -27,9 +27,36 @@ export function isTopicRefusal(error: unknown): boolean {
   return type !== undefined && TOPIC_REFUSALS.has(type);
 }
 
-/** A refusal that another attempt cannot fix (e.g. MESSAGE_TOO_LARGE). Exhausted client retries are transient. */
+/**
+ * kafkajs errors that say the broker could not be reached or did not answer in time. kafkajs nests retriers: an inner
+ * one's exhausted retries reach an outer one, which rethrows them as a `KafkaJSNonRetriableError` (retriable: false)
+ * with the connection error as its cause — so the whole cause chain is read, not only the outermost error.
+ */
+const UNREACHABLE = new Set([
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSMetadataNotLoaded',
+]);
+
+function isUnreachable(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    const { name, cause } = current as { name?: unknown; cause?: unknown };
+    if (typeof name === 'string' && UNREACHABLE.has(name)) return true;
+    current = cause;
+  }
+  return false;
+}
+
+/**
+ * A refusal that another attempt cannot fix (e.g. MESSAGE_TOO_LARGE). A broker that cannot be reached, and exhausted
+ * client retries, are transient: a broker outage never turns a record into a dead letter.
+ */
 export function isPermanentSendError(error: unknown): boolean {
   if (isTopicRefusal(error)) return true;
-  if (error instanceof Error && error.name === 'KafkaJSNumberOfRetriesExceeded') return false;
+  if (isUnreachable(error)) return false;
   return !isRetriable(error);
 }
