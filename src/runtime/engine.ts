@@ -128,10 +128,11 @@ export function createEngine(options: EngineOptions): Engine {
         logger,
         ...(options.producer?.maxBatchRecords ? { maxBatchRecords: options.producer.maxBatchRecords } : {}),
       });
+      const deps = { client, producer: batcher, logger, observer };
+      // the runners exist (idle, so not ready) before anything is awaited: status() never sees an engine without them
+      runners = options.pipelines.map((p) => new PipelineRunner(p, deps));
       destinations = new DestinationCheck(client, staticDestinations(options.pipelines), logger);
       await destinations.start();
-      const deps = { client, producer: batcher, logger, observer };
-      runners = options.pipelines.map((p) => new PipelineRunner(p, deps));
       try {
         for (const runner of runners) await runner.start();
       } catch (error) {
