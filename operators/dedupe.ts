@@ -1,6 +1,6 @@
 import { catchError, defer, EMPTY, map, mergeMap, type Observable, type OperatorFunction, of } from 'rxjs';
 import * as z from 'zod';
-import type { Element, Envelope, Outcome, RecordTicket } from '../src/envelope.js';
+import { type Element, type Envelope, type Outcome, observedTicket, type RecordTicket } from '../src/envelope.js';
 import { errorMessage } from '../src/errors.js';
 import { laneOfElement, mergeMapByLane } from '../src/lanes.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
@@ -127,25 +127,10 @@ export function dedupe<T>(config: DedupeConfig<T>): OperatorFunction<Element<T>,
   /** The element with a ticket that remembers `id` when the record first finishes successfully. */
   const rememberingOnSuccess = (element: Envelope<T>, id: string, inFlight: InFlightIds): Envelope<T> => {
     const inner = element.ticket;
-    const ticket: RecordTicket = {
-      get finished() {
-        return inner.finished;
-      },
-      get settled() {
-        return inner.settled;
-      },
-      get abandoned() {
-        return inner.abandoned;
-      },
-      settle: (outcome) => inner.settle(outcome),
-      finish(outcome: Outcome) {
-        const first = !inner.finished;
-        inner.finish(outcome);
-        if (!first) return;
-        inFlight.release(id, inner);
-        if (SUCCESS.has(outcome)) remember(element, id);
-      },
-    };
+    const ticket = observedTicket(inner, (outcome) => {
+      inFlight.release(id, inner);
+      if (SUCCESS.has(outcome)) remember(element, id);
+    });
     return { ...element, ticket };
   };
 

@@ -125,6 +125,31 @@ export function failed(element: Element<unknown>, stage: string, error: Tributar
   };
 }
 
+/**
+ * `inner`, plus `onFinish(outcome)` called once, right after the record's first finish through the returned ticket:
+ * for a stage that must act when a record it passed on finishes (dedupe remembering its id, a lane letting the next
+ * record in). Everything else is `inner`'s.
+ */
+export function observedTicket(inner: RecordTicket, onFinish: (outcome: Outcome) => void): RecordTicket {
+  return {
+    get finished() {
+      return inner.finished;
+    },
+    get settled() {
+      return inner.settled;
+    },
+    get abandoned() {
+      return inner.abandoned;
+    },
+    settle: (outcome) => inner.settle(outcome),
+    finish(outcome) {
+      const first = !inner.finished;
+      inner.finish(outcome);
+      if (first) onFinish(outcome);
+    },
+  };
+}
+
 export function withAttempts<T extends Element<unknown>>(element: T, attempts: number): T {
   return { ...element, attempts };
 }

@@ -13,7 +13,7 @@ export type {
   RecordTicket,
   SettledOutcome,
 } from './envelope.js';
-export { failed, withAttempts, withValue } from './envelope.js';
+export { failed, observedTicket, withAttempts, withValue } from './envelope.js';
 export { ERROR_CATALOGUE, errorMessage, isRetriable, TributaryError, type TributaryErrorCode } from './errors.js';
 export { type EngineObserver, noopObserver } from './instrumentation.js';
 export { createKafkajsClient, type KafkaConnectionConfig } from './kafka/kafkajsClient.js';

@@ -17,33 +17,14 @@
  * without finishing its ticket would block its lane: every stage in this repository finishes what it drops.
  */
 import { Observable, type OperatorFunction, of } from 'rxjs';
-import { type Element, laneOfElement, mergeMapByLane, type Outcome, type RecordTicket } from '../../src/index.js';
+import { type Element, laneOfElement, mergeMapByLane, observedTicket } from '../../src/index.js';
 
 export function oneRecordPerLane<T>(): OperatorFunction<Element<T>, Element<T>> {
   return mergeMapByLane((element: Element<T>): Observable<Element<T>> => {
     if (!element.ok || element.ticket.finished) return of(element);
     return new Observable<Element<T>>((subscriber) => {
-      const inner = element.ticket;
-      let released = false;
-      const ticket: RecordTicket = {
-        get finished() {
-          return inner.finished;
-        },
-        get settled() {
-          return inner.settled;
-        },
-        get abandoned() {
-          return inner.abandoned;
-        },
-        settle: (outcome) => inner.settle(outcome),
-        finish(outcome: Outcome) {
-          inner.finish(outcome);
-          if (released) return;
-          released = true;
-          // after the finishing stage's own bookkeeping (e.g. dedupe remembering the id), let the next one in
-          queueMicrotask(() => subscriber.complete());
-        },
-      };
+      // after the finishing stage's own bookkeeping (e.g. dedupe remembering the id), let the next one in
+      const ticket = observedTicket(element.ticket, () => queueMicrotask(() => subscriber.complete()));
       subscriber.next({ ...element, ticket });
     });
   }, laneOfElement);
