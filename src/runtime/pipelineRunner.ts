@@ -23,7 +23,6 @@ export type RunnerState =
 
 export type RunnerDeps = RunDeps;
 
-const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms).unref());
 
 /** The crash backoff: 0.5 s doubling to 30 s. */
 export function crashBackoffMs(crashes: number): number {
@@ -45,6 +44,8 @@ export class PipelineRunner {
   #warnedDropped = false;
   #watchdog: NodeJS.Timeout | undefined;
   #failure: string | undefined;
+  /** Ends the crash backoff early (a stop during the backoff must not wait up to 30 s). */
+  #wakeFromBackoff: (() => void) | undefined;
 
   constructor(pipeline: Pipeline, deps: RunnerDeps) {
     this.pipeline = pipeline;
@@ -139,6 +140,7 @@ export class PipelineRunner {
   /** Stop admitting, drain in-flight records (up to drainTimeoutMs), commit, disconnect. */
   async stop(drainTimeoutMs = this.pipeline.drainTimeoutMs): Promise<void> {
     this.#stopRequested = true;
+    this.#wakeFromBackoff?.();
     if (this.#restarting) await this.#restarting;
     const run = this.#current;
     if (run === undefined || this.#state === 'stopped' || this.#state === 'completed' || this.#state === 'failed') {
@@ -164,6 +166,7 @@ export class PipelineRunner {
   /** Stops at once: no drain, no final commit (what a crash looks like to Kafka, minus the session timeout). */
   async abort(): Promise<void> {
     this.#stopRequested = true;
+    this.#wakeFromBackoff?.();
     if (this.#restarting) await this.#restarting;
     this.#stopWatchdog();
     if (this.#state !== 'completed') this.#state = 'stopping';
@@ -219,7 +222,15 @@ export class PipelineRunner {
         { cause },
       );
       this.#log.error({ err: cause, code: wrapped.code, crashes: this.#crashes }, wrapped.message);
-      await sleep(delay);
+      await new Promise<void>((done) => {
+        const timer = setTimeout(done, delay);
+        timer.unref();
+        this.#wakeFromBackoff = () => {
+          clearTimeout(timer);
+          done();
+        };
+      });
+      this.#wakeFromBackoff = undefined;
       if (this.#stopRequested) {
         this.#state = 'stopped';
         return;
