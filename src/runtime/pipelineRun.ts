@@ -9,7 +9,7 @@
  */
 import type { Logger } from 'pino';
 import { Subject, type Subscription } from 'rxjs';
-import type { Element, Envelope, FailedEnvelope, Outcome, PipelineContext, RawValue } from '../envelope.js';
+import type { Envelope, FailedEnvelope, Outcome, PipelineContext, RawValue } from '../envelope.js';
 import type { EngineObserver } from '../instrumentation.js';
 import type {
   BatchControl,
@@ -27,6 +27,7 @@ import { recordEnvelope } from '../source/recordEnvelope.js';
 import { writeDeadLetter } from './deadLetterWriter.js';
 import type { Pipeline } from './definePipeline.js';
 import { DroppedRecords } from './droppedRecords.js';
+import { finishAtEndOfChain } from './endOfChain.js';
 import type { ProducerBatcher } from './producerBatcher.js';
 
 export interface RunDeps {
@@ -161,7 +162,8 @@ export class PipelineRun {
   async start(): Promise<void> {
     const { pipeline } = this;
     this.#chain = pipeline.build(this.#input.asObservable()).subscribe({
-      next: (element) => this.#endOfChain(element),
+      next: (element) =>
+        finishAtEndOfChain(element, (failed) => this.#deadLetter(failed, pipeline.deadLetter.topic), this.#log),
       error: (error: unknown) => this.#fail(error),
       complete: () => {
         this.#dropped.stop();
@@ -320,18 +322,6 @@ export class PipelineRun {
     } catch (error) {
       this.#log.debug({ err: error }, 'pause failed (consumer not running)');
     }
-  }
-
-  /** Whatever reaches the end of the chain finishes: ok elements with their settled outcome, failed ones via the DLQ. */
-  #endOfChain(element: Element<unknown>): void {
-    if (element.ticket.finished) return;
-    if (element.ok) {
-      element.ticket.finish(element.ticket.settled ?? 'sunk');
-      return;
-    }
-    this.#deadLetter(element, this.pipeline.deadLetter.topic).catch((error: unknown) => {
-      this.#log.error({ err: error }, 'dead-letter write failed unexpectedly; the record stays uncommitted');
-    });
   }
 
   #deadLetter(failed: FailedEnvelope, topic: string): Promise<void> {

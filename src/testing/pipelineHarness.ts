@@ -14,6 +14,7 @@ import type { OutgoingMessage } from '../kafka/ports.js';
 import { type AdmittedOffset, PartitionTracker, type TrackedTicket } from '../offsets/partitionTracker.js';
 import { writeDeadLetter } from '../runtime/deadLetterWriter.js';
 import type { Pipeline } from '../runtime/definePipeline.js';
+import { finishAtEndOfChain } from '../runtime/endOfChain.js';
 import type { TestClock } from './testClock.js';
 import type { RecordPosition, StoredRecord, TopicStore } from './testTopics.js';
 
@@ -324,14 +325,7 @@ export class PipelineHarness {
 
   #endOfChain(element: Element<unknown>): void {
     this.#deps.progress();
-    if (element.ticket.finished) return;
-    if (element.ok) {
-      element.ticket.finish(element.ticket.settled ?? 'sunk');
-      return;
-    }
-    this.#deadLetter(element, this.pipeline.deadLetter.topic).catch((error: unknown) => {
-      this.#log.error({ err: error }, 'dead-letter write failed unexpectedly; the record stays uncommitted');
-    });
+    finishAtEndOfChain(element, (failed) => this.#deadLetter(failed, this.pipeline.deadLetter.topic), this.#log);
   }
 
   /** PipelineRunner#deadLetter, with its retry waits on the driver's clock. */
