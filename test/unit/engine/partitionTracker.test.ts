@@ -64,11 +64,25 @@ describe('PartitionTracker', () => {
 
   it('keeps memory bounded over a long run (finished head entries are dropped)', () => {
     const t = new PartitionTracker('t', 5);
+    let mostRetained = 0;
     for (let o = 0n; o < 100_000n; o++) {
       t.admit(o, 0, noop).finish('sunk');
+      mostRetained = Math.max(mostRetained, t.retained);
       if (o % 1000n === 0n) t.committable();
     }
+    expect(mostRetained).toBe(0); // each entry is dropped as soon as it finishes at the head
     expect(t.committable()).toBe(100_000n);
     expect(t.unfinished).toBe(0);
+  });
+
+  it('retains everything behind a stuck head, and drops it all once the head finishes', () => {
+    const t = new PartitionTracker('t', 6);
+    const head = t.admit(0n, 0, noop);
+    for (let o = 1n; o <= 5000n; o++) t.admit(o, 0, noop).finish('sunk');
+    expect(t.retained).toBe(5001); // what admission bounds by pausing the partition
+    expect(t.oldestUnfinished()?.offset).toBe(0n);
+    head.finish('sunk');
+    expect(t.retained).toBe(0);
+    expect(t.committable()).toBe(5001n);
   });
 });
