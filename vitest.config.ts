@@ -6,8 +6,6 @@ export default defineConfig({
     conditions: ['tributary-source'],
   },
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/support/globalSetup.ts'],
     // Integration tests talk to a real broker: group joins and rebalances take seconds, not milliseconds.
     testTimeout: 60_000,
     hookTimeout: 60_000,
@@ -16,5 +14,18 @@ export default defineConfig({
     // heap measurements (backpressure test) call gc() before taking a baseline
     execArgv: ['--expose-gc'],
     env: { KAFKAJS_NO_PARTITIONER_WARNING: '1' },
+    projects: [
+      // no broker, no Java: `npm run test:unit`
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      // one real broker for the whole run (KAFKA_BROKERS, Docker, or the project's local one)
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/support/globalSetup.ts'],
+        },
+      },
+    ],
   },
 });
