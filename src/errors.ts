@@ -50,6 +50,18 @@ export class TributaryError extends Error {
   }
 }
 
+/**
+ * `error` and its causes, outermost first (at most five deep): client libraries wrap the error that says what
+ * happened (a protocol error type, a connection error) in errors that only say how often it was tried.
+ */
+export function* causeChain(error: unknown): Generator<object> {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    yield current;
+    current = (current as { cause?: unknown }).cause;
+  }
+}
+
 /** Whether another attempt may help: TributaryError says so itself; kafkajs errors carry `retriable`; others: yes. */
 export function isRetriable(error: unknown): boolean {
   if (error instanceof TributaryError) return error.retriable;

@@ -18,7 +18,7 @@
  */
 import type { Logger } from 'pino';
 import type { FailedEnvelope, OutgoingRecord } from '../envelope.js';
-import { errorMessage, isRetriable } from '../errors.js';
+import { causeChain, errorMessage, isRetriable } from '../errors.js';
 import { buildDeadLetterRecord, buildMinimalDeadLetterRecord } from './deadLetterRecord.js';
 
 export interface DeadLetterWriterDeps {
@@ -40,12 +40,10 @@ const SIZE_ERROR_TEXT = /\b(MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE)\b/;
  * client error) counts too.
  */
 export function isSizeRefusal(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
-    const { type, message } = current as { type?: unknown; message?: unknown };
+  for (const link of causeChain(error)) {
+    const { type, message } = link as { type?: unknown; message?: unknown };
     if (typeof type === 'string' && SIZE_ERRORS.has(type)) return true;
     if (typeof message === 'string' && SIZE_ERROR_TEXT.test(message)) return true;
-    current = (current as { cause?: unknown }).cause;
   }
   return false;
 }

@@ -2,18 +2,16 @@
  * How the shared producer reads a failed send: whether another attempt can help, and whether the refusal is about the
  * destination topic as a whole rather than one record.
  */
-import { isRetriable } from '../errors.js';
+import { causeChain, isRetriable } from '../errors.js';
 
 /** Refusals of a whole topic: every record of it would be refused the same way. */
 const TOPIC_REFUSALS = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'TOPIC_AUTHORIZATION_FAILED', 'INVALID_TOPIC_EXCEPTION']);
 
 /** The kafkajs protocol error type (e.g. UNKNOWN_TOPIC_OR_PARTITION) of an error or of one of its causes. */
 function protocolType(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
-    const { type, cause } = current as { type?: unknown; cause?: unknown };
+  for (const link of causeChain(error)) {
+    const { type } = link as { type?: unknown };
     if (typeof type === 'string') return type;
-    current = cause;
   }
   return undefined;
 }
@@ -42,11 +40,9 @@ const UNREACHABLE = new Set([
 ]);
 
 function isUnreachable(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
-    const { name, cause } = current as { name?: unknown; cause?: unknown };
+  for (const link of causeChain(error)) {
+    const { name } = link as { name?: unknown };
     if (typeof name === 'string' && UNREACHABLE.has(name)) return true;
-    current = cause;
   }
   return false;
 }
