@@ -16,9 +16,7 @@ export function staticDestinations(pipelines: readonly Pick<Pipeline, 'build' | 
   const topics = new Set<string>();
   for (const pipeline of pipelines) {
     topics.add(pipeline.deadLetter.topic);
-    for (const topic of inspectPipeline(pipeline).outputTopics) {
-      if (!topic.includes('{')) topics.add(topic);
-    }
+    for (const topic of inspectPipeline(pipeline).outputTopics) topics.add(topic); // templates come resolved
   }
   return [...topics];
 }

@@ -9,8 +9,6 @@ import type { TopicPartition } from '../kafka/ports.js';
 import type { Pipeline } from './definePipeline.js';
 import { PipelineRun, type RunDeps } from './pipelineRun.js';
 
-export { partitionPauseThresholds } from '../source/partitionParking.js';
-
 export type RunnerState =
   | 'idle'
   | 'starting'
@@ -22,7 +20,6 @@ export type RunnerState =
   | 'failed';
 
 export type RunnerDeps = RunDeps;
-
 
 /** The crash backoff: 0.5 s doubling to 30 s. */
 export function crashBackoffMs(crashes: number): number {

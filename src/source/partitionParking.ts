@@ -75,14 +75,6 @@ export class PartitionParking {
     return this.#paused.size;
   }
 
-  get parkedRecords(): number {
-    return this.#parkedRecords;
-  }
-
-  get high(): number {
-    return this.#thresholds.high;
-  }
-
   /**
    * A new assignment: forget what belongs to partitions no longer owned (resuming them, as the client keeps a pause
    * across assignments), and pause again what stays parked (the client may have restarted and forgotten its pauses).

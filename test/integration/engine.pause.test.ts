@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { definePipeline, publish } from '../../src/index.js';
 import { createKafkajsClient } from '../../src/kafka/kafkajsClient.js';
 import type { ConsumerPort, KafkaClientPort } from '../../src/kafka/ports.js';
-import { partitionPauseThresholds } from '../../src/runtime/pipelineRunner.js';
+import { partitionPauseThresholds } from '../../src/source/partitionParking.js';
 import { eventually, testEngine } from '../support/engine.js';
 import { bootstrapServers, collect, consume, createTopic, produce, uniqueName } from '../support/kafka.js';
 import { work } from '../support/operators.js';
