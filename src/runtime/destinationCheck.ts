@@ -5,6 +5,7 @@
  * sent to a topic that stays missing fail and are dead-lettered, without holding up other topics.
  */
 import type { Logger } from 'pino';
+import { type CancelTimer, type Clock, systemClock } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { AdminPort, KafkaClientPort } from '../kafka/ports.js';
 import type { Pipeline } from './definePipeline.js';
@@ -21,20 +22,34 @@ export function staticDestinations(pipelines: readonly Pick<Pipeline, 'build' | 
   return [...topics];
 }
 
+export interface DestinationCheckOptions {
+  /** How long to wait before checking again while something is missing. Default 15 s. */
+  recheckMs?: number;
+  /** Times the re-checks. Default: the system clock (the test driver passes its virtual one). */
+  clock?: Clock;
+}
+
 export class DestinationCheck {
   readonly #client: KafkaClientPort;
   readonly #topics: readonly string[];
   readonly #logger: Logger;
   readonly #recheckMs: number;
+  readonly #clock: Clock;
   #missing: readonly string[] = [];
-  #timer: NodeJS.Timeout | undefined;
+  #cancelRecheck: CancelTimer | undefined;
   #stopped = false;
 
-  constructor(client: KafkaClientPort, topics: readonly string[], logger: Logger, recheckMs = 15_000) {
+  constructor(
+    client: KafkaClientPort,
+    topics: readonly string[],
+    logger: Logger,
+    { recheckMs = 15_000, clock = systemClock }: DestinationCheckOptions = {},
+  ) {
     this.#client = client;
     this.#topics = topics;
     this.#logger = logger;
     this.#recheckMs = recheckMs;
+    this.#clock = clock;
   }
 
   /** Destinations the broker did not have at the last check. */
@@ -49,8 +64,8 @@ export class DestinationCheck {
 
   stop(): void {
     this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#cancelRecheck?.();
+    this.#cancelRecheck = undefined;
   }
 
   async #check(first: boolean): Promise<void> {
@@ -75,10 +90,10 @@ export class DestinationCheck {
       await admin?.disconnect().catch(() => {});
     }
     if (this.#missing.length > 0 && !this.#stopped) {
-      this.#timer = setTimeout(() => {
+      this.#cancelRecheck = this.#clock.setTimeout(() => {
+        this.#cancelRecheck = undefined;
         this.#check(false).catch(() => {}); // #check never rejects; the catch keeps that local
       }, this.#recheckMs);
-      this.#timer.unref();
     }
   }
 }

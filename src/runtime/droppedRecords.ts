@@ -15,6 +15,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { type Clock, systemClock } from '../clock.js';
 import type { AdmittedOffset, TrackedTicket } from '../offsets/partitionTracker.js';
 
 const GROUP_SIZE = 64;
@@ -36,13 +37,18 @@ function collectGarbage(): void {
 
 export class DroppedRecords {
   readonly #registry: FinalizationRegistry<AdmittedOffset[]>;
+  readonly #clock: Clock;
   #token: object | undefined;
   #entries: AdmittedOffset[] = [];
-  #lastNudge = 0;
+  #lastNudge = Number.NEGATIVE_INFINITY;
   #stopped = false;
 
-  /** `dropped` is called for each record finished here, after it was finished as `filtered`. */
-  constructor(dropped: (entry: AdmittedOffset) => void) {
+  /**
+   * `dropped` is called for each record finished here, after it was finished as `filtered`. `clock` spaces the
+   * garbage collections `nudge` asks for (default: the system clock).
+   */
+  constructor(dropped: (entry: AdmittedOffset) => void, clock: Clock = systemClock) {
+    this.#clock = clock;
     this.#registry = new FinalizationRegistry((entries) => {
       for (const entry of entries) {
         // a revoked partition's records are redelivered to its owner: nothing to finish or count for this run
@@ -82,7 +88,7 @@ export class DroppedRecords {
    * Called by the watchdog with the age of the oldest unfinished record: closes the open group, and collects garbage
    * (at most once per `nudgeAfterMs`) when that record is older than `nudgeAfterMs`, so a dropped one is found.
    */
-  nudge(oldestAgeMs: number, nudgeAfterMs: number, now = performance.now()): void {
+  nudge(oldestAgeMs: number, nudgeAfterMs: number, now = this.#clock.now()): void {
     this.closeGroup();
     if (oldestAgeMs < nudgeAfterMs || now - this.#lastNudge < nudgeAfterMs) return;
     this.#lastNudge = now;

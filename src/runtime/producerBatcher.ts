@@ -22,6 +22,7 @@
  * max.message.bytes, 1 MB by default); a record larger than the cap goes alone.
  */
 import type { Logger } from 'pino';
+import { type CancelTimer, type Clock, sleep, systemClock } from '../clock.js';
 import type { OutgoingRecord } from '../envelope.js';
 import { errorMessage, TributaryError } from '../errors.js';
 import type { EngineObserver } from '../instrumentation.js';
@@ -45,6 +46,11 @@ export interface ProducerBatcherOptions {
   maxRetryMs?: number;
   observer: EngineObserver;
   logger: Logger;
+  /**
+   * Times the retry backoff, the give-up deadline and the requests' durations. Default: the system clock (the test
+   * driver passes its virtual one). Queued records still go out on the next macrotask (`setImmediate`), not on it.
+   */
+  clock?: Clock;
 }
 
 interface Part {
@@ -69,6 +75,7 @@ export class ProducerBatcher {
   readonly #maxRetryMs: number;
   readonly #observer: EngineObserver;
   readonly #logger: Logger;
+  readonly #clock: Clock;
   readonly #destinations = new Map<string, Destination>();
   /** The destination of the last record queued: most records go where the previous one went. */
   #last: Destination | undefined;
@@ -76,7 +83,7 @@ export class ProducerBatcher {
   #sharedInFlight = false;
   #inFlight = 0;
   #scheduled = false;
-  #timer: NodeJS.Timeout | undefined;
+  #cancelTimer: CancelTimer | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   #lastSuccess = Number.NEGATIVE_INFINITY;
   /** Bytes of the records the last #take returned (saves measuring them twice). */
@@ -90,13 +97,14 @@ export class ProducerBatcher {
     this.#maxRetryMs = options.maxRetryMs ?? 60_000;
     this.#observer = options.observer;
     this.#logger = options.logger;
+    this.#clock = options.clock ?? systemClock;
   }
 
   /** Rejects everything queued or waiting to be sent again; later sends reject at once. */
   close(): void {
     this.#closed = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#cancelTimer?.();
+    this.#cancelTimer = undefined;
     const error = closedError();
     for (const destination of this.#destinations.values()) {
       const waiting = [...destination.retry.flat(), ...destination.queue];
@@ -159,6 +167,7 @@ export class ProducerBatcher {
   #schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
+    // not on the clock: batching only waits for the current macrotask's sends, in real and in virtual time alike
     setImmediate(() => {
       this.#scheduled = false;
       this.#pump();
@@ -171,7 +180,7 @@ export class ProducerBatcher {
       if (this.#inFlight === 0) this.#wakeIdle();
       return;
     }
-    const now = performance.now();
+    const now = this.#clock.now();
     let wakeAt = Number.POSITIVE_INFINITY;
     let shared: Part[] | undefined;
     let records = 0;
@@ -238,18 +247,17 @@ export class ProducerBatcher {
   }
 
   #wakeAt(at: number, now: number): void {
-    if (this.#timer !== undefined && this.#timerAt <= at) return;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#cancelTimer !== undefined && this.#timerAt <= at) return;
+    this.#cancelTimer?.();
     this.#timerAt = at;
-    this.#timer = setTimeout(
+    this.#cancelTimer = this.#clock.setTimeout(
       () => {
-        this.#timer = undefined;
+        this.#cancelTimer = undefined;
         this.#timerAt = Number.POSITIVE_INFINITY;
         this.#pump();
       },
       Math.max(0, at - now),
     );
-    this.#timer.unref();
   }
 
   #start(parts: Part[], shared: boolean): void {
@@ -275,7 +283,7 @@ export class ProducerBatcher {
 
   async #request(parts: Part[]): Promise<void> {
     const items = parts.length === 1 ? (parts[0] as Part).items : parts.flatMap((p) => p.items);
-    const started = performance.now();
+    const started = this.#clock.now();
     let failed = false;
     let failure: unknown;
     let unwritten: readonly number[] | undefined;
@@ -288,7 +296,7 @@ export class ProducerBatcher {
         failure = error ?? new TributaryError('TRIBUTARY_ERR_PUBLISH', 'the send failed without an error');
       }
     }
-    const now = performance.now();
+    const now = this.#clock.now();
     this.#observer.producerSent(items.length, (now - started) / 1000, !failed);
     if (!failed) {
       this.#lastSuccess = now;
@@ -409,7 +417,7 @@ export class ProducerBatcher {
         return;
       } catch (error) {
         this.#logger.warn({ err: error, retryInMs: delay }, 'producer reset failed; retrying');
-        await new Promise<void>((done) => setTimeout(done, delay).unref());
+        await sleep(this.#clock, delay);
         delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
       }
     }

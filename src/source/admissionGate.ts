@@ -2,14 +2,19 @@
  * The admission limit of a pipeline: at most `limit` records are admitted and unfinished at once. The source awaits
  * capacity before admitting the next record, which holds back kafkajs' fetch loop — that is the backpressure.
  */
+import { type Clock, systemClock } from '../clock.js';
+
 export class AdmissionGate {
   readonly limit: number;
+  readonly #clock: Clock;
   #inFlight = 0;
   #waiters: (() => void)[] = [];
   #idleWaiters: (() => void)[] = [];
 
-  constructor(limit: number) {
+  /** `clock` times the waits' timeouts (default: the system clock). */
+  constructor(limit: number, clock: Clock = systemClock) {
     this.limit = limit;
+    this.#clock = clock;
   }
 
   get inFlight(): number {
@@ -32,12 +37,12 @@ export class AdmissionGate {
   /** Resolves when capacity may be free (a release happened), or after `timeoutMs`, or on `wakeAll()`. */
   waitForCapacity(timeoutMs: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+      const cancel = this.#clock.setTimeout(() => {
         this.#waiters = this.#waiters.filter((w) => w !== done);
         resolve();
       }, timeoutMs);
       const done = () => {
-        clearTimeout(timer);
+        cancel();
         resolve();
       };
       this.#waiters.push(done);
@@ -55,12 +60,12 @@ export class AdmissionGate {
   idle(timeoutMs: number): Promise<boolean> {
     if (this.#inFlight === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+      const cancel = this.#clock.setTimeout(() => {
         this.#idleWaiters = this.#idleWaiters.filter((w) => w !== done);
         resolve(false);
       }, timeoutMs);
       const done = () => {
-        clearTimeout(timer);
+        cancel();
         resolve(true);
       };
       this.#idleWaiters.push(done);
