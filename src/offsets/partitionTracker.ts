@@ -108,6 +108,15 @@ export class PartitionTracker {
     return this.#pending[this.#head];
   }
 
+  /** The records admitted and not finished yet, in ascending offset order. */
+  *unfinishedEntries(): IterableIterator<AdmittedOffset> {
+    const pending = this.#pending;
+    for (let i = this.#head; i < pending.length; i++) {
+      const entry = pending[i] as AdmittedOffset;
+      if (!entry.finished) yield entry;
+    }
+  }
+
   /** The last offset committed through this tracker (next offset to read), or -1. */
   get committed(): bigint {
     return this.#committed;

@@ -3,6 +3,7 @@
  * them, reports readiness, and stops them gracefully (stop admitting, drain, commit, disconnect).
  */
 import { type Logger, pino } from 'pino';
+import { type CancelTimer, type Clock, systemClock } from '../clock.js';
 import { TributaryError } from '../errors.js';
 import { type EngineObserver, noopObserver } from '../instrumentation.js';
 import { createKafkajsClient, type KafkaConnectionConfig } from '../kafka/kafkajsClient.js';
@@ -22,6 +23,11 @@ export interface EngineOptions {
   producer?: { compression?: 'none' | 'gzip' | 'snappy'; maxBatchRecords?: number };
   /** On SIGTERM/SIGINT: stop gracefully, then exit(0) (exit 1 if stopping failed). Default false. */
   handleSignals?: boolean;
+  /**
+   * For tests: the clock every timer and duration of the engine runs on (commit intervals, backoffs, timeouts, the
+   * watchdog). Default: the system clock. The test driver passes a virtual one.
+   */
+  clock?: Clock;
 }
 
 export interface PipelineStatus {
@@ -79,6 +85,7 @@ function checkDistinct(pipelines: readonly Pick<Pipeline, 'name' | 'source'>[]):
 export function createEngine(options: EngineOptions): Engine {
   const logger = options.logger ?? pino({ name: 'tributary' });
   const observer = options.observer ?? noopObserver;
+  const clock = options.clock ?? systemClock;
   const client = 'client' in options.kafka ? options.kafka.client : createKafkajsClient({ logger, ...options.kafka });
   checkDistinct(options.pipelines);
   let producerPort: ProducerPort | undefined;
@@ -99,8 +106,12 @@ export function createEngine(options: EngineOptions): Engine {
     destinations?.stop();
     const results = await Promise.allSettled(runners.map((r) => (graceful ? r.stop() : r.abort())));
     if (batcher && graceful) {
-      const timeout = new Promise<void>((done) => setTimeout(done, 10_000).unref());
+      let cancelTimeout: CancelTimer | undefined;
+      const timeout = new Promise<void>((done) => {
+        cancelTimeout = clock.setTimeout(done, 10_000);
+      });
       await Promise.race([batcher.idle(), timeout]);
+      cancelTimeout?.(); // no timer left behind on a virtual clock
     }
     batcher?.close();
     if (producerPort) {
@@ -126,12 +137,13 @@ export function createEngine(options: EngineOptions): Engine {
       batcher = new ProducerBatcher(producerPort, {
         observer,
         logger,
+        clock,
         ...(options.producer?.maxBatchRecords ? { maxBatchRecords: options.producer.maxBatchRecords } : {}),
       });
-      const deps = { client, producer: batcher, logger, observer };
+      const deps = { client, producer: batcher, logger, observer, clock };
       // the runners exist (idle, so not ready) before anything is awaited: status() never sees an engine without them
       runners = options.pipelines.map((p) => new PipelineRunner(p, deps));
-      destinations = new DestinationCheck(client, staticDestinations(options.pipelines), logger);
+      destinations = new DestinationCheck(client, staticDestinations(options.pipelines), logger, { clock });
       await destinations.start();
       try {
         for (const runner of runners) await runner.start();

@@ -9,6 +9,7 @@
  */
 import type { Logger } from 'pino';
 import { Subject, type Subscription } from 'rxjs';
+import { type Clock, sleep, systemClock } from '../clock.js';
 import type { Envelope, FailedEnvelope, Outcome, PipelineContext, RawValue } from '../envelope.js';
 import type { EngineObserver } from '../instrumentation.js';
 import type {
@@ -18,6 +19,7 @@ import type {
   KafkaClientPort,
   PartitionBatch,
   TopicPartition,
+  TopicPartitionOffset,
 } from '../kafka/ports.js';
 import { CommitLoop } from '../offsets/commitLoop.js';
 import { type AdmittedOffset, PartitionTracker } from '../offsets/partitionTracker.js';
@@ -35,6 +37,27 @@ export interface RunDeps {
   producer: ProducerBatcher;
   logger: Logger;
   observer: EngineObserver;
+  /**
+   * How the run reads time and starts timers (commit interval, admission waits, watchdog, crash backoff,
+   * dead-letter retries, record durations). Default: the system clock; the test driver passes its virtual one.
+   */
+  clock?: Clock;
+  /**
+   * Called for every record the run finishes, right after the observer heard of it; `durationMs` is on `clock`,
+   * from admission to finish. For the test driver; it must not throw (it runs inside the stage that finished it).
+   */
+  finished?: (pipeline: string, entry: AdmittedOffset, outcome: Outcome, durationMs: number) => void;
+  /**
+   * Called by `PipelineRunner` once per crash of a run, before its restart backoff: a chain that errored, a consumer
+   * that crashed for good, or a (re)started run that failed while starting. Not called when `start()` itself
+   * rejects (its caller gets that error). For the test driver; it must not throw.
+   */
+  crashed?: (pipeline: string, error: unknown) => void;
+}
+
+/** A record the run holds: admitted and not finished (`in-flight`), or parked and not admitted yet (`waiting`). */
+export interface UnfinishedOffset extends TopicPartitionOffset {
+  readonly state: 'in-flight' | 'waiting';
 }
 
 /** What a run tells its supervisor. */
@@ -50,13 +73,13 @@ export interface RunSignals {
 const HEARTBEAT_EVERY = 500;
 /** Entries a tracker may retain behind a stuck head, per unit of maxInFlight, before its partition pauses. */
 const RETAINED_PER_CREDIT = 10;
-const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms).unref());
 
 export class PipelineRun {
   readonly pipeline: Pipeline;
   readonly #deps: RunDeps;
   readonly #signals: RunSignals;
   readonly #log: Logger;
+  readonly #clock: Clock;
   readonly #gate: AdmissionGate;
   readonly #trackers = new Map<string, PartitionTracker>();
   readonly #input = new Subject<Envelope<RawValue>>();
@@ -73,13 +96,14 @@ export class PipelineRun {
   #joined = false;
   #admitting = false;
   #closed = false;
-  #lastProgress = performance.now();
+  #lastProgress: number;
   /** The client crashed and is restarting itself (connection lost): not ready until it joins again. */
   #interrupted: string | undefined;
   /** The group's leader assigned topics this member does not subscribe to (two pipelines sharing a group). */
   #unsubscribedTopics: readonly string[] = [];
   readonly #warnedStuck = new WeakSet<AdmittedOffset>();
-  readonly startedAt = performance.now();
+  /** When the run was created, on its clock. */
+  readonly startedAt: number;
   /** Set when the run failed (crash signal), so a supervisor that was busy starting it can tell. */
   failure: { error: unknown } | undefined;
 
@@ -88,8 +112,12 @@ export class PipelineRun {
     this.#deps = deps;
     this.#signals = signals;
     this.#log = deps.logger.child({ pipeline: pipeline.name, groupId: pipeline.source.groupId });
-    this.#gate = new AdmissionGate(pipeline.maxInFlight);
-    this.#dropped = new DroppedRecords((entry) => signals.dropped(entry));
+    const clock = deps.clock ?? systemClock;
+    this.#clock = clock;
+    this.startedAt = clock.now();
+    this.#lastProgress = this.startedAt;
+    this.#gate = new AdmissionGate(pipeline.maxInFlight, clock);
+    this.#dropped = new DroppedRecords((entry) => signals.dropped(entry), clock);
     this.#context = {
       pipeline: pipeline.name,
       groupId: pipeline.source.groupId,
@@ -118,6 +146,7 @@ export class PipelineRun {
       consumer: this.#consumer,
       intervalMs: pipeline.commitIntervalMs,
       log: this.#log,
+      clock,
       trackers: () => this.#trackers.values(),
       beforeRound: () => deps.observer.inFlight(name, this.#gate.inFlight),
       committed: (tracker, offset) =>
@@ -126,11 +155,15 @@ export class PipelineRun {
     });
     const gate = this.#gate;
     const parking = this.#parking;
+    const { finished } = deps;
     this.#onFinish = (entry, outcome) => {
       gate.release();
-      this.#lastProgress = performance.now();
+      const now = clock.now();
+      this.#lastProgress = now;
       parking.scheduleDrain();
-      deps.observer.recordFinished(name, entry.tracker.topic, outcome, (this.#lastProgress - entry.admittedAt) / 1000);
+      const durationMs = now - entry.admittedAt;
+      deps.observer.recordFinished(name, entry.tracker.topic, outcome, durationMs / 1000);
+      finished?.(name, entry, outcome, durationMs);
     };
   }
 
@@ -152,7 +185,7 @@ export class PipelineRun {
     if (this.#unsubscribedTopics.length > 0 && this.#assignment.length === 0) {
       return `assigned nothing: its group's leader assigns topics it does not consume (${this.#unsubscribedTopics.join(', ')}); another member of group ${this.pipeline.source.groupId} subscribes to other topics`;
     }
-    const stalledMs = performance.now() - this.#lastProgress;
+    const stalledMs = this.#clock.now() - this.#lastProgress;
     if (this.#gate.inFlight > 0 && stalledMs > this.pipeline.stuckAfterMs) {
       return `no record finished for ${Math.round(stalledMs / 1000)} s with ${this.#gate.inFlight} in flight`;
     }
@@ -310,7 +343,7 @@ export class PipelineRun {
 
   /** Admits one record whose credit was acquired: its offset entry, its ticket and envelope, into the chain. */
   #admitRecord(tracker: PartitionTracker, record: ConsumedRecord): void {
-    const ticket = tracker.admit(record.offset, performance.now(), this.#onFinish);
+    const ticket = tracker.admit(record.offset, this.#clock.now(), this.#onFinish);
     this.#dropped.watch(ticket);
     this.#input.next(recordEnvelope(this.pipeline, tracker.topic, tracker.partition, record, ticket, this.#context));
   }
@@ -328,7 +361,7 @@ export class PipelineRun {
     return writeDeadLetter(failed, topic, {
       send: (record) => this.#deps.producer.send(record),
       logger: this.#log,
-      sleep,
+      sleep: (ms) => sleep(this.#clock, ms),
       running: () => !this.#closed,
     });
   }
@@ -337,7 +370,7 @@ export class PipelineRun {
    * The watchdog's look at this run: the age of the oldest unfinished record (metric), a warning for each record
    * unfinished past `stuckAfterMs`, and a garbage collection when something is old, so dropped records are found.
    */
-  watch(now = performance.now()): void {
+  watch(now = this.#clock.now()): void {
     let oldest: AdmittedOffset | undefined;
     for (const tracker of this.#trackers.values()) {
       const head = tracker.oldestUnfinished();
@@ -361,6 +394,45 @@ export class PipelineRun {
         `record unfinished for ${Math.round(ageMs / 1000)} s after stage ${oldest.lastStage ?? '(none)'}: it holds its partition's commit (a hung call, a stage that neither emits nor finishes it, or a dead-letter topic that refuses it)`,
       );
     }
+  }
+
+  /** Commits what is finished now (see `CommitLoop.commitNow`: the client's commit is called synchronously). */
+  commitNow(): Promise<void> {
+    return this.#commits.commitNow();
+  }
+
+  /**
+   * The records this run holds, per owned partition in ascending offset order: admitted and not finished
+   * (`in-flight`), then parked and not admitted yet (`waiting`). A revoked partition's records (the run closed, or
+   * the partition moved) are not held any more: they are consumed again from the committed offset.
+   */
+  unfinished(): UnfinishedOffset[] {
+    const result: UnfinishedOffset[] = [];
+    for (const tracker of this.#trackers.values()) {
+      if (tracker.revoked) continue;
+      const { topic, partition } = tracker;
+      for (const entry of tracker.unfinishedEntries()) {
+        result.push({ topic, partition, offset: entry.offset, state: 'in-flight' });
+      }
+      for (const offset of this.#parking.waiting(tracker)) {
+        result.push({ topic, partition, offset, state: 'waiting' });
+      }
+    }
+    return result;
+  }
+
+  /**
+   * Per owned partition, the offset its group would be at after a commit now: what its tracker would commit, or
+   * else what it committed last. Partitions where neither is known (nothing fetched or committed yet) are left out.
+   */
+  committable(): TopicPartitionOffset[] {
+    const result: TopicPartitionOffset[] = [];
+    for (const tracker of this.#trackers.values()) {
+      if (tracker.revoked) continue;
+      const offset = tracker.committable() ?? (tracker.committed >= 0n ? tracker.committed : undefined);
+      if (offset !== undefined) result.push({ topic: tracker.topic, partition: tracker.partition, offset });
+    }
+    return result;
   }
 
   /** Stop admitting (the first step of a stop or a crash): waiters wake, new batches are not admitted. */

@@ -4,10 +4,11 @@
  * counters. A chain that completes (e.g. `take(10)`) stops the pipeline cleanly; it is never restarted.
  */
 import type { Logger } from 'pino';
+import { type CancelTimer, type Clock, systemClock } from '../clock.js';
 import { errorMessage, TributaryError } from '../errors.js';
-import type { TopicPartition } from '../kafka/ports.js';
+import type { TopicPartition, TopicPartitionOffset } from '../kafka/ports.js';
 import type { Pipeline } from './definePipeline.js';
-import { PipelineRun, type RunDeps } from './pipelineRun.js';
+import { PipelineRun, type RunDeps, type UnfinishedOffset } from './pipelineRun.js';
 
 export type RunnerState =
   | 'idle'
@@ -33,20 +34,26 @@ export class PipelineRunner {
   readonly pipeline: Pipeline;
   readonly #deps: RunnerDeps;
   readonly #log: Logger;
+  readonly #clock: Clock;
   #state: RunnerState = 'idle';
   #current: PipelineRun | undefined;
   #crashes = 0;
   #restarting: Promise<void> | undefined;
   #stopRequested = false;
   #warnedDropped = false;
-  #watchdog: NodeJS.Timeout | undefined;
+  #stopWatchdogTimer: CancelTimer | undefined;
   #failure: string | undefined;
-  /** Ends the crash backoff early (a stop during the backoff must not wait up to 30 s). */
+  /** Ends the crash backoff early (a stop during the backoff must not wait up to 30 s; `restartNow()`). */
   #wakeFromBackoff: (() => void) | undefined;
+  /** Between a crash and the end of its backoff (closing the failed run, then waiting). */
+  #crashHandling = false;
+  /** `restartNow()` came before the backoff began: skip it. */
+  #skipBackoff = false;
 
   constructor(pipeline: Pipeline, deps: RunnerDeps) {
     this.pipeline = pipeline;
     this.#deps = deps;
+    this.#clock = deps.clock ?? systemClock;
     this.#log = deps.logger.child({ pipeline: pipeline.name, groupId: pipeline.source.groupId });
   }
 
@@ -79,6 +86,42 @@ export class PipelineRunner {
 
   get pausedPartitions(): number {
     return this.#current?.pausedPartitions ?? 0;
+  }
+
+  /**
+   * The records the current run holds, per partition in ascending offset order: admitted and not finished
+   * (`in-flight`), or parked by the second line of backpressure and not admitted yet (`waiting`). Empty without a
+   * run, and once the run is closed (crashed, stopped): its records are consumed again from the committed offsets.
+   */
+  unfinished(): UnfinishedOffset[] {
+    return this.#current?.unfinished() ?? [];
+  }
+
+  /**
+   * Per partition the current run owns, the offset a commit now would leave the group at (what its tracker would
+   * commit, else what it committed last); partitions with neither are left out, as is everything of a closed run.
+   */
+  committable(): TopicPartitionOffset[] {
+    return this.#current?.committable() ?? [];
+  }
+
+  /**
+   * Commits the current run's finished offsets now (its commit loop's `commitNow()`: the client's commit is called
+   * synchronously unless a round is in progress). Resolves at once without a run. Never rejects.
+   */
+  commitNow(): Promise<void> {
+    return this.#current?.commitNow() ?? Promise.resolve();
+  }
+
+  /**
+   * Ends a crash backoff at once: the restart happens right away. Called after a crash but before its backoff began
+   * (the failed run is still closing), the backoff is skipped. A no-op otherwise (no crash being handled, or a stop
+   * requested). For the test driver.
+   */
+  restartNow(): void {
+    if (!this.#crashHandling || this.#stopRequested) return;
+    if (this.#wakeFromBackoff) this.#wakeFromBackoff();
+    else this.#skipBackoff = true;
   }
 
   async start(): Promise<void> {
@@ -123,15 +166,14 @@ export class PipelineRunner {
   }
 
   #startWatchdog(): void {
-    if (this.#watchdog) return;
+    if (this.#stopWatchdogTimer) return;
     const period = Math.max(100, Math.min(5_000, Math.floor(this.pipeline.stuckAfterMs / 2)));
-    this.#watchdog = setInterval(() => this.#current?.watch(), period);
-    this.#watchdog.unref();
+    this.#stopWatchdogTimer = this.#clock.setInterval(() => this.#current?.watch(), period);
   }
 
   #stopWatchdog(): void {
-    if (this.#watchdog) clearInterval(this.#watchdog);
-    this.#watchdog = undefined;
+    this.#stopWatchdogTimer?.();
+    this.#stopWatchdogTimer = undefined;
   }
 
   /** Stop admitting, drain in-flight records (up to drainTimeoutMs), commit, disconnect. */
@@ -204,11 +246,21 @@ export class PipelineRunner {
     });
   }
 
+  /** The `crashed` hook; one that throws is logged, never allowed to end the restart loop. */
+  #tellCrashed(cause: unknown): void {
+    try {
+      this.#deps.crashed?.(this.pipeline.name, cause);
+    } catch (error) {
+      this.#log.error({ err: error }, `the crashed hook threw: ${errorMessage(error)}`);
+    }
+  }
+
   async #restartLoop(failedRun: PipelineRun, error: unknown): Promise<void> {
     let run = failedRun;
     let cause = error;
     for (;;) {
-      if (performance.now() - run.startedAt >= HEALTHY_AFTER_MS) this.#crashes = 0;
+      this.#crashHandling = true;
+      if (this.#clock.now() - run.startedAt >= HEALTHY_AFTER_MS) this.#crashes = 0;
       this.#crashes++;
       this.#failure = errorMessage(cause);
       await run.close(true);
@@ -219,15 +271,19 @@ export class PipelineRunner {
         { cause },
       );
       this.#log.error({ err: cause, code: wrapped.code, crashes: this.#crashes }, wrapped.message);
-      await new Promise<void>((done) => {
-        const timer = setTimeout(done, delay);
-        timer.unref();
-        this.#wakeFromBackoff = () => {
-          clearTimeout(timer);
-          done();
-        };
-      });
+      this.#tellCrashed(cause);
+      if (!this.#skipBackoff) {
+        await new Promise<void>((done) => {
+          const cancel = this.#clock.setTimeout(done, delay);
+          this.#wakeFromBackoff = () => {
+            cancel();
+            done();
+          };
+        });
+      }
       this.#wakeFromBackoff = undefined;
+      this.#skipBackoff = false;
+      this.#crashHandling = false;
       if (this.#stopRequested) {
         this.#state = 'stopped';
         return;

@@ -98,6 +98,16 @@ export class PartitionParking {
     return false;
   }
 
+  /** The offsets parked for this tracker's partition that are still to be admitted, in ascending order. */
+  *waiting(tracker: PartitionTracker): IterableIterator<bigint> {
+    const parked = this.#parked.get(tpKey(tracker.topic, tracker.partition));
+    if (parked === undefined || parked.tracker !== tracker) return;
+    for (let i = parked.next; i < parked.records.length; i++) {
+      const record = parked.records[i];
+      if (record !== undefined && tracker.accepts(record.offset)) yield record.offset;
+    }
+  }
+
   /** Whether a partition should step aside now rather than wait for a credit. */
   shouldStepAside(tracker: PartitionTracker, windowFull: boolean): boolean {
     if (tracker.retained >= this.#deps.maxRetained) return true;
