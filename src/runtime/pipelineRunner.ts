@@ -272,7 +272,8 @@ export class PipelineRunner {
       );
       this.#log.error({ err: cause, code: wrapped.code, crashes: this.#crashes }, wrapped.message);
       this.#tellCrashed(cause);
-      if (!this.#skipBackoff) {
+      // a stop (or restartNow) that came while the failed run was closing found no backoff to end: skip it
+      if (!this.#skipBackoff && !this.#stopRequested) {
         await new Promise<void>((done) => {
           const cancel = this.#clock.setTimeout(done, delay);
           this.#wakeFromBackoff = () => {

@@ -129,6 +129,35 @@ describe('PipelineRunner on a manual clock', () => {
     await runner.stop();
   });
 
+  it('a stop that comes while the crashed run is still closing does not wait for the backoff', async () => {
+    let releaseDisconnect: (() => void) | undefined;
+    const chain = new Subject<never>();
+    const { runner, clock } = harness(
+      () => chain,
+      () => ({
+        ...idleConsumer(),
+        disconnect: () =>
+          new Promise<void>((done) => {
+            releaseDisconnect = done;
+          }),
+      }),
+    );
+    await runner.start();
+    chain.error(new Error('stage blew up'));
+    await settle();
+    expect(releaseDisconnect).toBeDefined(); // the failed run is closing
+    let stopped = false;
+    const stopping = runner.stop().then(() => {
+      stopped = true;
+    });
+    releaseDisconnect?.();
+    await settle();
+    expect(stopped).toBe(true); // no clock time passed: the 500 ms backoff was not waited for
+    expect(runner.state).toBe('stopped');
+    expect(clock.pending).toBe(0);
+    await stopping;
+  });
+
   it('restartNow() does nothing while the pipeline runs', async () => {
     const chain = new Subject<never>();
     const { runner, builds, crashes } = harness(() => chain);
