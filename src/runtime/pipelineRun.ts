@@ -48,9 +48,10 @@ export interface RunDeps {
    */
   finished?: (pipeline: string, entry: AdmittedOffset, outcome: Outcome, durationMs: number) => void;
   /**
-   * Called by `PipelineRunner` once per crash of a run, before its restart backoff: a chain that errored, a consumer
-   * that crashed for good, or a (re)started run that failed while starting. Not called when `start()` itself
-   * rejects (its caller gets that error). For the test driver; it must not throw.
+   * Called by `PipelineRunner` once per crash of a run, as soon as it handles it (before the failed run is closed
+   * and before the restart backoff): a chain that errored, a consumer that crashed for good, or a (re)started run
+   * that failed while starting. Not called when `start()` itself rejects (its caller gets that error). For the test
+   * driver; one that throws is logged.
    */
   crashed?: (pipeline: string, error: unknown) => void;
 }

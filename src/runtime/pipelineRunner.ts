@@ -263,6 +263,7 @@ export class PipelineRunner {
       if (this.#clock.now() - run.startedAt >= HEALTHY_AFTER_MS) this.#crashes = 0;
       this.#crashes++;
       this.#failure = errorMessage(cause);
+      this.#tellCrashed(cause);
       await run.close(true);
       const delay = crashBackoffMs(this.#crashes);
       const wrapped = new TributaryError(
@@ -271,7 +272,6 @@ export class PipelineRunner {
         { cause },
       );
       this.#log.error({ err: cause, code: wrapped.code, crashes: this.#crashes }, wrapped.message);
-      this.#tellCrashed(cause);
       // a stop (or restartNow) that came while the failed run was closing found no backoff to end: skip it
       if (!this.#skipBackoff && !this.#stopRequested) {
         await new Promise<void>((done) => {
