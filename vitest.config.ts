@@ -16,7 +16,16 @@ export default defineConfig({
     env: { KAFKAJS_NO_PARTITIONER_WARNING: '1' },
     projects: [
       // no broker, no Java: `npm run test:unit`
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          // expectTypeOf/assertType only mean something to the compiler: tsc checks the project (tsconfig.json) in
+          // the same run and a type error fails it, in a unit test (reported against that test) or anywhere else.
+          typecheck: { enabled: true, include: ['test/unit/**/*.test.ts'], tsconfig: 'tsconfig.json' },
+        },
+      },
       // one real broker for the whole run (KAFKA_BROKERS, Docker, or the project's local one)
       {
         extends: true,
