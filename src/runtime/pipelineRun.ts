@@ -107,6 +107,8 @@ export class PipelineRun {
   readonly startedAt: number;
   /** Set when the run failed (crash signal), so a supervisor that was busy starting it can tell. */
   failure: { error: unknown } | undefined;
+  /** Set when the chain completed (completed signal), so a supervisor that was busy starting it can tell. */
+  chainCompleted = false;
 
   constructor(pipeline: Pipeline, deps: RunDeps, signals: RunSignals) {
     this.pipeline = pipeline;
@@ -201,7 +203,9 @@ export class PipelineRun {
       error: (error: unknown) => this.#fail(error),
       complete: () => {
         this.#dropped.stop();
-        if (!this.#closed) this.#signals.completed();
+        if (this.#closed) return;
+        this.chainCompleted = true;
+        this.#signals.completed();
       },
     });
     const consumer = this.#consumer;
@@ -228,7 +232,8 @@ export class PipelineRun {
     ];
     await consumer.connect();
     await consumer.subscribe(pipeline.source.topics, pipeline.source.fromBeginning);
-    this.#admitting = true;
+    // a chain that errored or completed while subscribing admits nothing: its supervisor closes the run
+    if (this.failure === undefined && !this.chainCompleted) this.#admitting = true;
     await consumer.run((batch, control) => this.#admit(batch, control));
     this.#commits.start();
   }

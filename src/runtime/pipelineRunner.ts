@@ -138,7 +138,9 @@ export class PipelineRunner {
     this.#state = 'running';
     this.#startWatchdog();
     this.#log.info({ topics: this.pipeline.source.topics, ordering: this.pipeline.ordering }, 'pipeline started');
-    if (run.failure) this.#crash(run, run.failure.error); // it failed while starting
+    if (run.failure)
+      this.#crash(run, run.failure.error); // it failed while starting
+    else if (run.chainCompleted) this.#completed(run); // its chain completed while starting
   }
 
   /** Creates and starts a fresh run; a run that fails to start is closed before the error propagates. */
@@ -215,21 +217,24 @@ export class PipelineRunner {
 
   /**
    * The chain completed: stop cleanly (commit what finished, leave the group); never restart. Records admitted but
-   * not finished when it completed stay uncommitted: the next deployment of the pipeline processes them.
+   * not finished when it completed stay uncommitted: the next deployment of the pipeline processes them. A run
+   * whose chain completes while it is being started is noticed when its start returns (`run.chainCompleted`).
    */
   #completed(run: PipelineRun): void {
-    if (run !== this.#current || this.#stopRequested || this.#state === 'completed') return;
+    if (run !== this.#current || this.#stopRequested || this.#state !== 'running') return;
+    this.#restarting = this.#endCompleted(run).finally(() => {
+      this.#restarting = undefined;
+    });
+  }
+
+  async #endCompleted(run: PipelineRun): Promise<void> {
     this.#log.warn(
       `pipeline ${this.pipeline.name}: its operator chain completed (an operator such as take() or first() ends the stream); the pipeline stops and is not restarted`,
     );
     this.#state = 'completed';
     // nothing can leave a completed chain any more: commit what finished and leave the group at once
-    this.#restarting = (async () => {
-      await run.close(true);
-      this.#stopWatchdog();
-    })().finally(() => {
-      this.#restarting = undefined;
-    });
+    await run.close(true);
+    this.#stopWatchdog();
   }
 
   /**
@@ -301,8 +306,12 @@ export class PipelineRunner {
         continue;
       }
       if (this.#stopRequested) return; // stop() waits for this loop, then stops the new run
-      this.#state = 'running';
       this.#failure = undefined;
+      if (run.chainCompleted) {
+        await this.#endCompleted(run); // its chain completed while starting
+        return;
+      }
+      this.#state = 'running';
       return;
     }
   }

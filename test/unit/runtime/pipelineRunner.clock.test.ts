@@ -4,7 +4,7 @@
  * HEALTHY_AFTER_MS of clock time resets the backoff.
  */
 import pino from 'pino';
-import { type Observable, Subject, throwError } from 'rxjs';
+import { EMPTY, type Observable, Subject, throwError } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { definePipeline } from '../../../src/index.js';
 import { noopObserver } from '../../../src/instrumentation.js';
@@ -156,6 +156,43 @@ describe('PipelineRunner on a manual clock', () => {
     expect(runner.state).toBe('stopped');
     expect(clock.pending).toBe(0);
     await stopping;
+  });
+
+  it('a chain that completes while its run starts stops the pipeline for good, leaving no timer behind', async () => {
+    let disconnects = 0;
+    const { runner, clock, builds, crashes } = harness(
+      () => EMPTY,
+      () => ({
+        ...idleConsumer(),
+        disconnect: async () => {
+          disconnects++;
+        },
+      }),
+    );
+    await runner.start();
+    await settle();
+    expect(runner.state).toBe('completed');
+    expect(runner.notReadyReason).toBe('stopped: its operator chain completed');
+    expect(disconnects).toBe(1);
+    expect(clock.pending).toBe(0); // neither the run's commit loop nor the watchdog keeps running
+    await clock.advance(60_000);
+    expect(builds()).toBe(1);
+    expect(crashes).toEqual([]);
+    await runner.stop();
+    expect(runner.state).toBe('completed');
+  });
+
+  it('a restarted run whose chain completes while starting stops the pipeline for good', async () => {
+    const { runner, clock, builds } = harness((run) => (run === 1 ? failing() : EMPTY));
+    await runner.start();
+    await settle();
+    expect(runner.state).toBe('restarting');
+    await clock.advance(500);
+    expect(builds()).toBe(2);
+    expect(runner.state).toBe('completed');
+    expect(clock.pending).toBe(0);
+    await runner.stop();
+    expect(runner.state).toBe('completed');
   });
 
   it('restartNow() does nothing while the pipeline runs', async () => {
