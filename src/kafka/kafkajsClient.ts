@@ -364,17 +364,25 @@ class KafkajsAdmin implements AdminPort {
   async createTopics(topics: readonly TopicSpec[]): Promise<string[]> {
     const existing = new Set(await this.#admin.listTopics());
     const missing = topics.filter((t) => !existing.has(t.topic));
-    if (missing.length === 0) return [];
-    await this.#admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((t) => ({
-        topic: t.topic,
-        numPartitions: t.partitions,
-        replicationFactor: t.replicationFactor ?? -1,
-        configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
-      })),
-    });
-    return missing.map((t) => t.topic);
+    // One request per topic: another process may create one between the listing and the request, and kafkajs then
+    // answers false (TOPIC_ALREADY_EXISTS) for the whole request, not saying which topics it did create.
+    const created = await Promise.all(
+      missing.map(async (t) => {
+        const made = await this.#admin.createTopics({
+          waitForLeaders: true,
+          topics: [
+            {
+              topic: t.topic,
+              numPartitions: t.partitions,
+              replicationFactor: t.replicationFactor ?? -1,
+              configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
+            },
+          ],
+        });
+        return made ? t.topic : undefined;
+      }),
+    );
+    return created.filter((topic) => topic !== undefined);
   }
   listTopics(): Promise<string[]> {
     return this.#admin.listTopics();
