@@ -232,7 +232,7 @@ export class PipelineRun {
     ];
     await consumer.connect();
     await consumer.subscribe(pipeline.source.topics, pipeline.source.fromBeginning);
-    // a chain that errored or completed while subscribing admits nothing: its supervisor closes the run
+    // a chain that errored or completed while the run started admits nothing: its supervisor closes the run
     if (this.failure === undefined && !this.chainCompleted) this.#admitting = true;
     await consumer.run((batch, control) => this.#admit(batch, control));
     this.#commits.start();
