@@ -1,26 +1,23 @@
 /**
- * The test driver: runs pipelines' operator chains without a broker, like Kafka Streams' `TopologyTestDriver`.
- * Pipe records into named topics, read what the pipelines published (and dead-lettered, headers included), see
- * which offsets would be committed, and move a virtual clock for time-based operators.
+ * The test driver: runs pipelines on the engine's own runtime — `PipelineRunner`, `PipelineRun`, the shared
+ * `ProducerBatcher`, commit loop and dead-letter writer — against an in-memory Kafka on a virtual clock. Pipe records
+ * into topics, read what the pipelines published (and dead-lettered, headers included), see what the groups
+ * committed, move the clock for time-based operators and for the engine's own timers (commit interval, crash backoff,
+ * producer retries), make sends fail, and run several instances of a pipeline in one group to test a rebalance.
  */
 import type { LevelWithSilent, Logger } from 'pino';
 import type * as z from 'zod';
 import type { OutgoingRecord } from '../envelope.js';
 import { errorMessage, TributaryError } from '../errors.js';
 import { type EngineObserver, noopObserver } from '../instrumentation.js';
-import type { OutgoingMessage } from '../kafka/ports.js';
+import type { ProducerPort, TopicPartition } from '../kafka/ports.js';
 import type { Pipeline } from '../runtime/definePipeline.js';
-import { isPermanentSendError } from '../runtime/producerBatcher.js';
+import { PipelineRunner, type RunnerDeps, type RunnerState } from '../runtime/pipelineRunner.js';
+import { ProducerBatcher } from '../runtime/producerBatcher.js';
+import type { CommittedOffset, PipelineCrash, RecordOutcome, UnfinishedRecord } from './driverReports.js';
 import { createSinkLogger, type LogLine, type LogSink, logSink } from './logSink.js';
-import { createPartitionChooser } from './partitioner.js';
-import {
-  type CommittedOffset,
-  crashError,
-  type PipelineCrash,
-  PipelineHarness,
-  type RecordOutcome,
-  type UnfinishedRecord,
-} from './pipelineHarness.js';
+import { createMemoryKafka, type MemoryKafka } from './memoryKafka/memoryKafka.js';
+import type { SendFailure, SendFailureRule } from './memoryKafka/sendFailures.js';
 import { TestClock } from './testClock.js';
 import {
   decoderOf,
@@ -28,13 +25,11 @@ import {
   type OutputTopicOptions,
   type RecordPosition,
   type SchemaOutputTopicOptions,
-  type StoredRecord,
   schemaDecoder,
   TestDeadLetterTopic,
   type TestInputRecord,
   TestInputTopic,
   TestOutputTopic,
-  TopicStore,
   textDecoder,
   type ValueDecoder,
 } from './testTopics.js';
@@ -67,15 +62,17 @@ export interface TestDriverOptions {
   /** Receives the engine's metric events (records consumed and finished, retries, in-flight, commits). */
   observer?: EngineObserver;
   /**
-   * Called before each produced record is stored (outputs and dead letters). Throw or reject to simulate the broker:
-   * an error with `retriable: false` is a permanent refusal (publish fails); any other is retried like the
-   * engine's producer does, after 100 ms, 200 ms, ... up to 5 s of virtual time.
+   * Called with each record the engine's producer sends (outputs and dead letters), before the in-memory broker
+   * writes it. Throw or reject to make the broker refuse that send: an error with `retriable: false` is permanent
+   * (publish fails, the record is dead-lettered); any other is retried by the engine's producer with its own backoff,
+   * on the virtual clock. `driver.failSends()` does the same per topic or partition without a function.
    */
   onSend?: (record: OutgoingRecord) => void | PromiseLike<void>;
   /**
-   * When an operator chain errors: `'throw'` (default) makes the next `pipeInput`/`settle`/`advanceTime` throw
-   * TRIBUTARY_ERR_PIPELINE_CRASHED (call `driver.restart()` to go on); `'restart'` restarts the pipeline from its
-   * committed offsets at once, as the engine does (after a back-off).
+   * A crashed pipeline is restarted by its supervisor, as in the engine: from the committed offsets, after the
+   * engine's backoff (0.5 s doubling to 30 s) of virtual time. `'throw'` (default) also makes the next
+   * `pipeInput`/`settle`/`advanceTime` throw TRIBUTARY_ERR_PIPELINE_CRASHED (call `driver.restart()` to restart at once);
+   * `'restart'` only records the crash in `driver.crashes`.
    */
   onCrash?: 'throw' | 'restart';
 }
@@ -88,11 +85,28 @@ export interface SettleOptions {
   realTimeoutMs?: number;
 }
 
+/** One running copy of a pipeline: a member of the pipeline's consumer group. */
+export interface PipelineInstance {
+  readonly pipeline: string;
+  /** 1 for the instance the driver starts with, then 2, 3, … in the order they were added. */
+  readonly instance: number;
+  /** The supervisor's state (`running`, `restarting`, `stopped`, …). */
+  readonly state: RunnerState;
+  /** The partitions this instance owns now. */
+  readonly assignment: readonly TopicPartition[];
+  /** Partitions this instance paused (second line of backpressure). */
+  readonly pausedPartitions: number;
+  /** Records admitted and not finished. */
+  readonly inFlight: number;
+}
+
 export interface TestDriver {
   /** The virtual clock: pass it as `scheduler` to `retryWithBackoff`, `sink` and any timed RxJS operator. */
   readonly scheduler: TestClock;
   /** The pipelines the driver runs. */
   readonly pipelines: readonly Pipeline<unknown>[];
+  /** The in-memory Kafka the pipelines run on (topics, groups, send failures). */
+  readonly kafka: MemoryKafka;
   /** Every log line the pipelines wrote, parsed (the engine's logger configuration, at `logLevel`). */
   readonly logs: LogLine[];
   /** The sink behind `logs` (`atLevel('warn')`, `clear()`). */
@@ -125,38 +139,69 @@ export interface TestDriver {
   deadLetterTopic(topic?: string): TestDeadLetterTopic<string | null>;
   /** Every outcome so far, in the order records finished. */
   outcomes(filter?: { pipeline?: string; topic?: string }): RecordOutcome[];
-  /** Commits like the engine's commit loop and returns every committed offset (next offset to read). */
+  /**
+   * Runs each instance's commit loop now (as its interval would) and returns every offset the groups committed
+   * (next offset to read), by group, topic and partition.
+   */
   committedOffsets(): CommittedOffset[];
-  /** Per partition of `topic`, the offset a commit would write now. `pipeline` is needed when several consume it. */
+  /** Per partition of `topic`, the offset a commit would leave the group at now. `pipeline` is needed when several consume it. */
   committable(topic: string, pipeline?: string): Map<number, bigint>;
-  /** Records admitted and not finished, or waiting for admission. */
+  /** Records admitted and not finished, or in their topic and not admitted yet. */
   unfinished(): UnfinishedRecord[];
+  /** Makes the broker refuse sends: per topic or partition, transient or permanent, once or N times. */
+  failSends(failure?: SendFailure): SendFailureRule;
+  /** The running instances (every pipeline's, or one pipeline's). */
+  instances(pipeline?: string): PipelineInstance[];
+  /** Starts another instance of a pipeline in the same group: the group rebalances. Resolves once it has joined. */
+  addInstance(pipeline?: string): Promise<PipelineInstance>;
+  /**
+   * Stops an instance: gracefully (drain, commit, leave the group) by default, or at once with `{ graceful: false }`
+   * (no drain and no final commit, like a killed process). The group rebalances.
+   */
+  removeInstance(instance: PipelineInstance, options?: { graceful?: boolean }): Promise<void>;
   /** Lets asynchronous work finish at the current virtual time: microtasks and timers due now. */
   settle(options?: SettleOptions): Promise<void>;
-  /** `settle()`, then advances the clock through every pending timer (at most `maxTimeMs`, default 24 h). */
+  /**
+   * `settle()`, then advances the clock timer by timer until nothing is left to do: no timer pending but the
+   * engine's recurring ones (commit loop, watchdog) and either no record unfinished and no pipeline restarting, or a
+   * minute of virtual time in which those recurring timers changed nothing. At most `maxTimeMs` (default 24 h).
+   */
   flush(options?: { maxTimeMs?: number }): Promise<void>;
   /** Advances the virtual clock by `ms`, running each timer at its time and settling the work it starts. */
   advanceTime(ms: number): Promise<void>;
-  /** Restarts a pipeline (default: every crashed one, or the only one) from its committed offsets. */
-  restart(pipeline?: string): void;
+  /**
+   * Restarts a pipeline (default: every crashed one, or the only one) from its committed offsets: a crashed one at
+   * once, without waiting for its backoff; a running one by stopping it gracefully and starting it again.
+   */
+  restart(pipeline?: string): Promise<void>;
   /** Tears the pipelines down; the driver cannot be used afterwards. */
   close(): Promise<void>;
 }
 
 const MAX_SETTLE_ROUNDS = 100_000;
 const QUIET_ROUNDS = 3;
+/** flush() stops once only the engine's recurring timers are left and they did nothing for this long. */
+const FLUSH_IDLE_MS = 60_000;
+/** Gauges the engine reports on every commit round or watchdog tick: not progress. */
+const PERIODIC_EVENTS: ReadonlySet<string> = new Set(['inFlight', 'oldestUnfinished']);
 
 const macrotask = () => new Promise<void>((done) => setImmediate(done));
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 
+interface Instance {
+  readonly pipeline: Pipeline<unknown>;
+  readonly instance: number;
+  runner: PipelineRunner;
+  readonly view: PipelineInstance;
+}
+
 /**
  * Creates a test driver for one or several pipelines.
  *
- * Input records are delivered synchronously: a chain of synchronous stages has produced its outputs when
- * `pipeInput` returns. Asynchronous stages need `await driver.settle()`. Timed operators run on the driver's
- * virtual clock when given `scheduler: driver.scheduler` (a pipeline factory receives it): `advanceTime(ms)` runs
- * their timers. Promise-returning work (a stand-in for an HTTP call) still runs on real microtasks, which `settle`
- * and `advanceTime` wait for; real timers and I/O are waited for only with `settle({ realTimeoutMs })`.
+ * The pipelines start at once on an in-memory Kafka: each joins its consumer group and reads its topics from the
+ * beginning. Records piped in are fetched and processed asynchronously, as on a broker: `await driver.settle()` before
+ * reading outputs. Timed operators run on the driver's virtual clock when given `scheduler: driver.scheduler` (a
+ * pipeline factory receives it); the engine's own timers always do. `advanceTime(ms)` runs them all.
  *
  * @example
  * ```ts
@@ -170,102 +215,28 @@ const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
  * @returns the driver
  */
 export function createTestDriver(pipelines: TestDriverPipelines, options: TestDriverOptions = {}): TestDriver {
-  const {
-    defaultPartitions = 1,
-    partitions = {},
-    logLevel = 'debug',
-    observer = noopObserver,
-    onSend,
-    onCrash = 'throw',
-  } = options;
+  const { defaultPartitions = 1, partitions = {}, logLevel = 'debug', onCrash = 'throw' } = options;
+  const { onSend } = options;
   const clock = options.scheduler ?? new TestClock(options.startTime);
   const sink = logSink();
   const logger = createSinkLogger(sink, logLevel);
-  const chooser = createPartitionChooser();
+  const kafka = createMemoryKafka({
+    now: () => clock.now(),
+    autoCreateTopics: true,
+    defaultPartitions,
+    ...(onSend ? { beforeWrite: (record) => onSend(record as OutgoingRecord) } : {}),
+  });
+  let progress = 0;
+  // every engine event, write, commit and log line is progress: settle() waits until none comes for a few rounds
+  const observer = countingObserver(options.observer ?? noopObserver, () => {
+    progress++;
+  });
   const outcomes: RecordOutcome[] = [];
   const crashes: PipelineCrash[] = [];
   const unreported: PipelineCrash[] = [];
-  let harnesses: PipelineHarness[] = [];
-  let progress = 0;
+  const instances: Instance[] = [];
+  const pending = new Set<Promise<unknown>>();
   let closed = false;
-
-  const store = new TopicStore(
-    chooser,
-    () => clock.now(),
-    defaultPartitions,
-    (record: StoredRecord) => {
-      progress++;
-      for (const harness of harnesses) if (harness.consumes(record.topic)) harness.deliver(record);
-    },
-  );
-  for (const [topic, count] of Object.entries(partitions)) store.declare(topic, count);
-
-  const assertOpen = () => {
-    if (closed) throw new Error('the test driver is closed');
-  };
-
-  /** The simulated shared producer: an "ack" is the record stored in its topic. */
-  const send = async (record: OutgoingMessage): Promise<void> => {
-    await Promise.resolve(); // acknowledged asynchronously, never inside the caller's stack
-    let delay = 100;
-    for (;;) {
-      if (closed) {
-        throw new TributaryError('TRIBUTARY_ERR_PUBLISH', 'the producer is closed', { retriable: true });
-      }
-      try {
-        if (onSend) await onSend(record as OutgoingRecord);
-        break;
-      } catch (error) {
-        observer.producerSent(1, 0, false);
-        if (isPermanentSendError(error)) throw error;
-        logger.warn(
-          { err: error, records: 1, retryInMs: delay },
-          `produce failed, re-sending the batch: ${errorMessage(error)}`,
-        );
-        await new Promise<void>((done) => clock.schedule(() => done(), delay));
-        delay = Math.min(delay * 2, 5000);
-      }
-    }
-    store.append({
-      topic: record.topic,
-      key: record.key,
-      value: record.value,
-      headers: record.headers,
-      partition: record.partition,
-    });
-    observer.producerSent(1, 0, true);
-  };
-
-  const restartHarness = (harness: PipelineHarness) => {
-    const index = unreported.findIndex((c) => c.pipeline === harness.pipeline.name);
-    if (index >= 0) unreported.splice(index, 1);
-    harness.restart();
-  };
-
-  const deps = {
-    clock,
-    logger,
-    observer,
-    store,
-    send,
-    progress: () => {
-      progress++;
-    },
-    outcome: (outcome: RecordOutcome) => {
-      outcomes.push(outcome);
-    },
-    crashed: (crash: PipelineCrash) => {
-      crashes.push(crash);
-      if (onCrash === 'restart') {
-        queueMicrotask(() => {
-          const harness = harnesses.find((h) => h.pipeline.name === crash.pipeline);
-          if (harness && !closed && harness.state === 'crashed') harness.restart();
-        });
-      } else {
-        unreported.push(crash);
-      }
-    },
-  };
 
   const resolved =
     typeof pipelines === 'function' ? pipelines({ scheduler: clock, now: () => clock.now() }) : pipelines;
@@ -281,37 +252,172 @@ export function createTestDriver(pipelines: TestDriverPipelines, options: TestDr
     if (names.has(p.name)) throw new Error(`two pipelines are named "${p.name}"; names must be unique`);
     names.add(p.name);
   }
-  harnesses = list.map((p) => new PipelineHarness(p, deps));
+
+  for (const [topic, count] of Object.entries(partitions)) kafka.createTopic(topic, count);
+  for (const p of list) {
+    for (const topic of p.source.topics) kafka.createTopic(topic);
+    kafka.createTopic(p.deadLetter.topic);
+  }
+
+  const producerPort: ProducerPort = kafka.producer();
+  const batcher = new ProducerBatcher(producerPort, { observer, logger, clock });
+  const deps: RunnerDeps = {
+    client: kafka,
+    producer: batcher,
+    logger,
+    observer,
+    clock,
+    finished: (pipeline, entry, outcome, durationMs) => {
+      progress++;
+      outcomes.push({
+        pipeline,
+        topic: entry.tracker.topic,
+        partition: entry.tracker.partition,
+        offset: entry.offset,
+        outcome,
+        durationMs,
+      });
+    },
+    crashed: (pipeline, error) => {
+      progress++;
+      const crash: PipelineCrash = { pipeline, error, at: clock.now() };
+      crashes.push(crash);
+      if (onCrash === 'throw') unreported.push(crash);
+    },
+  };
+
+  /** Work the driver started and must see finish (a start, a stop): settle waits for it and reports its failure. */
+  const track = <T>(work: Promise<T>): Promise<T> => {
+    const tracked = work.finally(() => pending.delete(tracked));
+    pending.add(tracked);
+    tracked.catch(() => {}); // reported by settle()
+    return tracked;
+  };
+
+  const startInstance = (pipeline: Pipeline<unknown>, number: number): Instance => {
+    // the driver reads input topics from their beginning, so records piped before a group joined are consumed
+    const readFromStart: Pipeline<unknown> = { ...pipeline, source: { ...pipeline.source, fromBeginning: true } };
+    const entry: Instance = {
+      pipeline,
+      instance: number,
+      runner: new PipelineRunner(readFromStart, deps),
+      view: {
+        pipeline: pipeline.name,
+        instance: number,
+        get state() {
+          return entry.runner.state;
+        },
+        get assignment() {
+          return entry.runner.assignment;
+        },
+        get pausedPartitions() {
+          return entry.runner.pausedPartitions;
+        },
+        get inFlight() {
+          return entry.runner.inFlight;
+        },
+      },
+    };
+    return entry;
+  };
+
+  const started = track(
+    (async () => {
+      await producerPort.connect();
+      for (const p of list) {
+        const entry = startInstance(p, 1);
+        instances.push(entry);
+        await entry.runner.start();
+      }
+    })(),
+  );
+
+  const assertOpen = () => {
+    if (closed) throw new Error('the test driver is closed');
+  };
 
   const throwCrashes = () => {
     const crash = unreported.shift();
     if (crash) throw crashError(crash);
   };
 
-  const harnessFor = (name: string): PipelineHarness => {
-    const harness = harnesses.find((h) => h.pipeline.name === name);
-    if (!harness) throw new Error(`no pipeline named "${name}" (have: ${[...names].join(', ')})`);
-    return harness;
+  const pipelineNamed = (name: string | undefined): Pipeline<unknown> => {
+    if (name === undefined) {
+      if (list.length !== 1) throw new Error(`several pipelines run (${[...names].join(', ')}); name one`);
+      return list[0] as Pipeline<unknown>;
+    }
+    const pipeline = list.find((p) => p.name === name);
+    if (!pipeline) throw new Error(`no pipeline named "${name}" (have: ${[...names].join(', ')})`);
+    return pipeline;
   };
 
-  const unfinishedCount = () => harnesses.reduce((n, h) => n + h.unfinished().length, 0);
+  const live = (name?: string) =>
+    instances.filter((i) => (name === undefined || i.pipeline.name === name) && isLive(i.runner.state));
+
+  const unfinished = (): UnfinishedRecord[] => {
+    const result: UnfinishedRecord[] = [];
+    for (const p of list) {
+      const held = new Map<string, bigint>(); // per partition: the highest offset an instance holds
+      for (const entry of live(p.name)) {
+        for (const u of entry.runner.unfinished()) {
+          result.push({ pipeline: p.name, topic: u.topic, partition: u.partition, offset: u.offset, state: u.state });
+          const k = `${u.topic}\u0000${u.partition}`;
+          if ((held.get(k) ?? -1n) < u.offset) held.set(k, u.offset);
+        }
+      }
+      const group = kafka.group(p.source.groupId);
+      for (const topic of p.source.topics) {
+        const log = kafka.topic(topic);
+        if (log === undefined) continue;
+        log.logs.forEach((records, partition) => {
+          const owner = group.members.find((m) => m.position(topic, partition) !== undefined);
+          const position = owner?.position(topic, partition) ?? group.committed(topic, partition) ?? 0n;
+          const heldUpTo = held.get(`${topic}\u0000${partition}`);
+          const from = heldUpTo !== undefined && heldUpTo + 1n > position ? heldUpTo + 1n : position;
+          for (let offset = from; offset < BigInt(records.length); offset++) {
+            result.push({ pipeline: p.name, topic, partition, offset, state: 'waiting' });
+          }
+        });
+      }
+    }
+    return result;
+  };
+
+  const busy = () =>
+    pending.size > 0 ||
+    unfinished().length > 0 ||
+    instances.some((i) => i.runner.state === 'restarting' || i.runner.state === 'starting');
 
   const settle = async (settleOptions: SettleOptions = {}): Promise<void> => {
     assertOpen();
     const deadline = Date.now() + (settleOptions.realTimeoutMs ?? 0);
     let quiet = 0;
     for (let round = 0; round < MAX_SETTLE_ROUNDS; round++) {
-      const before = progress;
+      const before = progress + kafka.version + sink.lines.length;
       await macrotask();
       progress += clock.runDue();
       throwCrashes();
-      quiet = progress === before ? quiet + 1 : 0;
+      quiet = progress + kafka.version + sink.lines.length === before ? quiet + 1 : 0;
       if (quiet >= QUIET_ROUNDS) {
-        if (unfinishedCount() === 0 || Date.now() >= deadline) return;
+        if (pending.size === 0 && (unfinished().length === 0 || Date.now() >= deadline)) break;
+        if (pending.size > 0 && Date.now() >= deadline) {
+          // a start or stop waits for virtual time (a backoff, a drain): the caller advances the clock
+          break;
+        }
         await sleep(1);
       }
+      if (round === MAX_SETTLE_ROUNDS - 1) {
+        throw new Error(`the pipelines did not settle after ${MAX_SETTLE_ROUNDS} rounds (a loop between topics?)`);
+      }
     }
-    throw new Error(`the pipelines did not settle after ${MAX_SETTLE_ROUNDS} rounds (a loop between topics?)`);
+    await reportFailures();
+  };
+
+  /** A start or stop the driver ran that failed: thrown from the next settle. */
+  const failures: unknown[] = [];
+  const reportFailures = async () => {
+    const failure = failures.shift();
+    if (failure !== undefined) throw failure;
   };
 
   const advanceTo = async (target: number): Promise<void> => {
@@ -330,7 +436,7 @@ export function createTestDriver(pipelines: TestDriverPipelines, options: TestDr
   const pipe = (topic: string, record: TestInputRecord): RecordPosition => {
     assertOpen();
     throwCrashes();
-    const stored = store.append({
+    const stored = kafka.append({
       topic,
       key: record.key ?? null,
       value: encodeTestValue(record.value),
@@ -338,7 +444,6 @@ export function createTestDriver(pipelines: TestDriverPipelines, options: TestDr
       partition: record.partition,
       timestamp: record.timestamp,
     });
-    throwCrashes();
     return { topic: stored.topic, partition: stored.partition, offset: stored.offset };
   };
 
@@ -347,15 +452,69 @@ export function createTestDriver(pipelines: TestDriverPipelines, options: TestDr
     topicOptions: OutputTopicOptions<unknown> | SchemaOutputTopicOptions<z.core.$ZodType> = {},
   ): TestOutputTopic<unknown> {
     assertOpen();
-    const log = store.declare(name, topicOptions.partitions);
+    const log = kafka.createTopic(name, topicOptions.partitions, { resize: true });
     const decode: ValueDecoder<unknown> =
       'schema' in topicOptions ? schemaDecoder(topicOptions.schema) : decoderOf(topicOptions.decode);
     return new TestOutputTopic(log, decode);
   }
 
+  const committedOffsets = (): CommittedOffset[] => {
+    for (const entry of live()) entry.runner.commitNow().catch(() => {}); // commitNow never rejects
+    const result: CommittedOffset[] = [];
+    for (const p of list) {
+      const group = kafka.group(p.source.groupId);
+      for (const topic of p.source.topics) {
+        if (kafka.topic(topic) === undefined) continue;
+        for (const [partition, offset] of group.committedOffsets(topic)) {
+          result.push({ pipeline: p.name, groupId: p.source.groupId, topic, partition, offset });
+        }
+      }
+    }
+    return result.sort((a, b) =>
+      a.groupId !== b.groupId
+        ? a.groupId < b.groupId
+          ? -1
+          : 1
+        : a.topic !== b.topic
+          ? a.topic < b.topic
+            ? -1
+            : 1
+          : a.partition - b.partition,
+    );
+  };
+
+  const committable = (topic: string, pipelineName?: string): Map<number, bigint> => {
+    let pipeline: Pipeline<unknown>;
+    if (pipelineName !== undefined) pipeline = pipelineNamed(pipelineName);
+    else {
+      const consumers = list.filter((p) => p.source.topics.includes(topic));
+      if (consumers.length !== 1) {
+        throw new Error(
+          consumers.length === 0
+            ? `no pipeline consumes ${topic}`
+            : `several pipelines consume ${topic} (${consumers.map((p) => p.name).join(', ')}); name one`,
+        );
+      }
+      pipeline = consumers[0] as Pipeline<unknown>;
+    }
+    const result = new Map(kafka.group(pipeline.source.groupId).committedOffsets(topic));
+    for (const entry of live(pipeline.name)) {
+      for (const tpo of entry.runner.committable()) {
+        if (tpo.topic === topic) result.set(tpo.partition, tpo.offset);
+      }
+    }
+    return new Map([...result].sort(([a], [b]) => a - b));
+  };
+
+  const stopInstance = async (entry: Instance, graceful: boolean): Promise<void> => {
+    if (graceful) await entry.runner.stop();
+    else await entry.runner.abort();
+  };
+
   const driver: TestDriver = {
     scheduler: clock,
     pipelines: list,
+    kafka,
     logs: sink.lines,
     logSink: sink,
     logger,
@@ -363,7 +522,7 @@ export function createTestDriver(pipelines: TestDriverPipelines, options: TestDr
     now: () => clock.now(),
     inputTopic(name, topicOptions = {}) {
       assertOpen();
-      store.declare(name, topicOptions.partitions);
+      kafka.createTopic(name, topicOptions.partitions, { resize: true });
       return new TestInputTopic(name, pipe);
     },
     outputTopic: outputTopic as TestDriver['outputTopic'],
@@ -377,7 +536,7 @@ export function createTestDriver(pipelines: TestDriverPipelines, options: TestDr
         }
         name = topics[0] as string;
       }
-      return new TestDeadLetterTopic(store.declare(name), textDecoder);
+      return new TestDeadLetterTopic(kafka.createTopic(name), textDecoder);
     },
     outcomes(filter = {}) {
       return outcomes.filter(
@@ -386,32 +545,50 @@ export function createTestDriver(pipelines: TestDriverPipelines, options: TestDr
           (filter.topic === undefined || o.topic === filter.topic),
       );
     },
-    committedOffsets() {
-      return harnesses.flatMap((h) => h.commit());
+    committedOffsets,
+    committable,
+    unfinished,
+    failSends(failure = {}) {
+      assertOpen();
+      return kafka.failSends(failure);
     },
-    committable(topic, pipeline) {
-      if (pipeline !== undefined) return harnessFor(pipeline).committable(topic);
-      const consumers = harnesses.filter((h) => h.consumes(topic));
-      if (consumers.length !== 1) {
-        throw new Error(
-          consumers.length === 0
-            ? `no pipeline consumes ${topic}`
-            : `several pipelines consume ${topic} (${consumers.map((h) => h.pipeline.name).join(', ')}); name one`,
-        );
-      }
-      return (consumers[0] as PipelineHarness).committable(topic);
+    instances(pipeline) {
+      return live(pipeline).map((i) => i.view);
     },
-    unfinished() {
-      return harnesses.flatMap((h) => h.unfinished());
+    async addInstance(pipeline) {
+      assertOpen();
+      await started;
+      const p = pipelineNamed(pipeline);
+      const number = Math.max(0, ...instances.filter((i) => i.pipeline === p).map((i) => i.instance)) + 1;
+      const entry = startInstance(p, number);
+      instances.push(entry);
+      await track(entry.runner.start());
+      return entry.view;
+    },
+    async removeInstance(instance, removeOptions = {}) {
+      assertOpen();
+      const entry = instances.find((i) => i.view === instance);
+      if (entry === undefined) throw new Error('removeInstance: not an instance of this driver');
+      await track(stopInstance(entry, removeOptions.graceful ?? true));
     },
     settle,
     async flush(flushOptions = {}) {
       const limit = clock.now() + (flushOptions.maxTimeMs ?? 24 * 60 * 60 * 1000);
       await settle();
+      let seen = progress + kafka.version;
+      let lastProgressAt = clock.now();
       for (;;) {
-        const next = clock.nextTimerAt();
+        const oneShot = clock.nextTimerAt({ oneShot: true });
+        // with work left, the engine's recurring timers count too (a commit, the watchdog finding a dropped record),
+        // until they have done nothing for a while
+        const idleFor = clock.now() - lastProgressAt;
+        const next = busy() && (oneShot !== undefined || idleFor < FLUSH_IDLE_MS) ? clock.nextTimerAt() : oneShot;
         if (next === undefined || next > limit) break;
         await advanceTo(next);
+        if (progress + kafka.version !== seen) {
+          seen = progress + kafka.version;
+          lastProgressAt = clock.now();
+        }
       }
     },
     async advanceTime(ms) {
@@ -419,28 +596,67 @@ export function createTestDriver(pipelines: TestDriverPipelines, options: TestDr
       if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`advanceTime: ms must be >= 0, got ${ms}`);
       await advanceTo(clock.now() + ms);
     },
-    restart(pipeline) {
+    async restart(pipeline) {
       assertOpen();
-      if (pipeline !== undefined) {
-        restartHarness(harnessFor(pipeline));
-        return;
-      }
-      const crashed = harnesses.filter((h) => h.state === 'crashed');
+      unreported.length = 0;
+      const chosen = pipeline === undefined ? undefined : pipelineNamed(pipeline).name;
+      const crashed = live(chosen).filter((i) => i.runner.state === 'restarting');
       if (crashed.length > 0) {
-        for (const h of crashed) restartHarness(h);
+        for (const entry of crashed) entry.runner.restartNow();
+        await settle();
         return;
       }
-      if (harnesses.length !== 1) throw new Error('several pipelines run and none crashed; name the one to restart');
-      restartHarness(harnesses[0] as PipelineHarness);
+      const targets = live(chosen ?? pipelineNamed(undefined).name);
+      await track(
+        Promise.all(
+          targets.map(async (entry) => {
+            await entry.runner.stop();
+            entry.runner = startInstance(entry.pipeline, entry.instance).runner;
+            await entry.runner.start();
+          }),
+        ),
+      );
+      await settle();
     },
     async close() {
       if (closed) return;
-      for (const h of harnesses) h.close();
       closed = true;
-      clock.actions.splice(0).forEach((action) => {
-        action.unsubscribe();
-      });
+      await started.catch(() => {});
+      await Promise.allSettled(instances.map((i) => i.runner.abort()));
+      batcher.close();
+      await producerPort.disconnect();
+      for (const action of clock.actions.splice(0)) action.unsubscribe();
     },
   };
+
+  started.catch((error: unknown) => failures.push(error));
   return driver;
+}
+
+/** The observer, also calling `progress` on every event. */
+function countingObserver(observer: EngineObserver, progress: () => void): EngineObserver {
+  const counting = {} as Record<keyof EngineObserver, (...args: never[]) => void>;
+  for (const name of Object.keys(noopObserver) as (keyof EngineObserver)[]) {
+    const method = observer[name] as (...args: never[]) => void;
+    counting[name] = PERIODIC_EVENTS.has(name)
+      ? (...args: never[]) => method.apply(observer, args)
+      : (...args: never[]) => {
+          progress();
+          method.apply(observer, args);
+        };
+  }
+  return counting as unknown as EngineObserver;
+}
+
+function isLive(state: RunnerState): boolean {
+  return state !== 'stopped' && state !== 'failed' && state !== 'completed' && state !== 'idle';
+}
+
+/** The error `settle()` rejects with when a pipeline crashed. */
+export function crashError(crash: PipelineCrash): TributaryError {
+  return new TributaryError(
+    'TRIBUTARY_ERR_PIPELINE_CRASHED',
+    `pipeline ${crash.pipeline} crashed: ${errorMessage(crash.error)} (the engine restarts it from the committed offsets after its backoff; advance the clock, or call driver.restart() to restart at once, or create the driver with onCrash: 'restart' to only record crashes)`,
+    { cause: crash.error },
+  );
 }

@@ -1,21 +1,28 @@
 /** The test driver: run pipelines without a broker (docs/testing.md). */
+
+export { laneFor } from '../source/recordEnvelope.js';
 export {
   createTestDriver,
+  type PipelineInstance,
   type SettleOptions,
   type TestDriver,
   type TestDriverOptions,
   type TestDriverPipelines,
   type TestDriverTools,
 } from './createTestDriver.js';
+export type { CommittedOffset, PipelineCrash, RecordOutcome, UnfinishedRecord } from './driverReports.js';
 export { createSinkLogger, type LogLine, type LogSink, logSink } from './logSink.js';
-export { createPartitionChooser, murmur2, type PartitionChooser, partitionForKey } from './partitioner.js';
+export { MemoryKafkaError, RebalanceInProgressError } from './memoryKafka/memoryErrors.js';
+export type { GroupAssignment, MemoryGroup } from './memoryKafka/memoryGroup.js';
 export {
-  type CommittedOffset,
-  laneFor,
-  type PipelineCrash,
-  type RecordOutcome,
-  type UnfinishedRecord,
-} from './pipelineHarness.js';
+  createMemoryKafka,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  MemoryKafka,
+  type MemoryKafkaOptions,
+  type StoredRecordRequest,
+} from './memoryKafka/memoryKafka.js';
+export type { SendFailure, SendFailureRule } from './memoryKafka/sendFailures.js';
+export { createPartitionChooser, murmur2, type PartitionChooser, partitionForKey } from './partitioner.js';
 export { DEFAULT_START_TIME, TestClock } from './testClock.js';
 export {
   type DeadLetter,

@@ -5,6 +5,7 @@
  * `Date.now()` for timestamps and durations so they are deterministic too.
  */
 import { VirtualTimeScheduler } from 'rxjs';
+import type { CancelTimer, Clock } from '../clock.js';
 
 /** 2024-01-01T00:00:00.000Z: the default start of virtual time (so record timestamps look like real ones). */
 export const DEFAULT_START_TIME = Date.UTC(2024, 0, 1);
@@ -13,7 +14,10 @@ export const DEFAULT_START_TIME = Date.UTC(2024, 0, 1);
  * A virtual-time scheduler. Time is milliseconds since the epoch; timers scheduled on it run only when the driver
  * advances the clock past them (or settles work that is due now).
  */
-export class TestClock extends VirtualTimeScheduler {
+export class TestClock extends VirtualTimeScheduler implements Clock {
+  /** The work of `setInterval` timers (the engine's commit loop and watchdog): they recur for ever. */
+  readonly #recurring = new WeakSet<object>();
+
   constructor(startTime: number = DEFAULT_START_TIME) {
     super();
     if (!Number.isFinite(startTime))
@@ -21,14 +25,36 @@ export class TestClock extends VirtualTimeScheduler {
     this.frame = startTime;
   }
 
+  /** Calls `fn` once, `ms` of virtual time from now (the engine's timers, when the driver runs it). */
+  setTimeout(fn: () => void, ms: number): CancelTimer {
+    const action = this.schedule(() => fn(), Math.max(0, ms));
+    return () => action.unsubscribe();
+  }
+
+  /** Calls `fn` every `ms` of virtual time until cancelled. */
+  setInterval(fn: () => void, ms: number): CancelTimer {
+    const period = Math.max(1, ms);
+    const tick = function (this: { schedule(state?: unknown, delay?: number): unknown }) {
+      fn();
+      this.schedule(undefined, period);
+    };
+    this.#recurring.add(tick);
+    const action = this.schedule(tick, period);
+    return () => action.unsubscribe();
+  }
+
   /** Timers scheduled and not run yet (cancelled ones are removed by RxJS when they unsubscribe). */
   get pendingTimers(): number {
     return this.actions.length;
   }
 
-  /** When the earliest pending timer is due, or undefined when none is pending. */
-  nextTimerAt(): number | undefined {
-    return this.actions[0]?.delay;
+  /**
+   * When the earliest pending timer is due, or undefined when none is pending. With `oneShot`, timers started by
+   * `setInterval` (the engine's commit loop and watchdog, which recur for ever) are left out.
+   */
+  nextTimerAt(options: { oneShot?: boolean } = {}): number | undefined {
+    if (!options.oneShot) return this.actions[0]?.delay;
+    return this.actions.find((action) => !this.#recurring.has((action as unknown as { work: object }).work))?.delay;
   }
 
   /** Runs every timer due at the current time (or earlier), in due order; returns how many ran. Does not move the clock. */

@@ -206,6 +206,10 @@ export class MemoryConsumer implements ConsumerPort, GroupMember {
     this.#fatal.emit(error);
   }
 
+  position(topic: string, partition: number): bigint | undefined {
+    return this.#positions.get(key(topic, partition));
+  }
+
   rebalanceStarted(): void {
     this.#wakeUp();
   }

@@ -14,6 +14,8 @@ export interface GroupMember {
   readonly topics: readonly string[];
   /** The group started a rebalance: the member should rejoin as soon as its batch in hand is over. */
   rebalanceStarted(): void;
+  /** The next offset the member fetches from a partition it owns, or undefined. */
+  position(topic: string, partition: number): bigint | undefined;
 }
 
 export interface GroupAssignment {
@@ -50,6 +52,16 @@ export class MemoryGroup {
   /** Member ids, in the order they joined. */
   get memberIds(): string[] {
     return this.#members.map((m) => m.memberId);
+  }
+
+  /** Whether a member subscribes to `topic`. */
+  consumes(topic: string): boolean {
+    return this.#members.some((m) => m.topics.includes(topic));
+  }
+
+  /** The members, in the order they joined. */
+  get members(): readonly GroupMember[] {
+    return this.#members;
   }
 
   /** The partitions each member owns now, by member id. */

@@ -79,13 +79,23 @@ export class MemoryKafka implements KafkaClientPort {
     return new MemoryAdmin(this);
   }
 
-  /** Creates a topic (or returns it when it exists with that many partitions). */
-  createTopic(name: string, partitions?: number): TopicLog {
+  /**
+   * Creates a topic, or returns it when it exists. A different partition count is an error, except for a topic that
+   * holds no record yet when `resize` is set (the test driver's `inputTopic(name, { partitions })`): the groups
+   * consuming it then rebalance.
+   */
+  createTopic(name: string, partitions?: number, options: { resize?: boolean } = {}): TopicLog {
     const existing = this.#store.get(name);
     if (existing !== undefined) {
-      if (partitions !== undefined && partitions !== existing.partitions) {
-        throw new Error(`topic ${name} exists with ${existing.partitions} partitions, not ${partitions}`);
+      if (partitions === undefined || partitions === existing.partitions) return existing;
+      if (!options.resize || existing.appended.length > 0) {
+        throw new Error(
+          `topic ${name} exists with ${existing.partitions} partitions${existing.appended.length > 0 ? ' and holds records' : ''}; it cannot get ${partitions}`,
+        );
       }
+      this.#store.declare(name, partitions);
+      for (const group of this.#groups.values()) if (group.consumes(name)) group.rebalance();
+      this.changed();
       return existing;
     }
     const log = this.#store.declare(name, partitions);

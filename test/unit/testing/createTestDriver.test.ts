@@ -69,18 +69,20 @@ const Order = z.object({ id: z.string(), total: z.number().nonnegative() });
 
 describe('createTestDriver', () => {
   describe('input topics and envelopes', () => {
-    it('delivers synchronously: a synchronous chain has published when pipeInput returns', () => {
+    it('delivers asynchronously, as a broker does: records are fetched and published once the driver settles', async () => {
       const driver = driverFor((r) => r.pipe(parseJson(), validate(Order), publish('out')));
       const position = driver.inputTopic('in').pipeInput({ key: 'o1', value: { id: 'o1', total: 5 } });
       expect(position).toEqual({ topic: 'in', partition: 0, offset: 0n });
-      // publish's send is acknowledged on a microtask, like a broker ack: not yet stored
       expect(driver.outputTopic('out').isEmpty()).toBe(true);
+      await driver.settle();
+      expect(driver.outputTopic('out').readValues()).toEqual([{ id: 'o1', total: 5 }]);
     });
 
     it('encodes objects as JSON, strings as UTF-8, Buffers as is and null as a tombstone', async () => {
       const seen: Envelope<RawValue>[] = [];
       const driver = driverFor((r) => r.pipe(tap((e) => e.ok && seen.push(e))));
       driver.inputTopic('in').pipeValues([{ a: 1 }, 'text', Buffer.from([0xff, 0x00]), null, 12n]);
+      await driver.settle();
       expect(seen.map((e) => e.value)).toEqual([
         Buffer.from('{"a":1}'),
         Buffer.from('text'),
@@ -92,7 +94,7 @@ describe('createTestDriver', () => {
       expect(() => driver.inputTopic('in').pipeInput({ value: undefined })).toThrow(/null for a tombstone/);
     });
 
-    it('builds the origin like the engine: offsets per partition, key bytes, header bytes, timestamp, correlation id', () => {
+    it('builds the origin like the engine: offsets per partition, key bytes, header bytes, timestamp, correlation id', async () => {
       const seen: Envelope<RawValue>[] = [];
       const driver = driverFor((r) => r.pipe(tap((e) => e.ok && seen.push(e))), {}, { partitions: { in: 3 } });
       const input = driver.inputTopic('in');
@@ -105,6 +107,7 @@ describe('createTestDriver', () => {
         partition: 2,
         timestamp: new Date('2024-05-01T00:00:00Z'),
       });
+      await driver.settle();
       const choose = createPartitionChooser();
       keys.forEach((k, i) => {
         expect(positions[i]?.partition).toBe(choose('in', 3, Buffer.from(k)));
@@ -138,10 +141,11 @@ describe('createTestDriver', () => {
       ['partition', ['in/0', 'in/0', 'in/0']],
       ['key', ['in/0/YQ==', 'in/0/Yg==', 'in/0']],
       ['unordered', ['in/0@0', 'in/0@1', 'in/0@2']],
-    ] as const)('gives %s ordering the engine lanes', (ordering, lanes) => {
+    ] as const)('gives %s ordering the engine lanes', async (ordering, lanes) => {
       const seen: string[] = [];
       const driver = driverFor((r) => r.pipe(tap((e) => seen.push(e.origin.lane))), { ordering });
       driver.inputTopic('in').pipeRecords([{ key: 'a', value: 1 }, { key: 'b', value: 2 }, { value: 3 }]);
+      await driver.settle();
       expect(seen).toEqual(lanes);
     });
 
@@ -149,7 +153,7 @@ describe('createTestDriver', () => {
       const driver = driverFor((r) => r);
       driver.inputTopic('in', { partitions: 4 });
       driver.inputTopic('in').pipeValues([1]);
-      expect(() => driver.inputTopic('in', { partitions: 2 })).toThrow(/already has 4 partitions/);
+      expect(() => driver.inputTopic('in', { partitions: 2 })).toThrow(/exists with 4 partitions and holds records/);
       expect(() => driver.inputTopic('other', { partitions: 0 })).toThrow(RangeError);
     });
   });
@@ -315,7 +319,7 @@ describe('createTestDriver', () => {
       expect(driver.outputTopic('out').readValues()).toEqual([1, 2, 0, 3]);
     });
 
-    it('counts filtered and sunk outcomes as finished', () => {
+    it('counts filtered and sunk outcomes as finished', async () => {
       const driver = driverFor(
         (r) =>
           r.pipe(
@@ -327,13 +331,22 @@ describe('createTestDriver', () => {
         {},
         { partitions: { in: 2 } },
       );
-      driver.inputTopic('in').pipeValues([1, 2, 3, 4, 5]);
+      driver.inputTopic('in').pipeValues([1, 2, 3, 4, 5]); // round-robin: 1, 3, 5 in partition 0; 2, 4 in 1
+      await driver.settle();
+      // the consumer hands over one partition's batch at a time: partition 0's, then partition 1's
+      expect(driver.outcomes().map((o) => `${o.partition}@${o.offset} ${o.outcome}`)).toEqual([
+        '0@0 sunk',
+        '0@1 sunk',
+        '0@2 sunk',
+        '1@0 filtered',
+        '1@1 filtered',
+      ]);
       expect(driver.outcomes().map((o) => o.outcome)).toEqual<Outcome[]>([
         'sunk',
-        'filtered',
+        'sunk',
         'sunk',
         'filtered',
-        'sunk',
+        'filtered',
       ]);
       expect(driver.committable('in')).toEqual(
         new Map([
@@ -418,9 +431,10 @@ describe('createTestDriver', () => {
       await driver.advanceTime(250);
       driver.committedOffsets();
       await driver.close();
+      // the engine counts a batch's records as consumed once it admitted them all: after the first attempt ran
       expect(events).toEqual([
-        'consumed under-test in/0 1',
         'retried under-test flaky',
+        'consumed under-test in/0 1',
         'sent 1 true',
         'finished under-test in published 0.25s',
         'committed under-test under-test-group in/0 1',
@@ -512,7 +526,9 @@ describe('createTestDriver', () => {
       await driver.flush();
       expect(driver.outputTopic('out', { decode: 'string' }).readValues()).toEqual(['done']);
       expect(driver.now()).toBe(t0 + 180_000);
-      expect(driver.scheduler.pendingTimers).toBe(0);
+      // only the engine's recurring timers are left: its commit loop and watchdog
+      expect(driver.scheduler.pendingTimers).toBe(2);
+      expect(driver.scheduler.nextTimerAt({ oneShot: true })).toBeUndefined();
     });
 
     it('settle({ realTimeoutMs }) also waits for work on real timers', async () => {
@@ -677,12 +693,15 @@ describe('createTestDriver', () => {
       input.pipeValues([1, 2]);
       await driver.settle();
       driver.committedOffsets(); // the engine's commit loop ran: 2 is committed
-      expect(() => input.pipeValues([3])).toThrow(/crashed: bug in user code/);
+      input.pipeValues([3]);
+      await expect(driver.settle()).rejects.toThrow(/crashed: bug in user code/);
       expect(driver.crashes).toHaveLength(1);
-      input.pipeValues([4]); // not delivered while crashed
-      driver.restart();
+      expect(() => input.pipeValues([4])).not.toThrow(); // reported once
       await driver.settle();
-      expect(driver.outputTopic('out').readValues()).toEqual([1, 2, 3, 4]);
+      expect(driver.unfinished().map((u) => `${u.offset}:${u.state}`)).toEqual(['2:waiting', '3:waiting']); // in its backoff
+      expect(driver.outputTopic('out').readValues()).toEqual([1, 2]);
+      await driver.restart(); // without waiting for the backoff
+      expect(driver.outputTopic('out').readValues()).toEqual([3, 4]);
       expect(driver.committable('in')).toEqual(new Map([[0, 4n]]));
     });
 
@@ -690,15 +709,22 @@ describe('createTestDriver', () => {
       const driver = driverFor(crashingOnce(), {}, { onCrash: 'restart' });
       driver.inputTopic('in').pipeValues([1, 2, 3, 4]);
       await driver.settle();
+      expect(driver.outputTopic('out').readValues()).toEqual([1, 2]);
+      await driver.advanceTime(500); // the engine's first crash backoff
       // 1 and 2 were published but not committed before the crash: delivered again after the restart
-      expect(driver.outputTopic('out').readValues()).toEqual([1, 2, 1, 2, 3, 4]);
+      expect(driver.outputTopic('out').readValues()).toEqual([1, 2, 3, 4]);
       expect(driver.crashes.map((c) => c.pipeline)).toEqual(['under-test']);
       expect(driver.logs.some((l) => l.level === 'error' && l.code === 'TRIBUTARY_ERR_PIPELINE_CRASHED')).toBe(true);
     });
 
-    it('a chain that completes is a crash too', async () => {
+    it('a chain that completes stops its pipeline for good, as in the engine', async () => {
       const driver = driverFor(() => EMPTY);
-      await expect(driver.settle()).rejects.toThrow(/completed while the pipeline was running/);
+      driver.inputTopic('in').pipeValues([1]);
+      await driver.flush();
+      expect(driver.crashes).toEqual([]);
+      expect(driver.instances()).toEqual([]);
+      expect(driver.logs.some((l) => l.level === 'warn' && /operator chain completed/.test(String(l.msg)))).toBe(true);
+      expect(driver.unfinished().map((u) => `${u.offset}:${u.state}`)).toEqual(['0:waiting']);
     });
   });
 
@@ -754,7 +780,8 @@ describe('createTestDriver', () => {
       );
       driver.inputTopic('in').pipeValues(['x']);
       await driver.settle();
-      expect(driver.scheduler.pendingTimers).toBe(1);
+      // the retry's wait, the engine's commit loop and its watchdog
+      expect(driver.scheduler.pendingTimers).toBe(3);
       await driver.close();
       expect(driver.scheduler.pendingTimers).toBe(0);
       expect(() => driver.inputTopic('in')).toThrow(/closed/);
