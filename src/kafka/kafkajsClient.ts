@@ -31,6 +31,7 @@ import type {
   BatchHandler,
   ConsumerOptions,
   ConsumerPort,
+  HeaderValue,
   KafkaClientPort,
   OutgoingMessage,
   PartitionOffsets,
@@ -248,6 +249,7 @@ class KafkajsProducer implements ProducerPort {
   readonly #compression: CompressionTypes;
   readonly #logger: Logger | undefined;
   #session: ProducerSession;
+  readonly #withoutValueless = new WeakMap<OutgoingMessage, Message>();
   constructor(create: () => Producer, options: ProducerOptions, logger: Logger | undefined) {
     this.#create = create;
     this.#session = { producer: create(), inFlight: 0, retired: false };
@@ -260,7 +262,7 @@ class KafkajsProducer implements ProducerPort {
   async send(records: readonly OutgoingMessage[]): Promise<void> {
     if (records.length === 0) return;
     // An OutgoingMessage already has kafkajs' Message shape (key, value, headers, partition); the extra `topic`
-    // field is ignored, so records go through without a copy.
+    // field is ignored, so records go through without a copy (unless a header must be left out).
     const byTopic = new Map<string, Message[]>();
     let explicitPartitions = false;
     for (const r of records) {
@@ -269,7 +271,7 @@ class KafkajsProducer implements ProducerPort {
         list = [];
         byTopic.set(r.topic, list);
       }
-      list.push(r as Message);
+      list.push(this.#message(r));
       if (r.partition !== undefined) explicitPartitions = true;
     }
     const session = this.#session;
@@ -285,6 +287,34 @@ class KafkajsProducer implements ProducerPort {
       session.inFlight--;
       if (session.retired && session.inFlight === 0) this.#close(session);
     }
+  }
+  /**
+   * kafkajs cannot write a header without a value (it rejects the send with a TypeError while encoding the request,
+   * which reads as retriable): such a header is left out, as `RecordHeaders` reads an undefined value as absent. A
+   * null is left out too (a JavaScript caller, or headers copied from a record another client wrote with a null
+   * value). The copy is kept for the record, so a record sent again is the same object to the pinning partitioner.
+   */
+  #message(record: OutgoingMessage): Message {
+    const { headers } = record;
+    if (headers === undefined) return record as Message;
+    let valueless = false;
+    for (const name in headers) {
+      if (headers[name] === undefined || headers[name] === null) {
+        valueless = true;
+        break;
+      }
+    }
+    if (!valueless) return record as Message;
+    let copy = this.#withoutValueless.get(record);
+    if (copy === undefined) {
+      const kept: Record<string, HeaderValue | HeaderValue[]> = {};
+      for (const [name, value] of Object.entries(headers)) {
+        if (value !== undefined && value !== null) kept[name] = value as HeaderValue | HeaderValue[];
+      }
+      copy = { ...(record as Message), headers: kept };
+      this.#withoutValueless.set(record, copy);
+    }
+    return copy;
   }
   async reset(): Promise<void> {
     const fresh: ProducerSession = { producer: this.#create(), inFlight: 0, retired: false };
