@@ -249,6 +249,8 @@ class KafkajsProducer implements ProducerPort {
   readonly #compression: CompressionTypes;
   readonly #logger: Logger | undefined;
   #session: ProducerSession;
+  /** The last send to each topic that has not settled yet. */
+  readonly #lastSend = new Map<string, Promise<void>>();
   readonly #withoutValueless = new WeakMap<OutgoingMessage, Message>();
   constructor(create: () => Producer, options: ProducerOptions, logger: Logger | undefined) {
     this.#create = create;
@@ -274,19 +276,52 @@ class KafkajsProducer implements ProducerPort {
       list.push(this.#message(r));
       if (r.partition !== undefined) explicitPartitions = true;
     }
-    const session = this.#session;
-    session.inFlight++;
+    const earlier = this.#awaitEarlierSends(byTopic.keys());
     try {
-      const written = await session.producer.sendBatch({
-        acks: -1,
-        compression: this.#compression,
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-      });
-      if (explicitPartitions) unwrittenPartitions(records, written);
+      await earlier.turn;
+      const session = this.#session;
+      session.inFlight++;
+      try {
+        const written = await session.producer.sendBatch({
+          acks: -1,
+          compression: this.#compression,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        });
+        if (explicitPartitions) unwrittenPartitions(records, written);
+      } finally {
+        session.inFlight--;
+        if (session.retired && session.inFlight === 0) this.#close(session);
+      }
     } finally {
-      session.inFlight--;
-      if (session.retired && session.inFlight === 0) this.#close(session);
+      earlier.done();
     }
+  }
+  /**
+   * Sends to a topic enter kafkajs in the order they were called. kafkajs assigns a request its sequence numbers
+   * (and so its place in the partition) only after a few asynchronous steps (metadata, the broker lock), so two sends
+   * in flight at once could be written in either order. A send waits for the earlier sends that share a topic with
+   * it to settle (kafkajs sends one request at a time per broker anyway); sends to other topics do not wait, so a
+   * topic whose sends keep failing never holds the others.
+   */
+  #awaitEarlierSends(topics: Iterable<string>): { turn: Promise<unknown>; done: () => void } {
+    let done: () => void = () => {};
+    const settled = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    const before: Promise<void>[] = [];
+    const mine = [...topics];
+    for (const topic of mine) {
+      const previous = this.#lastSend.get(topic);
+      if (previous !== undefined) before.push(previous);
+      this.#lastSend.set(topic, settled);
+    }
+    return {
+      turn: Promise.all(before),
+      done: () => {
+        done();
+        for (const topic of mine) if (this.#lastSend.get(topic) === settled) this.#lastSend.delete(topic);
+      },
+    };
   }
   /**
    * kafkajs cannot write a header without a value (it rejects the send with a TypeError while encoding the request,
