@@ -19,7 +19,7 @@ export class MemoryAdmin implements AdminPort {
         throw new MemoryKafkaError('INVALID_PARTITIONS', `topic ${spec.topic}: ${spec.partitions} partitions`, false);
       }
       if (this.#kafka.topic(spec.topic) !== undefined) continue;
-      this.#kafka.createTopic(spec.topic, spec.partitions);
+      this.#kafka.createTopic(spec.topic, spec.partitions, spec.config ? { config: spec.config } : {});
       created.push(spec.topic);
     }
     return created;

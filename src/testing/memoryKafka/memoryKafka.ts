@@ -54,6 +54,8 @@ export class MemoryKafka implements KafkaClientPort {
   readonly failures = new SendFailures();
   readonly #store: TopicStore;
   readonly #groups = new Map<string, MemoryGroup>();
+  /** Topics created with their own `max.message.bytes`. */
+  readonly #maxMessageBytes = new Map<string, number>();
   readonly #listeners = new Set<() => void>();
   #version = 0;
   #memberIds = 0;
@@ -84,7 +86,11 @@ export class MemoryKafka implements KafkaClientPort {
    * holds no record yet when `resize` is set (the test driver's `inputTopic(name, { partitions })`): the groups
    * consuming it then rebalance.
    */
-  createTopic(name: string, partitions?: number, options: { resize?: boolean } = {}): TopicLog {
+  createTopic(
+    name: string,
+    partitions?: number,
+    options: { resize?: boolean; config?: Readonly<Record<string, string>> } = {},
+  ): TopicLog {
     const existing = this.#store.get(name);
     if (existing !== undefined) {
       if (partitions === undefined || partitions === existing.partitions) return existing;
@@ -99,8 +105,19 @@ export class MemoryKafka implements KafkaClientPort {
       return existing;
     }
     const log = this.#store.declare(name, partitions);
+    const maxBytes = options.config?.['max.message.bytes'];
+    if (maxBytes !== undefined) {
+      const value = Number(maxBytes);
+      if (!Number.isInteger(value) || value < 0) throw new RangeError(`topic ${name}: max.message.bytes ${maxBytes}`);
+      this.#maxMessageBytes.set(name, value);
+    }
     this.changed();
     return log;
+  }
+
+  /** The largest record a topic accepts: its `max.message.bytes`, else the broker's. */
+  maxMessageBytesOf(topic: string): number {
+    return this.#maxMessageBytes.get(topic) ?? this.maxMessageBytes;
   }
 
   /** The topic, or undefined when it does not exist. */

@@ -40,10 +40,11 @@ export class MemoryProducer implements ProducerPort {
         unwritten.push(i);
         continue;
       }
-      if (recordBytes(record) > kafka.maxMessageBytes) {
+      const limit = kafka.maxMessageBytesOf(record.topic);
+      if (recordBytes(record) > limit) {
         throw new MemoryKafkaError(
           'MESSAGE_TOO_LARGE',
-          `a record for ${record.topic}/${partition} is larger than ${kafka.maxMessageBytes} bytes`,
+          `a record for ${record.topic}/${partition} is larger than ${limit} bytes`,
           false,
         );
       }
