@@ -1,12 +1,12 @@
 /** The in-memory admin: topics, end offsets and a group's committed offsets. */
 import type { AdminPort, PartitionOffsets, TopicSpec } from '../../kafka/ports.js';
+import type { MemoryCluster } from './memoryCluster.js';
 import { MemoryKafkaError, unknownTopic } from './memoryErrors.js';
-import type { MemoryKafka } from './memoryKafka.js';
 
 export class MemoryAdmin implements AdminPort {
-  readonly #kafka: MemoryKafka;
+  readonly #kafka: MemoryCluster;
 
-  constructor(kafka: MemoryKafka) {
+  constructor(kafka: MemoryCluster) {
     this.#kafka = kafka;
   }
 

@@ -16,9 +16,9 @@ import type {
   TopicPartition,
   TopicPartitionOffset,
 } from '../../kafka/ports.js';
+import type { MemoryCluster } from './memoryCluster.js';
 import { MemoryKafkaError, RebalanceInProgressError, unknownTopic } from './memoryErrors.js';
 import type { GroupMember, MemoryGroup } from './memoryGroup.js';
-import type { MemoryKafka } from './memoryKafka.js';
 
 type State = 'created' | 'connected' | 'running' | 'stopping' | 'disconnected';
 
@@ -46,7 +46,7 @@ function byteLength(value: Buffer | null): number {
 
 export class MemoryConsumer implements ConsumerPort, GroupMember {
   readonly memberId: string;
-  readonly #kafka: MemoryKafka;
+  readonly #kafka: MemoryCluster;
   readonly #options: ConsumerOptions;
   readonly #group: MemoryGroup;
   #topics: string[] = [];
@@ -68,7 +68,7 @@ export class MemoryConsumer implements ConsumerPort, GroupMember {
   readonly #unsubscribed = new Listeners<readonly string[]>();
   readonly #emptyBatch = new Listeners<{ partition: TopicPartition; endOffset: bigint }>();
 
-  constructor(kafka: MemoryKafka, options: ConsumerOptions, memberId: string) {
+  constructor(kafka: MemoryCluster, options: ConsumerOptions, memberId: string) {
     this.#kafka = kafka;
     this.#options = options;
     this.memberId = memberId;

@@ -6,7 +6,7 @@
  * Committed offsets outlive the members, as on a broker.
  */
 import type { TopicPartition } from '../../kafka/ports.js';
-import type { MemoryKafka } from './memoryKafka.js';
+import type { TopicLog } from '../testTopics.js';
 
 /** What a member of a group must answer to (the in-memory consumer). */
 export interface GroupMember {
@@ -18,6 +18,12 @@ export interface GroupMember {
   position(topic: string, partition: number): bigint | undefined;
 }
 
+/** What a group needs of its cluster: the topics' partition counts, and the change signal. */
+export interface GroupCluster {
+  topic(name: string): TopicLog | undefined;
+  changed(): void;
+}
+
 export interface GroupAssignment {
   readonly generation: number;
   readonly assignment: readonly TopicPartition[];
@@ -27,7 +33,7 @@ const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 export class MemoryGroup {
   readonly groupId: string;
-  readonly #kafka: MemoryKafka;
+  readonly #kafka: GroupCluster;
   readonly #members: GroupMember[] = [];
   readonly #committed = new Map<string, bigint>();
   readonly #rejoined = new Map<GroupMember, (assignment: GroupAssignment) => void>();
@@ -35,7 +41,7 @@ export class MemoryGroup {
   #rebalancing = false;
   #assignments = new Map<GroupMember, readonly TopicPartition[]>();
 
-  constructor(groupId: string, kafka: MemoryKafka) {
+  constructor(groupId: string, kafka: GroupCluster) {
     this.groupId = groupId;
     this.#kafka = kafka;
   }

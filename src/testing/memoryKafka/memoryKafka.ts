@@ -12,6 +12,7 @@ import type { AdminPort, ConsumerOptions, ConsumerPort, KafkaClientPort, Produce
 import { createPartitionChooser } from '../partitioner.js';
 import { type AppendRequest, type StoredRecord, type TopicLog, TopicStore } from '../testTopics.js';
 import { MemoryAdmin } from './memoryAdmin.js';
+import type { MemoryCluster, StoredRecordRequest } from './memoryCluster.js';
 import { MemoryConsumer } from './memoryConsumer.js';
 import { MemoryGroup } from './memoryGroup.js';
 import { MemoryProducer } from './memoryProducer.js';
@@ -39,12 +40,9 @@ export interface MemoryKafkaOptions {
   beforeWrite?: (record: StoredRecordRequest) => void | PromiseLike<void>;
 }
 
-/** A record as a producer hands it to the broker, its partition chosen. */
-export interface StoredRecordRequest extends AppendRequest {
-  readonly partition: number;
-}
+export type { StoredRecordRequest } from './memoryCluster.js';
 
-export class MemoryKafka implements KafkaClientPort {
+export class MemoryKafka implements KafkaClientPort, MemoryCluster {
   readonly autoCreateTopics: boolean;
   readonly maxMessageBytes: number;
   readonly beforeWrite: MemoryKafkaOptions['beforeWrite'];

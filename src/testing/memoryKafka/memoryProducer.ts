@@ -7,17 +7,17 @@
 import { type OutgoingMessage, type ProducerPort, UnwrittenRecordsError } from '../../kafka/ports.js';
 import { recordBytes } from '../../runtime/recordBytes.js';
 import { toBuffer } from '../testTopics.js';
+import type { MemoryCluster, StoredRecordRequest } from './memoryCluster.js';
 import { MemoryKafkaError, unknownTopic } from './memoryErrors.js';
-import type { MemoryKafka, StoredRecordRequest } from './memoryKafka.js';
 
 export class MemoryProducer implements ProducerPort {
-  readonly #kafka: MemoryKafka;
+  readonly #kafka: MemoryCluster;
   readonly #pinned = new WeakMap<OutgoingMessage, number>();
   #connected = false;
   /** Producer sessions started (`reset()`): each one a new producer id on a real broker. */
   sessions = 1;
 
-  constructor(kafka: MemoryKafka) {
+  constructor(kafka: MemoryCluster) {
     this.#kafka = kafka;
   }
 
