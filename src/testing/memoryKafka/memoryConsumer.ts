@@ -58,6 +58,8 @@ export class MemoryConsumer implements ConsumerPort, GroupMember {
   readonly #positions = new Map<string, bigint>();
   readonly #paused = new Set<string>();
   #cursor = 0;
+  /** Waiting for the group to finish a rebalance. */
+  #rejoining = false;
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   #removeChangeListener: (() => void) | undefined;
@@ -179,6 +181,8 @@ export class MemoryConsumer implements ConsumerPort, GroupMember {
   async disconnect(): Promise<void> {
     if (this.#state === 'running') {
       this.#state = 'stopping';
+      // waiting to rejoin holds no batch: leave at once (the rebalance may be waiting for another member)
+      if (this.#rejoining) this.#group.leave(this);
       this.#wakeUp();
       await this.#loop;
     }
@@ -245,7 +249,10 @@ export class MemoryConsumer implements ConsumerPort, GroupMember {
 
   async #rejoin(): Promise<void> {
     if (this.#generation >= 0) this.#rebalancing.emit();
-    const { generation, assignment } = await this.#group.rejoin(this);
+    this.#rejoining = true;
+    const { generation, assignment } = await this.#group.rejoin(this).finally(() => {
+      this.#rejoining = false;
+    });
     if (this.#state !== 'running' || generation < 0) return;
     this.#generation = generation;
     const unsubscribed = [...new Set(assignment.map((tp) => tp.topic).filter((t) => !this.#topics.includes(t)))];

@@ -100,3 +100,40 @@ describe('MemoryKafka', () => {
     await b.disconnect();
   });
 });
+
+describe('MemoryKafka disconnect', () => {
+  it('a member waiting in a rebalance while another holds a batch can disconnect at once', async () => {
+    const kafka = createMemoryKafka();
+    kafka.createTopic('t', 2);
+    let holding = false;
+    let release!: () => void;
+    const held = new Promise<void>((done) => {
+      release = done;
+    });
+    const hold = () => (holding ? held : Promise.resolve());
+    const a = kafka.consumer({ groupId: 'g' });
+    const b = kafka.consumer({ groupId: 'g' });
+    await collecting(a, 't', [], hold);
+    await collecting(b, 't', []);
+    await until(() => !kafka.group('g').rebalancing);
+    const aPartition = (a as unknown as { assignment: { partition: number }[] }).assignment[0]?.partition ?? 0;
+    holding = true;
+    kafka.append({ topic: 't', key: null, value: 'x', partition: aPartition }); // a takes it and holds it
+    await macrotask();
+    const c = kafka.consumer({ groupId: 'g' });
+    const joining = collecting(c, 't', []); // a rebalance b rejoins for at once, a only after its batch
+    await until(() => kafka.group('g').rebalancing);
+    await macrotask();
+    let disconnected = false;
+    const leaving = b.disconnect().then(() => {
+      disconnected = true;
+    });
+    await until(() => disconnected);
+    expect(kafka.group('g').memberIds).not.toContain((b as unknown as { memberId: string }).memberId);
+    release();
+    await leaving;
+    await joining;
+    await c.disconnect();
+    await a.disconnect();
+  });
+});
