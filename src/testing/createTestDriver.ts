@@ -432,14 +432,20 @@ export function createTestDriver(pipelines: TestDriverPipelines, options: TestDr
       const number = Math.max(0, ...instances.filter((i) => i.pipeline === p).map((i) => i.instance)) + 1;
       const entry = startInstance(p, number);
       instances.push(entry);
-      await track(entry.runner.start());
+      track(entry.runner.start()).catch((error: unknown) => failures.push(error));
+      // the join waits for every member to let go of its batch in hand, which may take virtual time (a member whose
+      // window is full heartbeats once a second): settle, and leave the rest to advanceTime
+      await settle();
       return entry.view;
     },
     async removeInstance(instance, removeOptions = {}) {
       assertOpen();
       const entry = instances.find((i) => i.view === instance);
       if (entry === undefined) throw new Error('removeInstance: not an instance of this driver');
-      await track(stopInstance(entry, removeOptions.graceful ?? true));
+      track(stopInstance(entry, removeOptions.graceful ?? true)).catch((error: unknown) => failures.push(error));
+      // a graceful stop drains for up to the pipeline's drainTimeoutMs of virtual time: settle, and leave the rest to
+      // advanceTime
+      await settle();
     },
     settle,
     async flush(flushOptions = {}) {

@@ -137,11 +137,16 @@ export interface TestDriver {
   failSends(failure?: SendFailure): SendFailureRule;
   /** The running instances (every pipeline's, or one pipeline's). */
   instances(pipeline?: string): PipelineInstance[];
-  /** Starts another instance of a pipeline in the same group: the group rebalances. Resolves once it has joined. */
+  /**
+   * Starts another instance of a pipeline in the same group: the group rebalances. Resolves once the driver settled:
+   * the instance has joined (`state` `'running'`) unless the rebalance waits for virtual time — a member whose
+   * `maxInFlight` window is full lets go of its batch at its next heartbeat, once a second — then `advanceTime`.
+   */
   addInstance(pipeline?: string): Promise<PipelineInstance>;
   /**
    * Stops an instance: gracefully (drain, commit, leave the group) by default, or at once with `{ graceful: false }`
-   * (no drain and no final commit, like a killed process). The group rebalances.
+   * (no drain and no final commit, like a killed process). The group rebalances. Resolves once the driver settled; a
+   * graceful stop whose records are still in flight drains for up to the pipeline's `drainTimeoutMs` of virtual time.
    */
   removeInstance(instance: PipelineInstance, options?: { graceful?: boolean }): Promise<void>;
   /** Lets asynchronous work finish at the current virtual time: microtasks and timers due now. */
