@@ -1,6 +1,7 @@
 /** Tributary's one public entry point (DESIGN.md §3). */
 
 export * from '../operators/index.js';
+export { type CancelTimer, type Clock, systemClock } from './clock.js';
 export type {
   Element,
   Envelope,
