@@ -222,9 +222,7 @@ export class PipelineRunner {
    */
   #completed(run: PipelineRun): void {
     if (run !== this.#current || this.#stopRequested || this.#state !== 'running') return;
-    this.#restarting = this.#endCompleted(run).finally(() => {
-      this.#restarting = undefined;
-    });
+    this.#supervise(this.#endCompleted(run));
   }
 
   async #endCompleted(run: PipelineRun): Promise<void> {
@@ -243,12 +241,21 @@ export class PipelineRunner {
    * while being started is noticed when its start returns (`run.failure`), never ignored.
    */
   #crash(run: PipelineRun, error: unknown): void {
-    if (run !== this.#current || this.#restarting || this.#stopRequested) return;
-    if (this.#state !== 'running') return;
+    // while a crash is handled the state is 'restarting' (a restarted run that failed while starting is looked at by
+    // the loop itself); once the loop set 'running' again, a crash of its run is a new crash, even before the loop's
+    // promise has settled
+    if (run !== this.#current || this.#stopRequested || this.#state !== 'running') return;
     this.#state = 'restarting';
-    this.#restarting = this.#restartLoop(run, error).finally(() => {
-      this.#restarting = undefined;
+    this.#supervise(this.#restartLoop(run, error));
+  }
+
+  /** Keeps the supervisor's work on a crash or a completion where `stop()` and `abort()` wait for it. */
+  #supervise(work: Promise<void>): void {
+    const tracked: Promise<void> = work.finally(() => {
+      // a crash right after a restart started the next work before this one settled: leave that one in place
+      if (this.#restarting === tracked) this.#restarting = undefined;
     });
+    this.#restarting = tracked;
   }
 
   /** The `crashed` hook; one that throws is logged, never allowed to end the restart loop. */
