@@ -4,13 +4,15 @@
  * one that never succeeds, a 404, duplicates by message id (right behind the original and much later), an unknown
  * message type, malformed records — goes through scraper → scraped-data → parser → parsed-data. Checks the outputs
  * (each task exactly once), the dead letters and their headers, correlation ids end to end, and that every group
- * committed to the end of its topics.
+ * committed to the end of its topics. A second test runs a similar mix through the test driver first and checks that
+ * the broker run produces exactly what the driver predicted, on every topic the fleet writes.
  */
 import { Redis } from 'ioredis';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ParsedData, ScrapedData, type ScrapingTaskInput } from '../../../pipelines/schemas/scraping.js';
-import { createScrapingFleet } from '../../../pipelines/scraping.js';
-import { RETRY_HEADERS } from '../../../src/index.js';
+import { createScrapingFleet, type ScrapingFleetOptions } from '../../../pipelines/scraping.js';
+import { DLT_HEADERS, RETRY_HEADERS } from '../../../src/index.js';
+import { createTestDriver } from '../../../src/testing/index.js';
 import { eventually, testEngine } from '../../support/engine.js';
 import {
   collect,
@@ -22,6 +24,20 @@ import {
   testAdmin,
   uniqueName,
 } from '../../support/kafka.js';
+import {
+  type ComparedRecord,
+  countingObserver,
+  expectSameCommits,
+  expectSameCounts,
+  expectSameRecords,
+  fromBroker,
+  fromDriver,
+  type GroupTopic,
+  omit,
+  readBrokerTopic,
+  type TopicNormalization,
+  waitForBroker,
+} from '../../support/pipelineComparison.js';
 
 /** An ioredis client when Redis answers on 127.0.0.1:6379 within a second, else undefined. */
 async function localRedis(): Promise<Redis | undefined> {
@@ -261,6 +277,220 @@ describe('scraping fleet on the broker', () => {
       const keys = await redis.keys(`${prefix}*`);
       if (keys.length > 0) await redis.del(...keys);
     }
+  });
+
+  it('produces exactly what the test driver predicts: outputs, delay topics, dead letters, commits', async () => {
+    const topics = {
+      tasks: await createTopic('scraping-tasks', 3),
+      scrapedData: await createTopic('scraped-data', 3),
+      parsedData: await createTopic('parsed-data', 3),
+      deadLetter: await createTopic('dead-letter', 1),
+    };
+    const retryTopics = [`${topics.tasks}.retry.1s`, `${topics.tasks}.retry.2s`];
+    await createNamedTopics(retryTopics, 3);
+    // the same fleet in both runs (in-memory dedupe stores), on the driver's clock or on real time
+    const fleetOptions: ScrapingFleetOptions = {
+      topics,
+      scraperName: uniqueName('scraper'),
+      scraperGroupId: uniqueName('scraper-group'),
+      parserName: uniqueName('parser'),
+      parserGroupId: uniqueName('parser-group'),
+      retry: { delays: ['1s', '2s'], inProcessAttempts: 1, jitter: 'none' },
+    };
+
+    // the mix: pages and documents, correlation ids from the header, the body or the record's coordinates, tasks
+    // keyed by host (one at a time per site), failing fetches of every kind, producer retries, poison
+    const withCorrelation = new Map<ScrapingTaskInput, 'header' | 'body' | 'none'>();
+    const GOOD = 200;
+    const good: ScrapingTaskInput[] = Array.from({ length: GOOD }, (_, i) => {
+      const how = i % 9 === 8 ? 'none' : i % 4 === 3 ? 'body' : 'header';
+      const t = task(
+        1000 + i,
+        i % 5 === 0 ? `https://api.example.com/v2/items/${i}.json` : `https://site${i % 7}.example.com/posts/${i}`,
+        how === 'body' ? { correlation_id: `body-corr-${i}` } : {},
+      );
+      withCorrelation.set(t, how);
+      return t;
+    });
+    const keyOf = (t: ScrapingTaskInput, i: number) =>
+      i % 10 >= 8 ? (i % 20 >= 10 ? 'host-shop.example.com' : 'host-blog.example.com') : t.payload.task_id;
+    const failing = {
+      flaky2: task(400, 'https://flaky.example.com/page?fail=2'),
+      flaky1: task(401, 'https://wobbly.example.com/page?fail=1'),
+      doomed: task(402, 'https://down.example.com/page?status=503'),
+      limited: task(403, 'https://busy.example.com/page?status=429'),
+      gone: task(404, 'https://example.com/gone?status=404'),
+      image: task(405, 'https://example.com/logo.png?type=image/png'),
+      nowhere: task(406, 'https://nowhere.invalid/page'),
+    };
+    withCorrelation.set(failing.flaky1, 'none');
+    const record = (t: ScrapingTaskInput, key = t.payload.task_id): TestRecord => ({
+      key,
+      value: JSON.stringify(t),
+      ...((withCorrelation.get(t) ?? 'header') === 'header'
+        ? { headers: { 'correlation-id': `corr-${t.payload.task_id}` } }
+        : {}),
+    });
+    const batch1: TestRecord[] = [];
+    for (const [i, t] of good.entries()) {
+      batch1.push(record(t, keyOf(t, i)));
+      if (i % 25 === 4 || i % 50 === 38) batch1.push(record(t, keyOf(t, i))); // a producer retry, right behind it
+    }
+    for (const [i, t] of Object.values(failing).entries()) batch1.splice(5 + i * 25, 0, record(t));
+    const poison: TestRecord[] = [
+      { key: 'x1', value: JSON.stringify({ ...task(500, 'https://example.com/'), type: 'scraping_cancel' }) },
+      { key: 'x2', value: '{"id": "msg-501", "type": "scraping_task", "payload": ' },
+      { key: 'x3', value: null, headers: { 'correlation-id': 'corr-x3' } },
+      { key: 'x4', value: JSON.stringify(task(503, 'ftp://files.example.com/a')) },
+      {
+        key: 'x5',
+        value: JSON.stringify({ ...task(504, 'https://example.com/x'), payload: { url: 'https://example.com/x' } }),
+      },
+    ];
+    for (const [i, p] of poison.entries()) batch1.splice(12 + i * 40, 0, p);
+    // copies arriving after the first pass: dropped when their original finished, dead-lettered again when it was
+    // dead-lettered (a dead letter's id is not remembered)
+    const late: TestRecord[] = [
+      record(good[0] as ScrapingTaskInput),
+      record(good[7] as ScrapingTaskInput),
+      record(good[38] as ScrapingTaskInput, keyOf(good[38] as ScrapingTaskInput, 38)),
+      record(failing.flaky2),
+      record(failing.doomed),
+      record(failing.gone),
+      poison[1] as TestRecord,
+    ];
+    // straight into scraped-data, before anything else is there: a type the parser does not handle, a broken document
+    const scrapedJson = (n: number, body: string) => ({
+      id: `scraped-${n}`,
+      type: 'scraped_json',
+      correlation_id: `corr-scraped-${n}`,
+      causation_id: `msg-${n}`,
+      timestamp: T0,
+      payload: {
+        task_id: `pre-${n}`,
+        url: 'https://api.example.com/broken',
+        final_url: 'https://api.example.com/broken',
+        status_code: 200,
+        content_type: 'application/json',
+        body,
+        body_bytes: Buffer.byteLength(body),
+        truncated: false,
+        fetched_at: T0,
+        fetch_ms: 12,
+        attempts: 1,
+      },
+    });
+    const prelude: TestRecord[] = [
+      {
+        key: 'pdf-1',
+        value: JSON.stringify({ id: 'pdf-1', type: 'scraped_pdf', timestamp: T0, payload: {} }),
+        headers: { 'correlation-id': 'corr-pdf' },
+      },
+      { key: 'pre-1', value: JSON.stringify(scrapedJson(1, '{"title": "cut off')) },
+      { key: 'pre-2', value: JSON.stringify(scrapedJson(2, '{"title": "fine", "url": "/fine"}')) },
+    ];
+
+    // what the test driver says should come out
+    const driverStarted = Date.now();
+    const partitions = Object.fromEntries([
+      ...[topics.tasks, topics.scrapedData, topics.parsedData, ...retryTopics].map((t) => [t, 3] as const),
+      [topics.deadLetter, 1] as const,
+    ]);
+    const driverRun = countingObserver();
+    const driver = createTestDriver(({ scheduler }) => createScrapingFleet({ ...fleetOptions, scheduler }).all, {
+      partitions,
+      observer: driverRun.observer,
+    });
+    const asDriverInput = (r: TestRecord) => ({ key: r.key ?? null, value: r.value, headers: r.headers ?? {} });
+    driver.inputTopic(topics.scrapedData).pipeRecords(prelude.map(asDriverInput));
+    driver.inputTopic(topics.tasks).pipeRecords(batch1.map(asDriverInput));
+    await driver.settle();
+    driver.inputTopic(topics.tasks).pipeRecords(late.map(asDriverInput));
+    await driver.flush();
+    expect(driver.unfinished()).toEqual([]);
+    const json =
+      (leaveOut: readonly string[], leaveOutOfPayload: readonly string[] = []) =>
+      (text: string | null): unknown => {
+        if (text === null) return null;
+        try {
+          const value = JSON.parse(text) as { payload?: unknown };
+          return omit({ ...value, payload: omit(value.payload, leaveOutOfPayload) }, leaveOut);
+        } catch {
+          return { unparsed: text };
+        }
+      };
+    const retryRecords: TopicNormalization = {
+      ignoreHeaders: [RETRY_HEADERS.due, RETRY_HEADERS.springOriginalTimestamp],
+    };
+    const normalizations: Record<string, TopicNormalization> = {
+      [topics.scrapedData]: { value: json(['timestamp'], ['fetched_at', 'fetch_ms']) },
+      [topics.parsedData]: { value: json(['timestamp']) },
+      [retryTopics[0] as string]: retryRecords,
+      [retryTopics[1] as string]: retryRecords,
+      // a dead letter from a delay topic keeps that record's headers, its due time among them
+      [topics.deadLetter]: {
+        ignoreHeaders: [DLT_HEADERS.originalTimestamp, RETRY_HEADERS.due, RETRY_HEADERS.springOriginalTimestamp],
+      },
+    };
+    const predicted = Object.fromEntries(
+      Object.entries(normalizations).map(([topic, spec]) => [
+        topic,
+        fromDriver(driver.outputTopic(topic, { decode: 'bytes' }).allRecords(), spec),
+      ]),
+    );
+    const fleet = createScrapingFleet(fleetOptions);
+    const groups: GroupTopic[] = [
+      { groupId: fleet.scraper.source.groupId, topic: topics.tasks },
+      ...fleet.scraperRetries.map((p) => ({ groupId: p.source.groupId, topic: p.source.topics[0] as string })),
+      { groupId: fleet.parser.source.groupId, topic: topics.scrapedData },
+    ];
+    const driverMs = Date.now() - driverStarted;
+
+    // the driver's prediction is the fleet's behaviour, not an empty run
+    const count = (topic: string) => predicted[topic]?.length ?? 0;
+    expect(count(topics.scrapedData)).toBe(prelude.length + good.length + 2); // and the two flaky tasks
+    expect(count(topics.parsedData)).toBe(good.length + 2 + 1); // and pre-2
+    expect(count(retryTopics[0] as string)).toBe(4); // both flaky, the 503 and the 429
+    expect(count(retryTopics[1] as string)).toBe(3); // the twice-failing one, the 503 and the 429
+    expect(count(topics.deadLetter)).toBe(poison.length + 5 + 2 + 2); // + failing fetches, prelude, late copies
+    // each producer retry and late copy but the two dead-lettered again was dropped as a duplicate
+    expect(driverRun.counts.outcomes[`${fleetOptions.scraperName} ${topics.tasks} filtered`]).toBe(
+      batch1.length + late.length - (GOOD + 7 + poison.length) - 2,
+    );
+
+    // the real thing
+    const brokerStarted = Date.now();
+    await produce(topics.scrapedData, prelude);
+    await produce(topics.tasks, batch1);
+    const brokerRun = countingObserver();
+    const engine = testEngine({ pipelines: fleet.all, observer: brokerRun.observer });
+    await engine.start();
+    const firstPass = await waitForBroker({}, [{ groupId: fleet.scraper.source.groupId, topic: topics.tasks }], 20_000);
+    await produce(topics.tasks, late);
+    const expectedCounts = Object.fromEntries(Object.keys(normalizations).map((topic) => [topic, count(topic)]));
+    const notReached = await waitForBroker(expectedCounts, groups, 25_000);
+    await engine.stop();
+    const brokerMs = Date.now() - brokerStarted;
+    const stored = Object.fromEntries(
+      await Promise.all(
+        Object.keys(normalizations).map(async (topic) => [topic, await readBrokerTopic(topic)] as const),
+      ),
+    );
+    console.log(
+      `[scraping] ${prelude.length + batch1.length + late.length} records: driver ${driverMs} ms, broker ${brokerMs} ms` +
+        (firstPass ? `; first pass not done: ${firstPass}` : '') +
+        (notReached ? `; not reached: ${notReached}` : ''),
+    );
+
+    // every topic the fleet writes holds on the broker what the driver predicted, in the same partitions and order
+    for (const [topic, spec] of Object.entries(normalizations)) {
+      expectSameRecords(topic, fromBroker(stored[topic] ?? [], spec), predicted[topic] as ComparedRecord[]);
+    }
+    // every record finished the same way (published, filtered as a duplicate, ...), after as many retries
+    expectSameCounts(brokerRun.counts, driverRun.counts);
+    // each group committed what it committed in the driver: the end of every partition
+    await expectSameCommits(driver, groups);
+    await driver.close();
   });
 });
 
