@@ -3,7 +3,8 @@
 # Configuration is environment only (docs/operations.md). GET :9464/metrics, /healthz, /readyz.
 
 # --- build: compile TypeScript (src, operators, metrics, pipelines) to dist/ ---
-FROM node:22-slim AS build
+# The same Node as CI tests on (scripts/node/provision.sh).
+FROM node:24.22.3-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
@@ -12,7 +13,7 @@ COPY . .
 RUN npm run build
 
 # --- runtime: production dependencies and compiled output only ---
-FROM node:22-slim AS runtime
+FROM node:24.22.3-slim AS runtime
 ENV NODE_ENV=production \
     HTTP_PORT=9464
 WORKDIR /app

@@ -23,7 +23,14 @@ export default defineConfig({
           include: ['test/unit/**/*.test.ts'],
           // expectTypeOf/assertType only mean something to the compiler: tsc checks the project (tsconfig.json) in
           // the same run and a type error fails it, in a unit test (reported against that test) or anywhere else.
-          typecheck: { enabled: true, include: ['test/unit/**/*.test.ts'], tsconfig: 'tsconfig.json' },
+          // Files whose tests a shared suite defines (describeKafkaClientPort) have none for the static collector,
+          // which vitest 5 reports as "No test suite found"; tsc still checks them (an error there fails the run).
+          typecheck: {
+            enabled: true,
+            include: ['test/unit/**/*.test.ts'],
+            exclude: ['test/unit/**/*.conformance.test.ts'],
+            tsconfig: 'tsconfig.json',
+          },
           // the test files share their workers' module cache: a third of the CPU time of isolated workers, which spent
           // most of theirs importing the same modules again (unit tests hold no global state: no broker, no mocks of
           // modules, each test builds its own clients and clocks)

@@ -1,15 +1,15 @@
 /**
- * The engine's Prometheus metrics: an `EngineObserver` backed by prom-client, plus the scrape-time consumer lag
- * gauge and the readiness gauge. Everything registers on the registry it is given — never on prom-client's global
+ * The engine's Prometheus metrics: an `EngineObserver` backed by @prometheus-io/client, plus the scrape-time consumer
+ * lag gauge and the readiness gauge. Everything registers on the registry it is given — never on the client's global
  * one — so several engines (or tests) can live in one process.
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from '@prometheus-io/client';
 import type { EngineObserver } from '../src/instrumentation.js';
 import type { TopicPartition } from '../src/kafka/ports.js';
 import { createLagTracker, type LagFailure, type LagOffsetsSource, type LagReading } from './lagTracker.js';
 import { ENGINE_METRICS, METRIC_PREFIX, type MetricDefinition } from './metricNames.js';
 
-/** A new, empty prom-client registry, for code outside metrics/ (which does not import prom-client itself). */
+/** A new, empty registry, for code outside metrics/ (which does not import @prometheus-io/client itself). */
 export function createRegistry(): Registry {
   return new Registry();
 }
@@ -24,7 +24,7 @@ export const REQUEST_BUCKETS: readonly number[] = [
 ];
 
 export interface EngineMetricsConfig {
-  /** Also export prom-client's default Node.js metrics (event-loop lag, heap, GC, CPU) with our prefix. Default true. */
+  /** Also export the client's default Node.js metrics (event-loop lag, heap, GC, CPU) with our prefix. Default true. */
   defaultMetrics?: boolean;
   /** Where the lag gauge reads end and committed offsets (an `AdminPort` fits); can be set later. */
   lagSource?: LagOffsetsSource;

@@ -4,10 +4,10 @@
  * alerting rules all refer to these names; unit tests check that they agree.
  */
 
-/** The prefix of every metric this process exports, prom-client's default Node metrics included. */
+/** The prefix of every metric this process exports, the client's default Node metrics included. */
 export const METRIC_PREFIX = 'tributary_';
 
-export type MetricType = 'counter' | 'gauge' | 'histogram';
+export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary';
 
 /** The only label names Tributary uses; every one of them has a bounded set of values. */
 export type MetricLabel = 'pipeline' | 'group' | 'topic' | 'partition' | 'stage' | 'outcome' | 'result';
@@ -135,7 +135,10 @@ export type EngineMetricKey = keyof typeof ENGINE_METRICS;
 /** The names of the engine's own metrics. */
 export type EngineMetricName = (typeof ENGINE_METRICS)[EngineMetricKey]['name'];
 
-/** prom-client's default Node.js metrics as this process exports them (`collectDefaultMetrics` with our prefix). */
+/**
+ * The default Node.js metrics of @prometheus-io/client as this process exports them (`collectDefaultMetrics` with our
+ * prefix).
+ */
 export const NODE_METRICS = {
   tributary_process_cpu_user_seconds_total: 'counter',
   tributary_process_cpu_system_seconds_total: 'counter',
@@ -154,6 +157,8 @@ export const NODE_METRICS = {
   tributary_nodejs_eventloop_lag_p50_seconds: 'gauge',
   tributary_nodejs_eventloop_lag_p90_seconds: 'gauge',
   tributary_nodejs_eventloop_lag_p99_seconds: 'gauge',
+  tributary_nodejs_eventloop_utilization_summary: 'summary',
+  tributary_nodejs_eventloop_utilization_histogram: 'histogram',
   tributary_nodejs_active_resources: 'gauge',
   tributary_nodejs_active_resources_total: 'gauge',
   tributary_nodejs_active_handles: 'gauge',
@@ -185,7 +190,13 @@ export const NODE_METRIC_NAMES: readonly NodeMetricName[] = Object.keys(NODE_MET
 /** Every metric name this process can export. */
 export const METRIC_NAMES: readonly MetricName[] = [...ENGINE_METRIC_NAMES, ...NODE_METRIC_NAMES];
 
-const HISTOGRAM_SERIES_SUFFIXES = ['_bucket', '_sum', '_count'] as const;
+/** The series a histogram or summary exports besides its own name (a summary's quantiles carry its name). */
+const SERIES_SUFFIXES: Readonly<Record<MetricType, readonly string[]>> = {
+  counter: [],
+  gauge: [],
+  histogram: ['_bucket', '_sum', '_count'],
+  summary: ['_sum', '_count'],
+};
 
 /**
  * The metric a Prometheus series name belongs to: `tributary_commit_duration_seconds_bucket` →
@@ -194,10 +205,10 @@ const HISTOGRAM_SERIES_SUFFIXES = ['_bucket', '_sum', '_count'] as const;
 export function metricOfSeries(series: string): MetricName | undefined {
   const known = new Set<string>(METRIC_NAMES);
   if (known.has(series)) return series as MetricName;
-  for (const suffix of HISTOGRAM_SERIES_SUFFIXES) {
+  for (const suffix of new Set(Object.values(SERIES_SUFFIXES).flat())) {
     if (!series.endsWith(suffix)) continue;
     const base = series.slice(0, -suffix.length);
-    if (known.has(base) && metricType(base as MetricName) === 'histogram') return base as MetricName;
+    if (known.has(base) && SERIES_SUFFIXES[metricType(base as MetricName)].includes(suffix)) return base as MetricName;
   }
   return undefined;
 }

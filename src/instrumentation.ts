@@ -1,5 +1,5 @@
 /**
- * What the engine reports while it runs. `metrics/` implements this with prom-client; the engine only calls it.
+ * What the engine reports while it runs. `metrics/` implements this with @prometheus-io/client; the engine only calls it.
  * Every method must be cheap and must never throw (the engine calls them on the hot path).
  */
 import type { Outcome } from './envelope.js';

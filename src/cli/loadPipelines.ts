@@ -6,8 +6,10 @@
  * Which files load depends on how the CLI itself runs:
  * - from the TypeScript sources (`tsx src/cli/main.ts`, `node --import tsx ...`): `.ts`, `.mts`, `.js`, `.mjs`;
  *   the default folder is `pipelines/`;
- * - compiled (`node dist/src/cli/main.js`, the `tributary` bin, the container): `.js` and `.mjs` only; the default
- *   folder is `dist/pipelines/` when it exists (what `npm run build` writes), else `pipelines/`.
+ * - compiled (`node dist/src/cli/main.js`, the `tributary` bin, the container): `.js` and `.mjs`, and `.ts` and
+ *   `.mts` too when Node strips types itself (Node >= 22.18 unless `--no-experimental-strip-types`; erasable syntax
+ *   only, and relative imports must name the `.ts` file); the default folder is `dist/pipelines/` when it exists
+ *   (what `npm run build` writes), else `pipelines/`.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { extname, isAbsolute, join, relative, resolve } from 'node:path';
@@ -18,8 +20,11 @@ import type { Pipeline } from '../runtime/definePipeline.js';
 /** True when this module was loaded from its `.ts` source, i.e. a TypeScript loader (tsx) is active. */
 export const RUNNING_FROM_SOURCE: boolean = import.meta.url.endsWith('.ts');
 
-const SOURCE_EXTENSIONS = ['.ts', '.mts', '.js', '.mjs'] as const;
-const COMPILED_EXTENSIONS = ['.js', '.mjs'] as const;
+/** True when this Node imports `.ts` modules itself, by stripping their types (Node >= 22.18 by default). */
+export const NODE_STRIPS_TYPES: boolean = Boolean(process.features.typescript);
+
+const TYPESCRIPT_EXTENSIONS = ['.ts', '.mts', '.js', '.mjs'] as const;
+const JAVASCRIPT_EXTENSIONS = ['.js', '.mjs'] as const;
 const TYPESCRIPT = new Set(['.ts', '.mts', '.cts']);
 
 export class PipelineLoadError extends Error {
@@ -38,8 +43,10 @@ export interface LoadedPipeline {
 export interface LoadPipelinesOptions {
   /** Relative paths resolve against it. Default `process.cwd()`. */
   cwd?: string;
-  /** Whether `.ts` files may be imported. Default: `RUNNING_FROM_SOURCE`. */
+  /** Whether the CLI runs from its TypeScript sources, which picks the default folders. Default: `RUNNING_FROM_SOURCE`. */
   fromSource?: boolean;
+  /** Whether `.ts` and `.mts` modules may be imported. Default: `fromSource || NODE_STRIPS_TYPES`. */
+  typescript?: boolean;
   /** Return an empty list instead of failing when nothing was found (only with the default folder). */
   allowEmpty?: boolean;
 }
@@ -74,16 +81,19 @@ export function defaultPipelineFolders(fromSource = RUNNING_FROM_SOURCE): string
   return fromSource ? ['pipelines'] : [join('dist', 'pipelines'), 'pipelines'];
 }
 
-function loadable(file: string, fromSource: boolean): boolean {
-  const name = file.toLowerCase();
-  if (name.endsWith('.d.ts') || name.endsWith('.d.mts') || /\.(test|spec)\.[cm]?[jt]s$/.test(name)) return false;
-  const extensions: readonly string[] = fromSource ? SOURCE_EXTENSIONS : COMPILED_EXTENSIONS;
-  return extensions.includes(extname(name));
+function extensions(typescript: boolean): readonly string[] {
+  return typescript ? TYPESCRIPT_EXTENSIONS : JAVASCRIPT_EXTENSIONS;
 }
 
-function modulesIn(folder: string, fromSource: boolean): string[] {
+function loadable(file: string, typescript: boolean): boolean {
+  const name = file.toLowerCase();
+  if (name.endsWith('.d.ts') || name.endsWith('.d.mts') || /\.(test|spec)\.[cm]?[jt]s$/.test(name)) return false;
+  return extensions(typescript).includes(extname(name));
+}
+
+function modulesIn(folder: string, typescript: boolean): string[] {
   return readdirSync(folder, { withFileTypes: true })
-    .filter((entry) => entry.isFile() && loadable(entry.name, fromSource))
+    .filter((entry) => entry.isFile() && loadable(entry.name, typescript))
     .map((entry) => join(folder, entry.name))
     .sort();
 }
@@ -94,6 +104,16 @@ function pipelinesOf(module: Record<string, unknown>): { exportName: string; pip
   return Object.entries(module)
     .filter(([name, value]) => name !== 'default' && isPipeline(value))
     .map(([exportName, pipeline]) => ({ exportName, pipeline: pipeline as Pipeline }));
+}
+
+/** What to do when Node's own type stripping refused a module (syntax it cannot erase, e.g. an enum). */
+function strippingHint(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code !== 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX') return '';
+  return (
+    ' (Node only strips types: enums, namespaces and parameter properties need a build (npm run build) or tsx ' +
+    '(npx tsx src/cli/main.ts run ...))'
+  );
 }
 
 /**
@@ -109,6 +129,7 @@ export async function loadPipelines(
 ): Promise<LoadedPipelines> {
   const cwd = options.cwd ?? process.cwd();
   const fromSource = options.fromSource ?? RUNNING_FROM_SOURCE;
+  const typescript = options.typescript ?? (fromSource || NODE_STRIPS_TYPES);
   const shown = (path: string) => relative(cwd, path) || '.';
   const files: { path: string; named: boolean }[] = [];
   const searched: string[] = [];
@@ -124,19 +145,20 @@ export async function loadPipelines(
       );
     }
     searched.push(shown(folder));
-    for (const path of modulesIn(folder, fromSource)) files.push({ path, named: false });
+    for (const path of modulesIn(folder, typescript)) files.push({ path, named: false });
   } else {
     for (const given of paths) {
       const path = isAbsolute(given) ? given : resolve(cwd, given);
       if (!existsSync(path)) throw new PipelineLoadError(`${given}: no such file or folder`);
       searched.push(shown(path));
       if (statSync(path).isDirectory()) {
-        for (const file of modulesIn(path, fromSource)) files.push({ path: file, named: false });
+        for (const file of modulesIn(path, typescript)) files.push({ path: file, named: false });
         continue;
       }
-      if (TYPESCRIPT.has(extname(path).toLowerCase()) && !fromSource) {
+      if (TYPESCRIPT.has(extname(path).toLowerCase()) && !typescript) {
         throw new PipelineLoadError(
-          `${given} is TypeScript, and this tributary runs compiled: build it (npm run build) and pass the .js file ` +
+          `${given} is TypeScript, and this tributary runs compiled on a Node that does not strip types: use Node ` +
+            '>= 22.18 (without --no-experimental-strip-types), build it (npm run build) and pass the .js file ' +
             'from dist/, or run the CLI from source with tsx (npx tsx src/cli/main.ts run ...)',
         );
       }
@@ -152,7 +174,8 @@ export async function loadPipelines(
     try {
       module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
     } catch (error) {
-      throw new PipelineLoadError(`cannot load ${shown(path)}: ${errorMessage(error)}`, { cause: error });
+      const hint = fromSource ? '' : strippingHint(error);
+      throw new PipelineLoadError(`cannot load ${shown(path)}: ${errorMessage(error)}${hint}`, { cause: error });
     }
     const found = pipelinesOf(module).filter(({ pipeline }) => !seen.has(pipeline));
     if (found.length === 0) {
@@ -182,7 +205,7 @@ export async function loadPipelines(
     byName.set(loaded.pipeline.name, loaded);
   }
   if (pipelines.length === 0 && !(options.allowEmpty && paths.length === 0)) {
-    const kinds = (fromSource ? SOURCE_EXTENSIONS : COMPILED_EXTENSIONS).join(', ');
+    const kinds = extensions(typescript).join(', ');
     throw new PipelineLoadError(
       `no pipelines found in ${searched.join(', ')} (looked at ${kinds} modules for exports made with definePipeline)`,
     );

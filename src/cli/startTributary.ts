@@ -1,5 +1,5 @@
 /**
- * The process `tributary run` assembles, as one function: a prom-client registry with the engine's metrics, the
+ * The process `tributary run` assembles, as one function: a metrics registry with the engine's metrics, the
  * engine, the operations HTTP server (/metrics, /healthz, /readyz) and the lag source. Readiness is read from
  * `engine.status()` on every /readyz and /metrics request and once a second, and mirrored in `tributary_ready`.
  * Tests and embedders use it directly (with port 0); the run command adds configuration, pipeline loading and signals.
@@ -34,7 +34,7 @@ export interface StartTributaryOptions {
 export interface RunningTributary {
   readonly engine: Engine;
   readonly metrics: EngineMetrics;
-  /** The prom-client registry /metrics serves. */
+  /** The metrics registry /metrics serves. */
   readonly registry: EngineMetrics['registry'];
   /** The HTTP port actually bound. */
   readonly port: number;

@@ -1,7 +1,8 @@
 /**
  * The operations endpoint: `GET /metrics` (Prometheus text), `GET /healthz` (the process is alive) and
  * `GET /readyz` (200 only when the engine says it is ready, else 503 with the reasons). node:http only; the
- * registry is anything with prom-client's `metrics()` and `contentType`, so this file does not import prom-client.
+ * registry is anything with a `Registry`'s `metrics()` and `contentType`, so this file does not import the metrics
+ * client.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,7 +10,7 @@ import type { Logger } from 'pino';
 import { ConfigError } from '../config/configError.js';
 import { errorMessage } from '../errors.js';
 
-/** The part of a prom-client `Registry` the server uses. */
+/** The part of a metrics `Registry` (@prometheus-io/client) the server uses. */
 export interface MetricsSource {
   metrics(): Promise<string>;
   readonly contentType: string;

@@ -10,8 +10,19 @@ import { parse, wantsHelp } from '../args.js';
 import { commandBody, configOrReport, pipelinesOrReport } from '../common.js';
 import { type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, writeLines } from '../io.js';
 import { describeKafkaError } from '../kafkaErrors.js';
-import { type LoadedPipelines, RUNNING_FROM_SOURCE } from '../loadPipelines.js';
+import { type LoadedPipelines, NODE_STRIPS_TYPES, RUNNING_FROM_SOURCE } from '../loadPipelines.js';
 import { type RunningTributary, startTributary } from '../startTributary.js';
+
+function loadedModules(): string {
+  if (RUNNING_FROM_SOURCE) return 'Running from source (tsx): .ts and .js modules load.';
+  if (NODE_STRIPS_TYPES) {
+    return (
+      'Running compiled on a Node that strips types: .js and .ts modules load (erasable TypeScript only:\n' +
+      'no enums, namespaces or parameter properties; relative imports name the .ts file).'
+    );
+  }
+  return 'Running compiled: .js modules load (use Node >= 22.18 for .ts, build them, or run through tsx).';
+}
 
 export const runHelp = `Usage: tributary run [files or folders...]
 
@@ -20,7 +31,7 @@ records, commit, disconnect) and exits 0. A second signal exits at once.
 
 Pipelines: every module in the given files or folders (default ${RUNNING_FROM_SOURCE ? 'pipelines/' : 'dist/pipelines/, else pipelines/'}); from
 each, its default export when it is a pipeline, else all exports made with definePipeline.
-${RUNNING_FROM_SOURCE ? 'Running from source (tsx): .ts and .js modules load.' : 'Running compiled: .js modules load (build TypeScript pipelines first, or run through tsx).'}
+${loadedModules()}
 
 Configuration: environment variables (KAFKA_BROKERS, KAFKA_SASL_MECHANISM, HTTP_PORT, LOG_LEVEL, ...;
 see docs/operations.md). Serves /metrics, /healthz and /readyz on HTTP_PORT (default 9464).

@@ -4,7 +4,7 @@
  * flowing behind it. Each test fails on 37b4b30.
  */
 
-import { Registry } from 'prom-client';
+import { Registry } from '@prometheus-io/client';
 import { defer, filter, map, take } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { createEngineMetrics } from '../../../metrics/index.js';

@@ -1,11 +1,14 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   defaultPipelineFolders,
   isPipeline,
   loadPipelines,
+  NODE_STRIPS_TYPES,
   RUNNING_FROM_SOURCE,
 } from '../../../src/cli/loadPipelines.js';
 import { definePipeline } from '../../../src/index.js';
@@ -59,13 +62,61 @@ describe('loadPipelines', () => {
     expect(loaded.pipelines.map((p) => p.pipeline.name)).toEqual(['a', 'b']);
   });
 
-  it('loads only .js modules when running compiled, and refuses a named .ts file with what to do', async () => {
+  it('loads .ts modules when running compiled on a Node that strips types, as this one does', async () => {
+    expect(NODE_STRIPS_TYPES).toBe(true);
     const dir = folder({ 'a.ts': pipelineModule('a'), 'b.js': pipelineModule('b') });
     const loaded = await loadPipelines([dir], { fromSource: false });
+    expect(loaded.pipelines.map((p) => p.pipeline.name)).toEqual(['a', 'b']);
+    expect((await loadPipelines([join(dir, 'a.ts')], { fromSource: false })).pipelines).toHaveLength(1);
+  });
+
+  it('loads only .js modules on a Node that does not strip types, and refuses a named .ts file with what to do', async () => {
+    const dir = folder({ 'a.ts': pipelineModule('a'), 'b.js': pipelineModule('b') });
+    const loaded = await loadPipelines([dir], { fromSource: false, typescript: false });
     expect(loaded.pipelines.map((p) => p.pipeline.name)).toEqual(['b']);
-    await expect(loadPipelines([join(dir, 'a.ts')], { fromSource: false })).rejects.toThrow(
-      /a\.ts is TypeScript, and this tributary runs compiled: build it \(npm run build\)/,
+    await expect(loadPipelines([join(dir, 'a.ts')], { fromSource: false, typescript: false })).rejects.toThrow(
+      /a\.ts is TypeScript, and this tributary runs compiled on a Node that does not strip types: use Node >= 22\.18/,
     );
+  });
+
+  // Vitest transforms what the test process imports, so only a plain Node child shows Node's own type stripping: it
+  // runs loadPipelines.ts itself (a resolve hook maps the sources' `.js` imports to `.ts`), no tsx and no vite.
+  it('imports a .ts pipeline with Node alone, and says what to do with syntax Node cannot strip', () => {
+    const dir = folder({
+      'hook.mjs': [
+        "import { registerHooks } from 'node:module';",
+        'registerHooks({ resolve(specifier, context, next) {',
+        '  try { return next(specifier, context); } catch (error) {',
+        "    if (error?.code !== 'ERR_MODULE_NOT_FOUND' || !specifier.endsWith('.js')) throw error;",
+        "    return next(specifier.slice(0, -3) + '.ts', context);",
+        '  }',
+        '} });',
+      ].join('\n'),
+      'typed.ts': [
+        "import type { Observable } from 'rxjs';",
+        'interface Order { readonly id: string }',
+        "const name: string = 'typed';",
+        "export default { kind: 'tributary.pipeline', name, source: { topics: ['t'], groupId: 'g' },",
+        "  deadLetter: { topic: 'd' }, build: (records: Observable<Order>): Observable<Order> => records };",
+      ].join('\n'),
+      'enum/colors.ts': `enum Color { Red }\n${pipelineModule('colors').replace("'colors'", "'colors' + Color.Red")}`,
+    });
+    const script = `
+      const { loadPipelines } = await import(${JSON.stringify(pathToFileURL(join(root, 'src', 'cli', 'loadPipelines.ts')).href)});
+      const loaded = await loadPipelines([${JSON.stringify(join(dir, 'typed.ts'))}], { fromSource: false });
+      console.log(JSON.stringify(loaded.pipelines.map((p) => p.pipeline.name)));
+      await loadPipelines([${JSON.stringify(join(dir, 'enum'))}], { fromSource: false }).catch((e) => console.log(e.message));
+    `;
+    const env = { ...process.env, NODE_OPTIONS: '' };
+    const hook = pathToFileURL(join(dir, 'hook.mjs')).href;
+    const output = execFileSync(process.execPath, ['--import', hook, '--input-type=module', '-e', script], {
+      cwd: root,
+      env,
+      encoding: 'utf8',
+    }).split('\n');
+    expect(output[0]).toBe('["typed"]');
+    expect(output[1]).toMatch(/cannot load .*colors\.ts: TypeScript enum is not supported in strip-only mode/);
+    expect(output[1]).toContain('(Node only strips types: enums, namespaces and parameter properties need a build');
   });
 
   it('uses the default folder when no path is given, and says which folders it looked for', async () => {

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Registry } from 'prom-client';
+import { Registry } from '@prometheus-io/client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEngineMetrics } from '../../../metrics/createEngineMetrics.js';
 import { ConfigError } from '../../../src/config/configError.js';

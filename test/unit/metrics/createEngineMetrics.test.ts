@@ -1,4 +1,4 @@
-import { Registry } from 'prom-client';
+import { Registry } from '@prometheus-io/client';
 import { describe, expect, it } from 'vitest';
 import { createEngineMetrics } from '../../../metrics/createEngineMetrics.js';
 import type { LagOffsetsSource } from '../../../metrics/lagTracker.js';
@@ -182,7 +182,7 @@ describe('createEngineMetrics', () => {
     expect(sampleValue(await registry.metrics(), 'tributary_ready')).toBe(0);
   });
 
-  it('never throws from observer methods, even on values prom-client rejects', () => {
+  it('never throws from observer methods, even on values the client rejects', () => {
     const { observer } = setup();
     expect(() => observer.recordsConsumed('p', 't', 0, -5)).not.toThrow();
     expect(() => observer.producerSent(-1, -1, true)).not.toThrow();

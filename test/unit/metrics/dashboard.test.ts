@@ -143,6 +143,11 @@ describe('metricOfSeries', () => {
     expect(metricOfSeries('tributary_commit_duration_seconds_bucket')).toBe('tributary_commit_duration_seconds');
     expect(metricOfSeries('tributary_nodejs_gc_duration_seconds_sum')).toBe('tributary_nodejs_gc_duration_seconds');
     expect(metricOfSeries('tributary_ready')).toBe('tributary_ready');
+    expect(metricOfSeries('tributary_nodejs_eventloop_utilization_summary_count')).toBe(
+      'tributary_nodejs_eventloop_utilization_summary',
+    );
+    // A summary has no _bucket series.
+    expect(metricOfSeries('tributary_nodejs_eventloop_utilization_summary_bucket')).toBeUndefined();
     // A counter has no _count series, and unknown names are unknown.
     expect(metricOfSeries('tributary_commits_total_count')).toBeUndefined();
     expect(metricOfSeries('tributary_records_consumed')).toBeUndefined();
