@@ -25,6 +25,7 @@ import kafkajs, {
 } from 'kafkajs';
 import SnappyCodec from 'kafkajs-snappy';
 import type { Logger } from 'pino';
+import { patchKafkajsNegativeTimeout } from './kafkajsTimeouts.js';
 import type {
   AdminPort,
   AssignmentEvent,
@@ -225,6 +226,9 @@ function groupByTopic(partitions: readonly TopicPartition[]): { topic: string; p
 // topics that other clients (Go, Java) wrote with it.
 // (CompressionCodecs is not a named export under Node's ESM loader: reach it through the default export)
 kafkajs.CompressionCodecs[CompressionTypes.Snappy] = SnappyCodec;
+
+// Node 24 warns on kafkajs' negative request-queue timer: the same timer, never below 1 ms (kafkajsTimeouts.ts)
+patchKafkajsNegativeTimeout();
 
 const compressionTypes = {
   none: CompressionTypes.None,
