@@ -26,6 +26,7 @@ import kafkajs, {
 import SnappyCodec from 'kafkajs-snappy';
 import type { Logger } from 'pino';
 import { patchKafkajsNegativeTimeout } from './kafkajsTimeouts.js';
+import { createTopicsWithLeaders } from './kafkajsTopics.js';
 import type {
   AdminPort,
   AssignmentEvent,
@@ -437,17 +438,14 @@ class KafkajsAdmin implements AdminPort {
     // answers false (TOPIC_ALREADY_EXISTS) for the whole request, not saying which topics it did create.
     const created = await Promise.all(
       missing.map(async (t) => {
-        const made = await this.#admin.createTopics({
-          waitForLeaders: true,
-          topics: [
-            {
-              topic: t.topic,
-              numPartitions: t.partitions,
-              replicationFactor: t.replicationFactor ?? -1,
-              configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
-            },
-          ],
-        });
+        const made = await createTopicsWithLeaders(this.#admin, [
+          {
+            topic: t.topic,
+            numPartitions: t.partitions,
+            replicationFactor: t.replicationFactor ?? -1,
+            configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
+          },
+        ]);
         return made ? t.topic : undefined;
       }),
     );

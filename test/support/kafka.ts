@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Admin, type IHeaders, Kafka, type KafkaMessage, logLevel, Partitioners } from 'kafkajs';
 import { expect, inject, onTestFinished } from 'vitest';
+import { createTopicsWithLeaders } from '../../src/kafka/kafkajsTopics.js';
 
 export function bootstrapServers(): string[] {
   return inject('kafkaBootstrap').split(',');
@@ -41,15 +42,15 @@ export async function createNamedTopics(
   configEntries: Record<string, string> = {},
 ): Promise<void> {
   await withAdmin((admin) =>
-    admin.createTopics({
-      waitForLeaders: true,
-      topics: topics.map((topic) => ({
+    createTopicsWithLeaders(
+      admin,
+      topics.map((topic) => ({
         topic,
         numPartitions: partitions,
         replicationFactor: 1,
         configEntries: Object.entries(configEntries).map(([name, value]) => ({ name, value })),
       })),
-    }),
+    ),
   );
   onTestFinished(() => withAdmin((admin) => admin.deleteTopics({ topics: [...topics] })).catch(() => {}));
 }

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { startTributary } from '../../../src/cli/startTributary.js';
 import { definePipeline, publish } from '../../../src/index.js';
+import { createTopicsWithLeaders } from '../../../src/kafka/kafkajsTopics.js';
 import { capturedLogger } from '../../support/capturedLogger.js';
 import { delivery, describeDelivery, uncommitted } from '../../support/delivery.js';
 import { eventually } from '../../support/engine.js';
@@ -60,14 +61,11 @@ describe('faults: the broker killed and restarted twice', () => {
     const dlq = uniqueName('fbk-dlq');
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        { topic: input, numPartitions: 3 },
-        { topic: output, numPartitions: 3 },
-        { topic: dlq, numPartitions: 1 },
-      ],
-    });
+    await createTopicsWithLeaders(admin, [
+      { topic: input, numPartitions: 3 },
+      { topic: output, numPartitions: 3 },
+      { topic: dlq, numPartitions: 1 },
+    ]);
     await admin.disconnect();
     const ids = Array.from({ length: n }, (_, i) => String(i));
     const producer = kafka.producer();
