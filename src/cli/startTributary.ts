@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import { createEngineMetrics, createRegistry, type EngineMetrics } from '../../metrics/createEngineMetrics.js';
 import { errorMessage } from '../errors.js';
 import { type HttpServer, startHttpServer } from '../http/server.js';
-import { createKafkajsClient, type KafkaConnectionConfig } from '../kafka/kafkajsClient.js';
+import { createKafkaClient } from '../kafka/createKafkaClient.js';
+import type { KafkaConnectionConfig } from '../kafka/kafkajsClient.js';
 import type { AdminPort, KafkaClientPort } from '../kafka/ports.js';
 import type { Pipeline } from '../runtime/definePipeline.js';
 import { createEngine, type Engine, type EngineOptions, type EngineStatus } from '../runtime/engine.js';
@@ -62,7 +63,7 @@ export async function startTributary(options: StartTributaryOptions): Promise<Ru
     onLagError: ({ pipeline, group, error }) =>
       logger.warn({ pipeline, groupId: group, err: error }, `reading consumer lag failed: ${errorMessage(error)}`),
   });
-  const client = 'client' in options.kafka ? options.kafka.client : createKafkajsClient({ ...options.kafka, logger });
+  const client = 'client' in options.kafka ? options.kafka.client : createKafkaClient({ ...options.kafka, logger });
   const engine = createEngine({
     pipelines,
     kafka: { client },

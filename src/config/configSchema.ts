@@ -13,9 +13,14 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
 
+/** The Kafka client libraries an adapter exists for (src/kafka/); kafkajs is the default. */
+export const KAFKA_CLIENTS = ['kafkajs', 'platformatic'] as const;
+export type KafkaClientLibrary = (typeof KAFKA_CLIENTS)[number];
+
 /** Every variable Tributary reads, in the order problems are reported. */
 export const CONFIG_VARIABLES = [
   'KAFKA_BROKERS',
+  'KAFKA_CLIENT',
   'KAFKA_CLIENT_ID',
   'KAFKA_SSL',
   'KAFKA_SSL_CA_FILE',
@@ -99,6 +104,12 @@ export const envSchema = z.object({
       else problem(ctx, `${expected}, got ${shown(entry)} (${parsed.reason})`);
     }
     return brokers.length === entries.length ? brokers : undefined;
+  }),
+  KAFKA_CLIENT: variable((value, ctx): KafkaClientLibrary | undefined => {
+    if (value === undefined) return undefined;
+    const lower = value.toLowerCase();
+    if ((KAFKA_CLIENTS as readonly string[]).includes(lower)) return lower as KafkaClientLibrary;
+    return problem(ctx, `expected one of ${KAFKA_CLIENTS.join(', ')}, got ${shown(value)}`);
   }),
   KAFKA_CLIENT_ID: variable((value, ctx): string | undefined => {
     if (value === undefined) return DEFAULT_CLIENT_ID;

@@ -10,6 +10,7 @@ import {
   DEFAULT_HTTP_PORT,
   DEFAULT_LOG_LEVEL,
   envSchema,
+  type KafkaClientLibrary,
   type LogLevel,
   type ParsedEnv,
   SASL_MECHANISMS,
@@ -32,6 +33,8 @@ export interface KafkaSaslConfig {
 
 export interface KafkaConfig {
   readonly brokers: readonly string[];
+  /** Present when `KAFKA_CLIENT` is set; absent means kafkajs. */
+  readonly library?: KafkaClientLibrary;
   readonly clientId: string;
   /** Present when `KAFKA_SSL=true`. */
   readonly ssl?: KafkaSslConfig;
@@ -86,6 +89,7 @@ function toConfig(env: ParsedEnv): TributaryConfig {
   const brokers = env.KAFKA_BROKERS ?? [];
   const kafka: KafkaConfig = {
     brokers,
+    ...(env.KAFKA_CLIENT !== undefined ? { library: env.KAFKA_CLIENT } : {}),
     clientId: env.KAFKA_CLIENT_ID ?? DEFAULT_CLIENT_ID,
     ...(env.KAFKA_SSL ? { ssl: env.KAFKA_SSL_CA_FILE ?? {} } : {}),
     ...(env.KAFKA_SASL_MECHANISM && env.KAFKA_USERNAME !== undefined && env.KAFKA_PASSWORD !== undefined

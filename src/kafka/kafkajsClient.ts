@@ -48,6 +48,8 @@ import { UnwrittenRecordsError } from './ports.js';
 
 export interface KafkaConnectionConfig {
   brokers: readonly string[];
+  /** Which client library talks to Kafka (createKafkaClient): kafkajs (the default) or @platformatic/kafka. */
+  library?: 'kafkajs' | 'platformatic';
   clientId?: string;
   /** true, or a CA bundle (PEM) to trust. */
   ssl?: boolean | { ca?: string };

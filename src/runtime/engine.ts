@@ -6,7 +6,8 @@ import { type Logger, pino } from 'pino';
 import { type CancelTimer, type Clock, systemClock } from '../clock.js';
 import { TributaryError } from '../errors.js';
 import { type EngineObserver, noopObserver } from '../instrumentation.js';
-import { createKafkajsClient, type KafkaConnectionConfig } from '../kafka/kafkajsClient.js';
+import { createKafkaClient } from '../kafka/createKafkaClient.js';
+import type { KafkaConnectionConfig } from '../kafka/kafkajsClient.js';
 import type { KafkaClientPort, ProducerPort } from '../kafka/ports.js';
 import type { Pipeline } from './definePipeline.js';
 import { DestinationCheck, staticDestinations } from './destinationCheck.js';
@@ -16,7 +17,10 @@ import { ProducerBatcher } from './producerBatcher.js';
 export interface EngineOptions {
   // biome-ignore lint/suspicious/noExplicitAny: pipelines of any output type run side by side
   pipelines: readonly Pipeline<any>[];
-  /** How to reach Kafka: connection settings, or a ready client port (another client library, tests). */
+  /**
+   * How to reach Kafka: connection settings (`library` picks the client: kafkajs by default, or 'platformatic'), or a
+   * ready client port (tests).
+   */
   kafka: KafkaConnectionConfig | { client: KafkaClientPort };
   logger?: Logger;
   observer?: EngineObserver;
@@ -86,7 +90,7 @@ export function createEngine(options: EngineOptions): Engine {
   const logger = options.logger ?? pino({ name: 'tributary' });
   const observer = options.observer ?? noopObserver;
   const clock = options.clock ?? systemClock;
-  const client = 'client' in options.kafka ? options.kafka.client : createKafkajsClient({ logger, ...options.kafka });
+  const client = 'client' in options.kafka ? options.kafka.client : createKafkaClient({ logger, ...options.kafka });
   checkDistinct(options.pipelines);
   let producerPort: ProducerPort | undefined;
   let producerConnected = false;

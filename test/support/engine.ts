@@ -3,12 +3,13 @@ import { pino } from 'pino';
 import { onTestFinished } from 'vitest';
 import { createEngine, type Engine, type EngineOptions } from '../../src/index.js';
 import { bootstrapServers } from './kafka.js';
+import { testKafkaLibrary } from './testClient.js';
 
 export const testLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'warn' }, pino.destination(2));
 
 export function testEngine(options: Omit<EngineOptions, 'kafka' | 'logger'> & Partial<EngineOptions>): Engine {
   const engine = createEngine({
-    kafka: { brokers: bootstrapServers(), clientId: 'tributary-test-engine' },
+    kafka: { brokers: bootstrapServers(), clientId: 'tributary-test-engine', library: testKafkaLibrary() },
     logger: testLogger,
     ...options,
   });

@@ -8,6 +8,7 @@ import { definePipeline, parseJson, publish } from '../../../src/index.js';
 import { eventually, testLogger } from '../../support/engine.js';
 import { bootstrapServers, consume, createTopic, produce, testAdmin, uniqueName } from '../../support/kafka.js';
 import { Valve } from '../../support/operators.js';
+import { testKafkaLibrary } from '../../support/testClient.js';
 import { sampleValue, seriesOf } from '../../unit/metrics/promText.js';
 
 const PARTITIONS = 3;
@@ -40,7 +41,7 @@ describe('operations: /metrics on the real broker', () => {
           build: (stream) => stream.pipe(valve.stage(), parseJson({ name: 'ops.parse' }), publish(output)),
         }),
       ],
-      kafka: { brokers: bootstrapServers(), clientId: 'tributary-test-ops' },
+      kafka: { brokers: bootstrapServers(), clientId: 'tributary-test-ops', library: testKafkaLibrary() },
       logger: testLogger,
       port: 0,
       host: '127.0.0.1',

@@ -224,6 +224,20 @@ describe('KAFKA_SASL_MECHANISM, KAFKA_USERNAME, KAFKA_PASSWORD', () => {
   });
 });
 
+describe('KAFKA_CLIENT', () => {
+  it('is absent by default (kafkajs) and picks the client library, any case', () => {
+    expect(loadConfig(BASE).kafka.library).toBeUndefined();
+    expect(loadConfig({ ...BASE, KAFKA_CLIENT: 'kafkajs' }).kafka.library).toBe('kafkajs');
+    expect(loadConfig({ ...BASE, KAFKA_CLIENT: ' Platformatic ' }).kafka.library).toBe('platformatic');
+  });
+
+  it.each(['rdkafka', 'platformatic/kafka', 'kafka-js'])('rejects %j with what it expects', (value) => {
+    expect(problemsOf({ ...BASE, KAFKA_CLIENT: value })).toEqual([
+      `KAFKA_CLIENT: expected one of kafkajs, platformatic, got "${value}"`,
+    ]);
+  });
+});
+
 describe('KAFKA_CONNECTION_TIMEOUT and KAFKA_REQUEST_TIMEOUT', () => {
   it('accept positive integers of milliseconds', () => {
     const { kafka } = loadConfig({ ...BASE, KAFKA_CONNECTION_TIMEOUT: '1', KAFKA_REQUEST_TIMEOUT: '2147483647' });

@@ -1,0 +1,103 @@
+/** The AdminPort on @platformatic/kafka's Admin (topics, committed offsets) and a groupless Consumer (end offsets). */
+import { Admin, Consumer, ListOffsetTimestamps } from '@platformatic/kafka';
+import type { KafkaConnectionConfig } from '../kafkajsClient.js';
+import type { AdminPort, PartitionOffsets, TopicSpec } from '../ports.js';
+import { baseOptions, PlatformaticKafkaError, protocolErrorOf } from './connection.js';
+
+export class PlatformaticAdmin implements AdminPort {
+  readonly #admin: Admin;
+  /** listOffsets lives on the consumer; this one never joins a group. */
+  readonly #offsets: Consumer;
+  constructor(config: KafkaConnectionConfig) {
+    this.#admin = new Admin(baseOptions(config, 'admin'));
+    this.#offsets = new Consumer({ ...baseOptions(config, 'admin-offsets'), groupId: 'tributary-admin-offsets' });
+  }
+  async connect(): Promise<void> {
+    try {
+      await this.#admin.metadata({ topics: [] });
+    } catch (error) {
+      throw new PlatformaticKafkaError(error);
+    }
+  }
+  async createTopics(topics: readonly TopicSpec[]): Promise<string[]> {
+    const existing = new Set(await this.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.topic));
+    // one request per topic: another process may create one meanwhile, and TOPIC_ALREADY_EXISTS fails the request
+    const created = await Promise.all(
+      missing.map(async (t) => {
+        try {
+          await this.#admin.createTopics({
+            topics: [t.topic],
+            partitions: t.partitions,
+            replicas: t.replicationFactor ?? -1,
+            configs: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
+          });
+          return t.topic;
+        } catch (error) {
+          if (protocolErrorOf(error, 'TOPIC_ALREADY_EXISTS')) return undefined;
+          throw new PlatformaticKafkaError(error);
+        }
+      }),
+    );
+    const made = created.filter((topic) => topic !== undefined);
+    if (made.length > 0) await this.#awaitLeaders(made);
+    return made;
+  }
+  /** Like kafkajs' waitForLeaders: a topic is usable once every partition has a leader. */
+  async #awaitLeaders(topics: string[]): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        const metadata = await this.#admin.metadata({ topics, forceUpdate: true });
+        const ready = topics.every((t) => {
+          const topic = metadata.topics.get(t);
+          return topic?.partitions.every((p) => p.leader >= 0) === true;
+        });
+        if (ready) return;
+      } catch (error) {
+        if (Date.now() > deadline) throw new PlatformaticKafkaError(error);
+      }
+      if (Date.now() > deadline) return;
+      await new Promise((done) => setTimeout(done, 100));
+    }
+  }
+  async listTopics(): Promise<string[]> {
+    try {
+      return await this.#admin.listTopics();
+    } catch (error) {
+      throw new PlatformaticKafkaError(error);
+    }
+  }
+  async endOffsets(topic: string): Promise<PartitionOffsets[]> {
+    try {
+      const [low, high] = await Promise.all(
+        [ListOffsetTimestamps.EARLIEST, ListOffsetTimestamps.LATEST].map((timestamp) =>
+          this.#offsets.listOffsets({ topics: [topic], timestamp }),
+        ),
+      );
+      const lows = low?.get(topic) ?? [];
+      const highs = high?.get(topic) ?? [];
+      return highs.map((h, partition) => ({ partition, low: lows[partition] ?? 0n, high: h }));
+    } catch (error) {
+      throw new PlatformaticKafkaError(error);
+    }
+  }
+  async committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>> {
+    try {
+      const groups = await this.#admin.listConsumerGroupOffsets({ groups: [groupId] });
+      const committed = new Map<number, bigint>();
+      for (const group of groups) {
+        for (const t of group.topics) {
+          if (t.name !== topic) continue;
+          for (const p of t.partitions) if (p.committedOffset >= 0n) committed.set(p.partitionIndex, p.committedOffset);
+        }
+      }
+      return committed;
+    } catch (error) {
+      throw new PlatformaticKafkaError(error);
+    }
+  }
+  async disconnect(): Promise<void> {
+    await Promise.all([this.#admin.close(), this.#offsets.close()]);
+  }
+}

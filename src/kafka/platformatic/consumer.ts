@@ -1,0 +1,516 @@
+/**
+ * The ConsumerPort on @platformatic/kafka, with its own fetch loop instead of the client's MessagesStream.
+ *
+ * Why not the stream: it hands out one message at a time, pauses only as a whole, cannot be moved back (seeking means
+ * a new stream), hides the high watermark and the batches that hold only transaction markers, and queues offsets
+ * to auto-commit when they are fetched. Emulating the port on it means buffering: a paused partition's messages kept
+ * (or dropped and fetched again after a seek), the whole stream paused when the buffer is full — then every other
+ * partition starves behind the paused one. So the adapter uses the client's public pieces under the stream directly:
+ * - group membership: `Consumer.joinGroup` (the client heartbeats, rejoins and reassigns by itself; its
+ *   `consumer:group:rebalance` and `consumer:group:join` events become onRebalancing and onAssigned);
+ * - fetching: `Consumer.fetch` (one Fetch request to one broker, incremental fetch sessions included) on a second,
+ *   groupless Consumer, so a long poll never delays a heartbeat or a commit on the coordinator's connection;
+ * - positions: committed offsets (`listCommittedOffsets`), falling back to the earliest or latest offset
+ *   (`listOffsets`) — the COMMITTED-then-EARLIEST rule, not EARLIEST alone, which would ignore the commits.
+ *
+ * The loop, one per broker: fetch the partitions this member owns that lead there, are not paused and have a known
+ * position; hand each partition's records to the handler as one batch (up to partitionsConsumedConcurrently at
+ * once); the next fetch to that broker waits until every handler settled. A position moves only by advanceTo (or
+ * past a batch of markers only), so a batch not advanced is fetched and handed over again, and one advanced into its
+ * middle starts there next time. Memory stays bounded by one fetch response per broker (maxBytes): nothing is kept
+ * between fetches. Pause is per partition and exact: a paused partition is left out of the next request, and a
+ * response that was already on its way when it was paused is not handed over (its position does not move, so it is
+ * fetched again after resume). Fairness: a paused or slow partition holds only its own broker's next fetch while its
+ * handler runs, as with kafkajs; the other brokers' loops go on.
+ */
+import {
+  type ClusterMetadata,
+  Consumer,
+  type ConsumerGroupJoinPayload,
+  FetchIsolationLevels,
+  IS_CONTROL,
+  ListOffsetTimestamps,
+} from '@platformatic/kafka';
+import type { KafkaConnectionConfig } from '../kafkajsClient.js';
+import type {
+  AssignmentEvent,
+  BatchControl,
+  BatchHandler,
+  ConsumedRecord,
+  ConsumerOptions,
+  ConsumerPort,
+  PartitionBatch,
+  RecordHeaders,
+  TopicPartition,
+  TopicPartitionOffset,
+} from '../ports.js';
+import { baseOptions, PlatformaticKafkaError, protocolErrorOf } from './connection.js';
+
+/** One Fetch response (the type is not exported by name). */
+type FetchResponse = Awaited<ReturnType<Consumer['fetch']>>;
+
+const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+/** Thrown by heartbeat() once the group rebalances: the batch in hand is stale. */
+export class StaleBatchError extends Error {
+  override name = 'StaleBatchError';
+}
+
+type Listener<T extends unknown[]> = (...args: T) => void;
+class Listeners<T extends unknown[]> {
+  readonly #set = new Set<Listener<T>>();
+  add(listener: Listener<T>): () => void {
+    this.#set.add(listener);
+    return () => this.#set.delete(listener);
+  }
+  emit(...args: T): void {
+    for (const listener of [...this.#set]) listener(...args);
+  }
+}
+
+function toHeaders(headers: readonly [Buffer | null, Buffer | null][]): RecordHeaders {
+  const result: Record<string, Buffer | Buffer[]> = {};
+  for (const [name, value] of headers) {
+    if (name === null) continue;
+    const text = name.toString('utf8');
+    const v = value ?? Buffer.alloc(0);
+    const earlier = result[text];
+    if (earlier === undefined) result[text] = v;
+    else if (Array.isArray(earlier)) earlier.push(v);
+    else result[text] = [earlier, v];
+  }
+  return result;
+}
+
+const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
+
+export class PlatformaticConsumer implements ConsumerPort {
+  /** The group member: joins, heartbeats, commits. */
+  readonly #member: Consumer;
+  /** Fetches and looks up offsets on connections of its own; never joins the group. */
+  readonly #fetcher: Consumer;
+  readonly #options: ConsumerOptions;
+  #topics: string[] = [];
+  #fromBeginning = false;
+  #handler: BatchHandler | undefined;
+  /** Joined (onAssigned fired) and not stopping: commits are sent only then (F17). */
+  #running = false;
+  #stopping = false;
+  #rebalancing = false;
+  /** Bumped by every rebalance and join: a batch handed over under an older epoch is stale. */
+  #epoch = 0;
+  readonly #owned = new Map<string, TopicPartition>();
+  /** Next offset to fetch, by partition; absent until looked up after the join. */
+  readonly #positions = new Map<string, bigint>();
+  readonly #paused = new Set<string>();
+  readonly #loops = new Map<number, Promise<void>>();
+  #wakers: (() => void)[] = [];
+  readonly #commits = new Set<Promise<unknown>>();
+  readonly #assigned = new Listeners<[AssignmentEvent]>();
+  readonly #rebalancingListeners = new Listeners<[]>();
+  readonly #fatal = new Listeners<[Error]>();
+  readonly #interrupted = new Listeners<[Error]>();
+  readonly #unsubscribed = new Listeners<[readonly string[]]>();
+  readonly #emptyBatch = new Listeners<[TopicPartition, bigint]>();
+
+  constructor(config: KafkaConnectionConfig, options: ConsumerOptions) {
+    this.#options = options;
+    const common = { ...baseOptions(config, 'consumer'), groupId: options.groupId };
+    this.#member = new Consumer({
+      ...common,
+      autocommit: false,
+      ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeout: options.sessionTimeoutMs }),
+      ...(options.heartbeatIntervalMs === undefined ? {} : { heartbeatInterval: options.heartbeatIntervalMs }),
+      ...(options.rebalanceTimeoutMs === undefined ? {} : { rebalanceTimeout: options.rebalanceTimeoutMs }),
+    });
+    this.#fetcher = new Consumer({ ...common, clientId: `${common.clientId}-fetch`, autocommit: false });
+    this.#member.on('consumer:group:rebalance', () => {
+      this.#rebalancing = true;
+      this.#epoch++;
+      this.#rebalancingListeners.emit();
+    });
+    this.#member.on('consumer:group:join', (payload) => this.#joined(payload));
+    // the client emits 'error' when it gave up rejoining: no more heartbeats, the membership is gone
+    this.#member.on('error', (error: Error) => {
+      this.#running = false;
+      this.#epoch++;
+      this.#fatal.emit(error);
+    });
+    this.#fetcher.on('error', () => {});
+  }
+
+  async connect(): Promise<void> {
+    try {
+      await Promise.all([this.#member.metadata({ topics: [] }), this.#fetcher.metadata({ topics: [] })]);
+    } catch (error) {
+      throw new PlatformaticKafkaError(error);
+    }
+  }
+
+  async subscribe(topics: readonly string[], fromBeginning: boolean): Promise<void> {
+    this.#topics = [...topics];
+    this.#fromBeginning = fromBeginning;
+  }
+
+  async run(handler: BatchHandler): Promise<void> {
+    this.#handler = handler;
+    for (const topic of this.#topics) this.#member.topics.track(topic);
+    try {
+      await this.#member.joinGroup({});
+    } catch (error) {
+      throw new PlatformaticKafkaError(error);
+    }
+  }
+
+  #joined(payload: ConsumerGroupJoinPayload): void {
+    if (this.#stopping) return;
+    this.#rebalancing = false;
+    const epoch = ++this.#epoch;
+    const subscribed = new Set(this.#topics);
+    const assignment: TopicPartition[] = [];
+    const foreign = new Set<string>();
+    for (const { topic, partitions } of payload.assignments ?? []) {
+      if (!subscribed.has(topic)) {
+        foreign.add(topic);
+        continue;
+      }
+      for (const partition of partitions) assignment.push({ topic, partition });
+    }
+    this.#owned.clear();
+    for (const tp of assignment) this.#owned.set(key(tp.topic, tp.partition), tp);
+    // positions come again from the commits (as kafkajs does after a rebalance): what was fetched but not committed
+    // is handed over again
+    this.#positions.clear();
+    this.#running = true;
+    if (foreign.size > 0) this.#unsubscribed.emit([...foreign]);
+    this.#assigned.emit({ assignment, memberId: payload.memberId });
+    this.#loadPositions(epoch, assignment).catch((error: unknown) => this.#interrupt(error));
+  }
+
+  /** Committed offsets of the assignment, else the earliest or latest offset; then the fetch loops start. */
+  async #loadPositions(epoch: number, assignment: readonly TopicPartition[]): Promise<void> {
+    if (assignment.length === 0) return;
+    await Promise.allSettled([...this.#commits]);
+    const byTopic = new Map<string, number[]>();
+    for (const { topic, partition } of assignment) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
+    for (let attempt = 0; ; attempt++) {
+      if (epoch !== this.#epoch || this.#stopping) return;
+      try {
+        const committed = await this.#member.listCommittedOffsets({
+          topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+        });
+        const missing = new Map<string, number[]>();
+        const found = new Map<string, bigint>();
+        for (const { topic, partition } of assignment) {
+          const offset = committed.get(topic)?.[partition];
+          if (offset !== undefined && offset >= 0n) found.set(key(topic, partition), offset);
+          else missing.set(topic, [...(missing.get(topic) ?? []), partition]);
+        }
+        if (missing.size > 0) {
+          const ends = await this.#fetcher.listOffsets({
+            topics: [...missing.keys()],
+            partitions: Object.fromEntries(missing),
+            timestamp: this.#fromBeginning ? ListOffsetTimestamps.EARLIEST : ListOffsetTimestamps.LATEST,
+          });
+          for (const [topic, partitions] of missing) {
+            for (const partition of partitions) {
+              const offset = ends.get(topic)?.[partition];
+              if (offset === undefined) throw new Error(`no offset for ${topic}/${partition}`);
+              found.set(key(topic, partition), offset);
+            }
+          }
+        }
+        if (epoch !== this.#epoch || this.#stopping) return;
+        for (const [k, offset] of found) this.#positions.set(k, offset);
+        this.#startLoops();
+        return;
+      } catch (error) {
+        if (attempt >= 5) throw error;
+        await sleep(500);
+      }
+    }
+  }
+
+  /** Starts a fetch loop for every broker that leads an owned partition and has none. */
+  #startLoops(): void {
+    if (this.#stopping || this.#handler === undefined) return;
+    this.#fetcher
+      .metadata({ topics: this.#topics })
+      .then((metadata) => {
+        for (const tp of this.#owned.values()) {
+          const leader = metadata.topics.get(tp.topic)?.partitions[tp.partition]?.leader;
+          if (leader === undefined || leader < 0 || this.#loops.has(leader)) continue;
+          const loop = this.#loop(leader).finally(() => this.#loops.delete(leader));
+          this.#loops.set(leader, loop);
+        }
+      })
+      .catch((error: unknown) => this.#interrupt(error));
+    this.#wake();
+  }
+
+  #wake(): void {
+    const wakers = this.#wakers;
+    this.#wakers = [];
+    for (const wake of wakers) wake();
+  }
+
+  /** Waits for a resume, a new assignment or positions, or `ms`. */
+  #idle(ms: number): Promise<void> {
+    return new Promise((done) => {
+      const timer = setTimeout(done, ms);
+      this.#wakers.push(() => {
+        clearTimeout(timer);
+        done();
+      });
+    });
+  }
+
+  async #loop(node: number): Promise<void> {
+    let failures = 0;
+    while (!this.#stopping) {
+      let metadata: ClusterMetadata;
+      try {
+        metadata = await this.#fetcher.metadata({ topics: this.#topics });
+      } catch (error) {
+        if (++failures > 5) return this.#interrupt(error);
+        await sleep(500);
+        continue;
+      }
+      const mine = [...this.#owned.values()].filter(
+        (tp) => metadata.topics.get(tp.topic)?.partitions[tp.partition]?.leader === node,
+      );
+      if (mine.length === 0) {
+        // leadership moved: the loops of the new leaders take over
+        this.#startLoops();
+        return;
+      }
+      const fetchable = mine.filter((tp) => {
+        const k = key(tp.topic, tp.partition);
+        return !this.#paused.has(k) && this.#positions.has(k);
+      });
+      if (fetchable.length === 0) {
+        await this.#idle(this.#options.maxWaitTimeMs ?? 500);
+        continue;
+      }
+      const epoch = this.#epoch;
+      const requested = new Map<string, bigint>();
+      const byTopic = new Map<string, { partition: number; fetchOffset: bigint }[]>();
+      for (const tp of fetchable) {
+        const fetchOffset = this.#positions.get(key(tp.topic, tp.partition)) as bigint;
+        requested.set(key(tp.topic, tp.partition), fetchOffset);
+        byTopic.set(tp.topic, [...(byTopic.get(tp.topic) ?? []), { partition: tp.partition, fetchOffset }]);
+      }
+      const topicOfId = new Map<string, string>();
+      const maxBytesPerPartition = this.#options.maxBytesPerPartition ?? 1_048_576;
+      const topics = [...byTopic].map(([topic, partitions]) => {
+        const topicId = metadata.topics.get(topic)?.id as string;
+        topicOfId.set(topicId, topic);
+        return {
+          topicId,
+          partitions: partitions.map(({ partition, fetchOffset }) => ({
+            partition,
+            fetchOffset,
+            partitionMaxBytes: maxBytesPerPartition,
+            currentLeaderEpoch: -1,
+            lastFetchedEpoch: -1,
+          })),
+        };
+      });
+      let response: FetchResponse;
+      try {
+        response = await this.#fetcher.fetch({
+          node,
+          topics,
+          maxWaitTime: this.#options.maxWaitTimeMs ?? 500,
+          minBytes: 1,
+          maxBytes: Math.max(maxBytesPerPartition, 10 * 1_048_576),
+          isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+        });
+        failures = 0;
+      } catch (error) {
+        if (this.#stopping) return;
+        if (protocolErrorOf(error, 'OFFSET_OUT_OF_RANGE')) {
+          await this.#resetOutOfRange(error, topicOfId, epoch).catch(() => sleep(500));
+          continue;
+        }
+        if (++failures > 5) return this.#interrupt(error);
+        await sleep(Math.min(200 * 2 ** failures, 5_000));
+        continue;
+      }
+      await this.#handOver(response, topicOfId, requested, epoch);
+    }
+  }
+
+  /** The partitions a fetch found out of range start again at the earliest or latest offset. */
+  async #resetOutOfRange(error: unknown, topicOfId: Map<string, string>, epoch: number): Promise<void> {
+    const response = (error as { response?: FetchResponse }).response;
+    for (const t of response?.responses ?? []) {
+      const topic = topicOfId.get(t.topicId);
+      if (topic === undefined) continue;
+      for (const p of t.partitions) {
+        if (p.errorCode !== 1) continue;
+        const offset = this.#fromBeginning ? p.logStartOffset : p.highWatermark;
+        if (epoch === this.#epoch && offset >= 0n) this.#positions.set(key(topic, p.partitionIndex), offset);
+      }
+    }
+  }
+
+  async #handOver(
+    response: FetchResponse,
+    topicOfId: Map<string, string>,
+    requested: Map<string, bigint>,
+    epoch: number,
+  ): Promise<void> {
+    const batches: PartitionBatch[] = [];
+    for (const t of response.responses) {
+      const topic = topicOfId.get(t.topicId);
+      if (topic === undefined) continue;
+      for (const p of t.partitions) {
+        const k = key(topic, p.partitionIndex);
+        const from = requested.get(k);
+        // a partition lingering in the fetch session that this request did not ask for
+        if (from === undefined || !p.records || p.records.length === 0) continue;
+        const records: ConsumedRecord[] = [];
+        let end = from;
+        for (const batch of p.records) {
+          const last = batch.firstOffset + BigInt(batch.lastOffsetDelta);
+          if (last + 1n > end) end = last + 1n;
+          if (batch.attributes & IS_CONTROL) continue;
+          for (const r of batch.records) {
+            const offset = batch.firstOffset + BigInt(r.offsetDelta);
+            if (offset < from) continue;
+            records.push({
+              offset,
+              key: r.key,
+              value: r.value,
+              headers: toHeaders(r.headers),
+              timestamp: (batch.firstTimestamp + r.timestampDelta).toString(),
+            });
+          }
+        }
+        const tp = { topic, partition: p.partitionIndex };
+        if (records.length === 0) {
+          // only markers (or aborted records): move past them without a handler call
+          if (end > from && epoch === this.#epoch && !this.#paused.has(k) && this.#owned.has(k)) {
+            this.#positions.set(k, end);
+            this.#emptyBatch.emit(tp, end);
+          }
+          continue;
+        }
+        batches.push({ ...tp, records, endOffset: end, highWatermark: p.highWatermark });
+      }
+    }
+    const concurrency = Math.max(1, this.#options.partitionsConsumedConcurrently ?? 1);
+    let next = 0;
+    const worker = async () => {
+      while (next < batches.length) {
+        const batch = batches[next++] as PartitionBatch;
+        await this.#handle(batch, epoch);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, batches.length) }, worker));
+  }
+
+  async #handle(batch: PartitionBatch, epoch: number): Promise<void> {
+    const k = key(batch.topic, batch.partition);
+    // paused (or lost) while the fetch was on its way: not handed over, fetched again after resume
+    if (this.#stopping || epoch !== this.#epoch || this.#paused.has(k) || !this.#owned.has(k)) return;
+    const handler = this.#handler as BatchHandler;
+    let advanced: bigint | undefined;
+    let settled = false;
+    const current = () => !this.#stopping && epoch === this.#epoch && !this.#rebalancing;
+    const control: BatchControl = {
+      heartbeat: async () => {
+        // the member heartbeats by itself; this says whether the batch still belongs to this member
+        if (!current()) throw new StaleBatchError('the group is rebalancing: the batch is stale');
+      },
+      shouldContinue: () => current() && this.#running,
+      advanceTo: (nextOffset: bigint) => {
+        if (!settled) advanced = nextOffset;
+      },
+    };
+    try {
+      await handler(batch, control);
+    } catch (error) {
+      settled = true;
+      if (error instanceof StaleBatchError || !current()) return;
+      // kafkajs restarts its consumer when a handler throws: the batch comes again after the next join
+      this.#interrupt(error);
+      return;
+    }
+    settled = true;
+    if (advanced !== undefined && epoch === this.#epoch && this.#owned.has(k)) this.#positions.set(k, advanced);
+  }
+
+  /**
+   * Something failed that the loop cannot get past by itself: consume nothing until the member joins again (which
+   * hands out the assignment and positions anew).
+   */
+  #interrupt(cause: unknown): void {
+    if (this.#stopping) return;
+    const error = new PlatformaticKafkaError(cause);
+    this.#epoch++;
+    this.#positions.clear();
+    this.#interrupted.emit(error);
+    this.#member.joinGroup({}).catch((joinError: unknown) => {
+      this.#running = false;
+      this.#fatal.emit(new PlatformaticKafkaError(joinError));
+    });
+  }
+
+  async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    if (offsets.length === 0) return;
+    if (!this.#running || this.#stopping) {
+      throw new Error('the consumer is not running (not joined, or stopping): commit not sent');
+    }
+    const commit = this.#member.commit({
+      offsets: offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset, leaderEpoch: -1 })),
+    });
+    this.#commits.add(commit);
+    try {
+      await commit;
+    } catch (error) {
+      throw new PlatformaticKafkaError(error);
+    } finally {
+      this.#commits.delete(commit);
+    }
+  }
+
+  pause(partitions: readonly TopicPartition[]): void {
+    for (const { topic, partition } of partitions) this.#paused.add(key(topic, partition));
+  }
+
+  resume(partitions: readonly TopicPartition[]): void {
+    for (const { topic, partition } of partitions) this.#paused.delete(key(topic, partition));
+    this.#wake();
+  }
+
+  onAssigned(listener: (event: AssignmentEvent) => void): () => void {
+    return this.#assigned.add(listener);
+  }
+  onRebalancing(listener: () => void): () => void {
+    return this.#rebalancingListeners.add(listener);
+  }
+  onFatal(listener: (error: Error) => void): () => void {
+    return this.#fatal.add(listener);
+  }
+  onInterrupted(listener: (error: Error) => void): () => void {
+    return this.#interrupted.add(listener);
+  }
+  onUnsubscribedTopics(listener: (topics: readonly string[]) => void): () => void {
+    return this.#unsubscribed.add(listener);
+  }
+  onEmptyBatch(listener: (partition: TopicPartition, endOffset: bigint) => void): () => void {
+    return this.#emptyBatch.add(listener);
+  }
+
+  async disconnect(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#running = false;
+    this.#wake();
+    await Promise.allSettled([...this.#loops.values()]);
+    await Promise.allSettled([...this.#commits]);
+    await Promise.all([this.#member.close(), this.#fetcher.close()]);
+  }
+}
