@@ -203,7 +203,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     slot.started = false;
 
     if (stopping) {
-      slot.stopCode = code ?? signal ?? 'unknown';
+      // A worker that had already said it cannot start is not a failed stop.
+      if (slot.startFailure === undefined) slot.stopCode = code ?? signal ?? 'unknown';
       slot.readiness = { ready: false, reasons: [`stopped (${how})`] };
       return;
     }
