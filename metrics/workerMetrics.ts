@@ -84,6 +84,9 @@ export function aggregateWorkerMetrics(snapshots: readonly WorkerMetricsSnapshot
 
 export interface WorkerMetrics {
   readonly registry: Registry;
+  /** The text of one /metrics: the workers' snapshots aggregated, beside this registry. */
+  exposition(snapshots: readonly WorkerMetricsSnapshot[]): Promise<string>;
+  readonly contentType: string;
   /** Sets which workers answered the last scrape. */
   answered(up: ReadonlyMap<number, boolean>): void;
   restarted(worker: number): void;
@@ -102,6 +105,10 @@ export function createWorkerMetrics(workers: number): WorkerMetrics {
   }
   return {
     registry,
+    contentType: registry.contentType,
+    exposition(snapshots) {
+      return Registry.merge([aggregateWorkerMetrics(snapshots), registry]).metrics();
+    },
     answered(answers) {
       for (const [worker, answered] of answers) up.set({ worker }, answered ? 1 : 0);
     },
