@@ -4,6 +4,7 @@
  * as unset (compose files often write `NAME=`). The password is never echoed back.
  */
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { parseBroker, splitBrokers } from './brokers.js';
 
@@ -31,12 +32,16 @@ export const CONFIG_VARIABLES = [
   'KAFKA_REQUEST_TIMEOUT',
   'LOG_LEVEL',
   'HTTP_PORT',
+  'TRIBUTARY_WORKERS',
 ] as const;
 export type ConfigVariable = (typeof CONFIG_VARIABLES)[number];
 
 export const DEFAULT_CLIENT_ID = 'tributary';
 export const DEFAULT_HTTP_PORT = 9464;
 export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
+export const DEFAULT_WORKERS = 1;
+/** More engine workers than this in one container is a mistake, not a deployment (run more containers). */
+export const MAX_WORKERS = 256;
 /** setTimeout's upper bound. */
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
@@ -151,6 +156,15 @@ export const envSchema = z.object({
       return problem(ctx, `expected an integer from 1 to 65535, got ${shown(value)}`);
     }
     return port;
+  }),
+  TRIBUTARY_WORKERS: variable((value, ctx): number | undefined => {
+    if (value === undefined) return DEFAULT_WORKERS;
+    if (value.toLowerCase() === 'auto') return Math.min(availableParallelism(), MAX_WORKERS);
+    const workers = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+    if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
+      return problem(ctx, `expected a positive integer (1 to ${MAX_WORKERS}) or auto, got ${shown(value)}`);
+    }
+    return workers;
   }),
 });
 

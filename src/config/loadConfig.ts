@@ -9,6 +9,7 @@ import {
   DEFAULT_CLIENT_ID,
   DEFAULT_HTTP_PORT,
   DEFAULT_LOG_LEVEL,
+  DEFAULT_WORKERS,
   envSchema,
   type KafkaClientLibrary,
   type LogLevel,
@@ -48,6 +49,12 @@ export interface TributaryConfig {
   readonly kafka: KafkaConfig;
   readonly logLevel: LogLevel;
   readonly httpPort: number;
+  /**
+   * Engine workers in this process (`TRIBUTARY_WORKERS`; `auto` is already resolved to the number of cores).
+   * 1 runs the engine in this process; more runs that many worker processes, each one more member of every
+   * pipeline's consumer group, behind one HTTP endpoint (see src/cli/workers/).
+   */
+  readonly workers: number;
 }
 
 const REDACTED = '[REDACTED]';
@@ -98,7 +105,12 @@ function toConfig(env: ParsedEnv): TributaryConfig {
     ...(env.KAFKA_CONNECTION_TIMEOUT !== undefined ? { connectionTimeoutMs: env.KAFKA_CONNECTION_TIMEOUT } : {}),
     ...(env.KAFKA_REQUEST_TIMEOUT !== undefined ? { requestTimeoutMs: env.KAFKA_REQUEST_TIMEOUT } : {}),
   };
-  return { kafka, logLevel: env.LOG_LEVEL ?? DEFAULT_LOG_LEVEL, httpPort: env.HTTP_PORT ?? DEFAULT_HTTP_PORT };
+  return {
+    kafka,
+    logLevel: env.LOG_LEVEL ?? DEFAULT_LOG_LEVEL,
+    httpPort: env.HTTP_PORT ?? DEFAULT_HTTP_PORT,
+    workers: env.TRIBUTARY_WORKERS ?? DEFAULT_WORKERS,
+  };
 }
 
 /**

@@ -12,6 +12,7 @@ import { type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, writeLines } from '../io
 import { describeKafkaError } from '../kafkaErrors.js';
 import { type LoadedPipelines, NODE_STRIPS_TYPES, RUNNING_FROM_SOURCE } from '../loadPipelines.js';
 import { type RunningTributary, startTributary } from '../startTributary.js';
+import { runWorkers } from '../workers/runWorkers.js';
 
 function loadedModules(): string {
   if (RUNNING_FROM_SOURCE) return 'Running from source (tsx): .ts and .js modules load.';
@@ -35,6 +36,8 @@ ${loadedModules()}
 
 Configuration: environment variables (KAFKA_BROKERS, KAFKA_SASL_MECHANISM, HTTP_PORT, LOG_LEVEL, ...;
 see docs/operations.md). Serves /metrics, /healthz and /readyz on HTTP_PORT (default 9464).
+TRIBUTARY_WORKERS=<n>|auto runs n engine worker processes (each one more member of every pipeline's
+consumer group) behind that one endpoint; default 1, the engine in this process.
 
 Exit codes: 0 stopped by a signal; 1 could not start (Kafka unreachable, authentication failed);
 2 invalid configuration, taken HTTP port, or pipelines that do not load.
@@ -73,7 +76,7 @@ export function runCommand(argv: string[], io: CliIo): Promise<number> {
     // Asked for before anything slow: a signal that arrives while starting is honoured once the start settles.
     const shutdown = io.shutdownSignal?.();
     const loaded = await pipelinesOrReport(io, args.paths);
-    return run(io, config, loaded, shutdown);
+    return run(io, config, loaded, shutdown, args.paths);
   });
 }
 
@@ -82,6 +85,7 @@ async function run(
   config: TributaryConfig,
   loaded: LoadedPipelines,
   shutdown: AbortSignal | undefined,
+  paths: readonly string[],
 ): Promise<number> {
   const logger = createLogger({
     level: config.logLevel,
@@ -94,8 +98,11 @@ async function run(
       pipelines: loaded.pipelines.map(({ pipeline, file }) => ({ name: pipeline.name, file })),
       ...(loaded.skipped.length > 0 ? { skipped: loaded.skipped } : {}),
     },
-    `tributary starting ${count} pipeline${count === 1 ? '' : 's'}`,
+    `tributary starting ${count} pipeline${count === 1 ? '' : 's'}${config.workers > 1 ? ` in ${config.workers} workers` : ''}`,
   );
+  if (config.workers > 1) {
+    return runWorkers({ io, config, paths, logger, shutdown: aborted(shutdown) });
+  }
 
   let app: RunningTributary;
   try {

@@ -16,6 +16,7 @@ const CLEAN: Record<string, undefined> = {
   KAFKA_SSL_CA_FILE: undefined,
   HTTP_PORT: undefined,
   LOG_LEVEL: undefined,
+  TRIBUTARY_WORKERS: undefined,
 };
 
 export type CliChild = Child;

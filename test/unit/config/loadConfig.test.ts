@@ -1,5 +1,5 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CONFIG_EXIT_CODE, ConfigError, formatConfigError } from '../../../src/config/configError.js';
@@ -32,13 +32,27 @@ describe('loadConfig defaults', () => {
       kafka: { brokers: ['kafka:9092'], clientId: 'tributary' },
       logLevel: 'info',
       httpPort: 9464,
+      workers: 1,
     });
   });
 
   it('treats blank values as unset and ignores unrelated variables', () => {
     expect(
-      loadConfig({ ...BASE, KAFKA_CLIENT_ID: '', KAFKA_SSL: ' ', LOG_LEVEL: '', HTTP_PORT: '', PATH: '/usr/bin' }),
-    ).toEqual({ kafka: { brokers: ['kafka:9092'], clientId: 'tributary' }, logLevel: 'info', httpPort: 9464 });
+      loadConfig({
+        ...BASE,
+        KAFKA_CLIENT_ID: '',
+        KAFKA_SSL: ' ',
+        LOG_LEVEL: '',
+        HTTP_PORT: '',
+        TRIBUTARY_WORKERS: '',
+        PATH: '/usr/bin',
+      }),
+    ).toEqual({
+      kafka: { brokers: ['kafka:9092'], clientId: 'tributary' },
+      logLevel: 'info',
+      httpPort: 9464,
+      workers: 1,
+    });
   });
 
   it('reads a complete production environment', () => {
@@ -54,6 +68,7 @@ describe('loadConfig defaults', () => {
       KAFKA_REQUEST_TIMEOUT: '30000',
       LOG_LEVEL: 'debug',
       HTTP_PORT: '8080',
+      TRIBUTARY_WORKERS: '4',
     });
     expect(config).toEqual({
       kafka: {
@@ -66,6 +81,7 @@ describe('loadConfig defaults', () => {
       },
       logLevel: 'debug',
       httpPort: 8080,
+      workers: 4,
     });
   });
 });
@@ -282,6 +298,34 @@ describe('HTTP_PORT', () => {
   it.each(['0', '65536', '-1', '80.5', 'http', '0x50'])('rejects %j', (value) => {
     expect(problemsOf({ ...BASE, HTTP_PORT: value })).toEqual([
       `HTTP_PORT: expected an integer from 1 to 65535, got "${value}"`,
+    ]);
+  });
+});
+
+describe('TRIBUTARY_WORKERS', () => {
+  it.each([
+    ['1', 1],
+    ['2', 2],
+    [' 8 ', 8],
+    ['256', 256],
+  ])('accepts %j', (value, workers) => {
+    expect(loadConfig({ ...BASE, TRIBUTARY_WORKERS: value }).workers).toBe(workers);
+  });
+
+  it.each(['auto', 'AUTO', ' Auto '])('resolves %j to the cores this process may use', (value) => {
+    expect(loadConfig({ ...BASE, TRIBUTARY_WORKERS: value }).workers).toBe(Math.min(availableParallelism(), 256));
+  });
+
+  it.each(['0', '-1', '1.5', '257', 'two', 'max', '0x2', '1e1'])('rejects %j', (value) => {
+    expect(problemsOf({ ...BASE, TRIBUTARY_WORKERS: value })).toEqual([
+      `TRIBUTARY_WORKERS: expected a positive integer (1 to 256) or auto, got "${value}"`,
+    ]);
+  });
+
+  it('is reported after the other variables', () => {
+    expect(problemsOf({ ...BASE, HTTP_PORT: 'x', TRIBUTARY_WORKERS: 'x' })).toEqual([
+      'HTTP_PORT: expected an integer from 1 to 65535, got "x"',
+      'TRIBUTARY_WORKERS: expected a positive integer (1 to 256) or auto, got "x"',
     ]);
   });
 });
