@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import type { LatencyResult } from './latency.js';
 import type { VariantResult } from './variant.js';
+import { renderWorkload, type WorkloadReport } from './workload/workloadReport.js';
 
 export interface Machine {
   cpus: number;
@@ -15,6 +16,8 @@ export interface Machine {
   loadAtStart: string;
   /** The engine measured: git commit, and whether src/ or operators/ had uncommitted changes. */
   engine: string;
+  /** `java -version` (the Kafka Streams and ConsumerPerformance contenders). */
+  java?: string;
 }
 
 function engineRevision(): string {
@@ -83,6 +86,8 @@ export interface Report {
   latency: LatencyRow[];
   latencyConfig?: { rate: number; seconds: number; warmupSeconds: number };
   ordering: OrderingRow[];
+  /** The main table: the workload on every contender. */
+  workload?: WorkloadReport;
 }
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -141,13 +146,17 @@ export function renderResults(report: Report): string {
   lines.push(`Command: \`${report.command}\``, '');
   lines.push(
     `Machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGb.toFixed(1)} GiB RAM, Node ${m.node}, ` +
-      `Kafka ${m.kafka} (${report.broker.started ? 'local single-node KRaft broker started by the bench' : 'KAFKA_BROKERS'}, ` +
+      `${m.java ? `Java ${m.java}, ` : ''}Kafka ${m.kafka} (${report.broker.started ? 'local single-node KRaft broker started by the bench' : 'KAFKA_BROKERS'}, ` +
       `cluster id \`${report.broker.clusterId}\`), ${m.date}, load average at start ${m.loadAtStart}. ` +
       'Broker, variant and bench process share the same CPUs.',
     '',
     `Engine measured: \`${m.engine}\`.`,
     '',
   );
+  if (report.workload) lines.push(renderWorkload(report.workload), '');
+  if (report.throughput.length > 0 || report.latency.length > 0 || report.ordering.length > 0) {
+    lines.push('### Secondary: passthrough (no processing), its latency, ordering', '');
+  }
 
   if (report.throughput.length > 0) {
     const { raw: rawMedian } = throughputMedians(report);
