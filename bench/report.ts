@@ -219,6 +219,7 @@ export function renderResults(report: Report): string {
     lines.push('');
   }
 
+  const summaryAt = lines.length;
   lines.push('**Summary**', '', '| measure | value | target |', '|---|---:|---|');
   if (ratio !== undefined) {
     const { raw, tributary } = throughputMedians(report);
@@ -261,6 +262,7 @@ export function renderResults(report: Report): string {
       lines.push(`| same, steady state only (10–90 % of the records) | ${(key / partition).toFixed(1)}× | – |`);
     }
   }
+  if (lines.length === summaryAt + 4) lines.splice(summaryAt); // no summary rows: no summary table
   return lines.join('\n');
 }
 

@@ -33,6 +33,8 @@ export interface VariantArgs {
   ordering: 'partition' | 'key';
   /** Simulated async work per record, ms (orderingWork only). */
   workMs: number;
+  /** Where a Tributary variant's engine logs (warnings: one per dead-lettered record). Default: stderr. */
+  logFile?: string;
   /** The broker's pid when the bench started it, to report the broker's CPU time. */
   brokerPid?: number;
 }

@@ -12,7 +12,7 @@
  *   a retried request may reorder records within a partition — fine for at-least-once.
  * - Consumer settings: kafkajs' defaults (as the engine's), long-poll 500 ms like the engine.
  */
-import { type IHeaders, type Message, Partitioners } from 'kafkajs';
+import { type EachBatchPayload, type IHeaders, type Message, Partitioners } from 'kafkajs';
 import { benchKafka } from '../support.js';
 import { runVariant } from '../variant.js';
 import { enrich, outputKey, WorkloadEvent } from './definition.js';
@@ -84,49 +84,60 @@ runVariant('kafkajsLoop', async (args) => {
     });
   }, COMMIT_INTERVAL_MS);
 
+  let stopping = false;
+  let batchDone: Promise<void> = Promise.resolve();
   await consumer.run({
     autoCommit: false,
-    eachBatch: async ({ batch, heartbeat }) => {
-      if (failure !== undefined) throw failure;
-      let valid: Message[] = [];
-      let invalid: Message[] = [];
-      for (const m of batch.messages) {
-        let reason: string | undefined;
-        try {
-          const parsed = WorkloadEvent.safeParse(JSON.parse(m.value?.toString() ?? 'null'));
-          if (parsed.success) {
-            const event = enrich(parsed.data);
-            valid.push({ key: outputKey(event), value: JSON.stringify(event) });
-          } else {
-            reason = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-          }
-        } catch (error) {
-          reason = `malformed JSON: ${error instanceof Error ? error.message : String(error)}`;
-        }
-        if (reason !== undefined) {
-          const headers: IHeaders = { ...m.headers, 'dlq-reason': reason };
-          invalid.push({ key: m.key, value: m.value, headers });
-        }
-        if (valid.length + invalid.length >= CHUNK) {
-          while (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
-          // tracked in inFlight; a failure is kept in `failure` and thrown by the next batch
-          send(batch.partition, (BigInt(m.offset) + 1n).toString(), valid, invalid).catch(() => {});
-          valid = [];
-          invalid = [];
-        }
-      }
-      if (valid.length + invalid.length > 0) {
-        while (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
-        send(batch.partition, (BigInt(batch.lastOffset()) + 1n).toString(), valid, invalid).catch(() => {});
-      }
-      await heartbeat();
+    eachBatch: async (payload) => {
+      // stop() waits for the batch being processed; batches after it are skipped (never sent, never committed)
+      if (stopping) return;
+      const done = eachBatch(payload);
+      batchDone = done.catch(() => {});
+      await done;
     },
   });
+
+  async function eachBatch({ batch, heartbeat }: EachBatchPayload): Promise<void> {
+    if (failure !== undefined) throw failure;
+    let valid: Message[] = [];
+    let invalid: Message[] = [];
+    for (const m of batch.messages) {
+      let reason: string | undefined;
+      try {
+        const parsed = WorkloadEvent.safeParse(JSON.parse(m.value?.toString() ?? 'null'));
+        if (parsed.success) {
+          const event = enrich(parsed.data);
+          valid.push({ key: outputKey(event), value: JSON.stringify(event) });
+        } else {
+          reason = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+        }
+      } catch (error) {
+        reason = `malformed JSON: ${error instanceof Error ? error.message : String(error)}`;
+      }
+      if (reason !== undefined) {
+        const headers: IHeaders = { ...m.headers, 'dlq-reason': reason };
+        invalid.push({ key: m.key, value: m.value, headers });
+      }
+      if (valid.length + invalid.length >= CHUNK) {
+        while (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
+        // tracked in inFlight; a failure is kept in `failure` and thrown by the next batch
+        send(batch.partition, (BigInt(m.offset) + 1n).toString(), valid, invalid).catch(() => {});
+        valid = [];
+        invalid = [];
+      }
+    }
+    if (valid.length + invalid.length > 0) {
+      while (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
+      send(batch.partition, (BigInt(batch.lastOffset()) + 1n).toString(), valid, invalid).catch(() => {});
+    }
+    await heartbeat();
+  }
 
   return {
     async stop() {
       clearInterval(timer);
-      await consumer.stop();
+      stopping = true;
+      await batchDone;
       await Promise.all(inFlight);
       await committing;
       await commit();

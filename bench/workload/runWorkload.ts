@@ -2,8 +2,10 @@
  * The workload part of `npm run bench`: every contender consumes the same preloaded records (throughput), then
  * serves a paced input (latency), one after the other on the same broker, each in its own process.
  */
+
+import { join } from 'node:path';
 import type { Admin, Kafka } from 'kafkajs';
-import type { VariantProcess } from '../child.js';
+import { repoRoot, type VariantProcess } from '../child.js';
 import { measureLatency } from '../latency.js';
 import { recordsIn } from '../support.js';
 import type { VariantArgs, VariantResult } from '../variant.js';
@@ -87,6 +89,7 @@ export async function runWorkload(ctx: WorkloadContext, o: WorkloadOptions): Pro
   }
 
   const nodeArgs = (input: string, output: string, dlq: string, groupId: string): VariantArgs => ({
+    logFile: join(repoRoot, '.tributary', 'bench-logs', `${groupId}.log`),
     mode: 'throughput',
     brokers: ctx.brokers,
     input,
