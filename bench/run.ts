@@ -7,6 +7,7 @@
  *
  * Options: --records N (default 1,000,000) · --quick (= --records 100000, shorter latency runs) ·
  * --contenders tributary,kafkajs,streams,ceiling · --workload-rate 5000 · --workload-latency-seconds 20 ·
+ * --workload-warmup-seconds 10 ·
  * --streams-threads N (default: the machine's cores) · --port N (the bench's own broker, default 29092) ·
  * --max-in-flight 1000[,5000,…] (default: the engine's default; the first is the one compared and used for latency and
  * ordering) · --repeat N (throughput runs of each variant, alternating; the ratio uses the medians) ·
@@ -54,6 +55,8 @@ interface Options {
   /** The workload's latency runs: paced input rate and measured seconds. */
   workloadRate: number;
   workloadLatencySeconds: number;
+  /** Paced input before the workload's latency window, not counted: long enough for a JVM's JIT to settle. */
+  workloadWarmupSeconds: number;
   /** Workload contenders to run (ids of bench/workload/contenders.ts). */
   contenders: Set<string>;
   streamsThreads: number;
@@ -80,6 +83,7 @@ function parseOptions(argv: readonly string[]): Options {
     waitQuiet: false,
     workloadRate: 5000,
     workloadLatencySeconds: 20,
+    workloadWarmupSeconds: 10,
     contenders: new Set(CONTENDERS.map((c) => c.id)),
     streamsThreads: availableParallelism(),
     port: BENCH_PORT,
@@ -148,6 +152,10 @@ function parseOptions(argv: readonly string[]): Options {
         break;
       case '--workload-latency-seconds':
         o.workloadLatencySeconds = positive(flag, value);
+        i++;
+        break;
+      case '--workload-warmup-seconds':
+        o.workloadWarmupSeconds = positive(flag, value);
         i++;
         break;
       case '--streams-threads':
@@ -362,7 +370,7 @@ async function measure(
           records: options.records,
           rate: options.workloadRate,
           latencySeconds: options.workloadLatencySeconds,
-          warmupSeconds: options.warmupSeconds,
+          warmupSeconds: options.workloadWarmupSeconds,
           streamsThreads: options.streamsThreads,
           commitIntervalMs: 1000,
           contenders: options.contenders,
