@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import type { LatencyResult } from './latency.js';
 import type { VariantResult } from './variant.js';
-import { renderWorkload, type WorkloadReport } from './workload/workloadReport.js';
+import { renderWorkload, rowRate, type WorkloadReport } from './workload/workloadReport.js';
 
 export interface Machine {
   cpus: number;
@@ -221,6 +221,23 @@ export function renderResults(report: Report): string {
 
   const summaryAt = lines.length;
   lines.push('**Summary**', '', '| measure | value | target |', '|---|---:|---|');
+  const rate = (id: string) => {
+    const row = report.workload?.rows.find((r) => r.id === id);
+    return row ? rowRate(row) : undefined;
+  };
+  const workloadTrib = rate('tributary');
+  for (const [id, name] of [
+    ['streams', 'Kafka Streams'],
+    ['kafkajs', 'the kafkajs hand loop'],
+    ['ceiling', 'ConsumerPerformance (consume only)'],
+  ] as const) {
+    const other = rate(id);
+    if (workloadTrib !== undefined && other !== undefined) {
+      lines.push(
+        `| workload: Tributary / ${name} (${int(workloadTrib)} / ${int(other)} records/s) | ${(workloadTrib / other).toFixed(2)} | – |`,
+      );
+    }
+  }
   if (ratio !== undefined) {
     const { raw, tributary } = throughputMedians(report);
     const runs = report.throughput.filter((r) => r.result.variant === 'rawLoop').length;
