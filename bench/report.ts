@@ -220,7 +220,7 @@ export function renderResults(report: Report): string {
   }
 
   const summaryAt = lines.length;
-  lines.push('**Summary**', '', '| measure | value | target |', '|---|---:|---|');
+  lines.push('### Summary', '', '| measure | value | target |', '|---|---:|---|');
   const rate = (id: string) => {
     const row = report.workload?.rows.find((r) => r.id === id);
     return row ? rowRate(row) : undefined;
