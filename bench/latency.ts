@@ -15,6 +15,18 @@ export interface LatencyOptions {
   seconds: number;
   warmupSeconds: number;
   users: number;
+  /** Record `id` sent at `ts`. Default: the passthrough record (makeMessage). */
+  message?: (id: number, ts: number) => Message;
+  /** `id` and send time of an output record. Default: the passthrough record's `"id"` and `"ts"` fields. */
+  read?: (value: Buffer | null) => { id: number; ts: number } | undefined;
+  /** Output records to wait for when `total` were sent (the workload's invalid ones go elsewhere). Default: all. */
+  expected?: (total: number) => number;
+}
+
+function readPassthrough(value: Buffer | null): { id: number; ts: number } | undefined {
+  const ts = timestampOf(value);
+  const id = Number(/"id":(\d+)/.exec(value?.toString('latin1', 0, 40) ?? '')?.[1] ?? -1);
+  return ts === undefined ? undefined : { id, ts };
 }
 
 export interface LatencyResult {
@@ -36,7 +48,10 @@ function percentile(sorted: readonly number[], p: number): number {
 
 export async function measureLatency(kafka: Kafka, options: LatencyOptions): Promise<LatencyResult> {
   const { rate, seconds, warmupSeconds, users } = options;
+  const message = options.message ?? ((id: number, ts: number) => makeMessage(id, users, ts));
+  const read = options.read ?? readPassthrough;
   const total = Math.round(rate * (seconds + warmupSeconds));
+  const expected = options.expected ? options.expected(total) : total;
   const warmup = Math.round(rate * warmupSeconds);
   const latencies: number[] = [];
   let received = 0;
@@ -54,9 +69,8 @@ export async function measureLatency(kafka: Kafka, options: LatencyOptions): Pro
         const now = Date.now();
         for (const m of batch.messages) {
           received++;
-          const ts = timestampOf(m.value);
-          const id = Number(/"id":(\d+)/.exec(m.value?.toString('latin1', 0, 40) ?? '')?.[1] ?? -1);
-          if (ts !== undefined && id >= warmup) latencies.push(now - ts);
+          const origin = read(m.value);
+          if (origin !== undefined && origin.id >= warmup) latencies.push(now - origin.ts);
         }
       },
     });
@@ -69,7 +83,7 @@ export async function measureLatency(kafka: Kafka, options: LatencyOptions): Pro
       if (due > sent) {
         const ts = Date.now();
         const messages: Message[] = [];
-        for (let id = sent; id < due; id++) messages.push(makeMessage(id, users, ts));
+        for (let id = sent; id < due; id++) messages.push(message(id, ts));
         sent = due;
         const request = producer.send({ topic: options.input, acks: -1, messages });
         pending.add(request);
@@ -80,8 +94,10 @@ export async function measureLatency(kafka: Kafka, options: LatencyOptions): Pro
     await Promise.all(pending);
     const achievedRate = total / ((performance.now() - started) / 1000);
     const deadline = Date.now() + 60_000;
-    while (received < total && Date.now() < deadline) await sleep(50);
-    if (received < total) throw new Error(`latency: only ${received} of ${total} records reached ${options.output}`);
+    while (received < expected && Date.now() < deadline) await sleep(50);
+    if (received < expected) {
+      throw new Error(`latency: only ${received} of ${expected} records reached ${options.output}`);
+    }
 
     const sorted = latencies.sort((a, b) => a - b);
     return {

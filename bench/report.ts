@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import type { LatencyResult } from './latency.js';
 import type { VariantResult } from './variant.js';
+import { renderWorkload, rowRate, type WorkloadReport } from './workload/workloadReport.js';
 
 export interface Machine {
   cpus: number;
@@ -15,6 +16,8 @@ export interface Machine {
   loadAtStart: string;
   /** The engine measured: git commit, and whether src/ or operators/ had uncommitted changes. */
   engine: string;
+  /** `java -version` (the Kafka Streams and ConsumerPerformance contenders). */
+  java?: string;
 }
 
 function engineRevision(): string {
@@ -83,6 +86,8 @@ export interface Report {
   latency: LatencyRow[];
   latencyConfig?: { rate: number; seconds: number; warmupSeconds: number };
   ordering: OrderingRow[];
+  /** The main table: the workload on every contender. */
+  workload?: WorkloadReport;
 }
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -141,13 +146,17 @@ export function renderResults(report: Report): string {
   lines.push(`Command: \`${report.command}\``, '');
   lines.push(
     `Machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGb.toFixed(1)} GiB RAM, Node ${m.node}, ` +
-      `Kafka ${m.kafka} (${report.broker.started ? 'local single-node KRaft broker started by the bench' : 'KAFKA_BROKERS'}, ` +
+      `${m.java ? `Java ${m.java}, ` : ''}Kafka ${m.kafka} (${report.broker.started ? 'local single-node KRaft broker started by the bench' : 'KAFKA_BROKERS'}, ` +
       `cluster id \`${report.broker.clusterId}\`), ${m.date}, load average at start ${m.loadAtStart}. ` +
       'Broker, variant and bench process share the same CPUs.',
     '',
     `Engine measured: \`${m.engine}\`.`,
     '',
   );
+  if (report.workload) lines.push(renderWorkload(report.workload), '');
+  if (report.throughput.length > 0 || report.latency.length > 0 || report.ordering.length > 0) {
+    lines.push('### Secondary: passthrough (no processing), its latency, ordering', '');
+  }
 
   if (report.throughput.length > 0) {
     const { raw: rawMedian } = throughputMedians(report);
@@ -210,7 +219,25 @@ export function renderResults(report: Report): string {
     lines.push('');
   }
 
-  lines.push('**Summary**', '', '| measure | value | target |', '|---|---:|---|');
+  const summaryAt = lines.length;
+  lines.push('### Summary', '', '| measure | value | target |', '|---|---:|---|');
+  const rate = (id: string) => {
+    const row = report.workload?.rows.find((r) => r.id === id);
+    return row ? rowRate(row) : undefined;
+  };
+  const workloadTrib = rate('tributary');
+  for (const [id, name] of [
+    ['streams', 'Kafka Streams'],
+    ['kafkajs', 'the kafkajs hand loop'],
+    ['ceiling', 'ConsumerPerformance (consume only)'],
+  ] as const) {
+    const other = rate(id);
+    if (workloadTrib !== undefined && other !== undefined) {
+      lines.push(
+        `| workload: Tributary / ${name} (${int(workloadTrib)} / ${int(other)} records/s) | ${(workloadTrib / other).toFixed(2)} | – |`,
+      );
+    }
+  }
   if (ratio !== undefined) {
     const { raw, tributary } = throughputMedians(report);
     const runs = report.throughput.filter((r) => r.result.variant === 'rawLoop').length;
@@ -252,6 +279,7 @@ export function renderResults(report: Report): string {
       lines.push(`| same, steady state only (10–90 % of the records) | ${(key / partition).toFixed(1)}× | – |`);
     }
   }
+  if (lines.length === summaryAt + 4) lines.splice(summaryAt); // no summary rows: no summary table
   return lines.join('\n');
 }
 

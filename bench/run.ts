@@ -2,15 +2,22 @@
  * `npm run bench [-- options]`: the core-engine benchmark. Starts (or uses) a broker, preloads the input, runs each
  * variant in its own child process, prints the results as markdown and writes them into bench/README.md.
  *
- * Options: --records N (default 1,000,000) · --quick (= --records 100000, shorter latency run) ·
+ * Main table (the workload, README "Workload"): Tributary, a kafkajs hand loop, Kafka Streams and ConsumerPerformance on
+ * the same records. Secondary tables: the passthrough (raw loop vs Tributary), its latency, the ordering run.
+ *
+ * Options: --records N (default 1,000,000) · --quick (= --records 100000, shorter latency runs) ·
+ * --contenders tributary,kafkajs,streams,ceiling · --workload-rate 5000 · --workload-latency-seconds 20 ·
+ * --workload-warmup-seconds 10 ·
+ * --streams-threads N (default: the machine's cores) · --port N (the bench's own broker, default 29092) ·
  * --max-in-flight 1000[,5000,…] (default: the engine's default; the first is the one compared and used for latency and
  * ordering) · --repeat N (throughput runs of each variant, alternating; the ratio uses the medians) ·
- * --rate 2000 · --latency-seconds 20 · --ordering-records 20000 · --only throughput,latency,ordering ·
+ * --rate 2000 · --latency-seconds 20 · --ordering-records 20000 · --only workload,throughput,latency,ordering ·
  * --profile (CPU-profile each throughput child, print where the time goes) · --no-readme ·
  * --wait-quiet (before each measurement, wait up to 5 min for other work on the machine to drop below 20% CPU).
  * `--render <.tributary/bench-results/<id>.json>` re-renders a saved run's tables into bench/README.md.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { KAFKA_VERSION, startLocalBroker, stopLocalBroker } from '../scripts/kafka/localBroker.js';
 import { DEFAULT_MAX_IN_FLIGHT } from '../src/runtime/definePipeline.js';
@@ -20,8 +27,12 @@ import { formatSummary, summarize } from './profileSummary.js';
 import { type LatencyRow, machine, type OrderingRow, type Report, renderResults, writeReadme } from './report.js';
 import { benchKafka, createTopics, PARTITIONS, preload, runId, waitForQuiet } from './support.js';
 import type { VariantArgs, VariantResult } from './variant.js';
+import { CONTENDERS } from './workload/contenders.js';
+import { javaVersion } from './workload/javaContenders.js';
+import { runWorkload } from './workload/runWorkload.js';
 
-type Part = 'throughput' | 'latency' | 'ordering';
+type Part = 'workload' | 'throughput' | 'latency' | 'ordering';
+const PARTS: readonly Part[] = ['workload', 'throughput', 'latency', 'ordering'];
 
 interface Options {
   records: number;
@@ -41,6 +52,16 @@ interface Options {
   readme: boolean;
   /** Before each measured child, wait (up to 5 min) until other work uses < 20% of the machine. */
   waitQuiet: boolean;
+  /** The workload's latency runs: paced input rate and measured seconds. */
+  workloadRate: number;
+  workloadLatencySeconds: number;
+  /** Paced input before the workload's latency window, not counted: long enough for a JVM's JIT to settle. */
+  workloadWarmupSeconds: number;
+  /** Workload contenders to run (ids of bench/workload/contenders.ts). */
+  contenders: Set<string>;
+  streamsThreads: number;
+  /** Port of the bench's own broker (when KAFKA_BROKERS is not set). */
+  port: number;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -56,10 +77,16 @@ function parseOptions(argv: readonly string[]): Options {
     orderingKeys: 1000,
     workMs: 5,
     users: 10_000,
-    only: new Set<Part>(['throughput', 'latency', 'ordering']),
+    only: new Set<Part>(PARTS),
     profile: false,
     readme: true,
     waitQuiet: false,
+    workloadRate: 5000,
+    workloadLatencySeconds: 20,
+    workloadWarmupSeconds: 10,
+    contenders: new Set(CONTENDERS.map((c) => c.id)),
+    streamsThreads: availableParallelism(),
+    port: BENCH_PORT,
   };
   let recordsGiven = false;
   const positive = (flag: string, value: string | undefined): number => {
@@ -102,12 +129,43 @@ function parseOptions(argv: readonly string[]): Options {
       case '--only': {
         const parts = (value ?? '').split(',');
         for (const p of parts) {
-          if (p !== 'throughput' && p !== 'latency' && p !== 'ordering') throw new Error(`--only: unknown part "${p}"`);
+          if (!PARTS.includes(p as Part)) throw new Error(`--only: unknown part "${p}" (${PARTS.join(', ')})`);
         }
         o.only = new Set(parts as Part[]);
         i++;
         break;
       }
+      case '--contenders': {
+        const ids = (value ?? '').split(',');
+        for (const id of ids) {
+          if (!CONTENDERS.some((c) => c.id === id)) {
+            throw new Error(`--contenders: unknown "${id}" (${CONTENDERS.map((c) => c.id).join(', ')})`);
+          }
+        }
+        o.contenders = new Set(ids);
+        i++;
+        break;
+      }
+      case '--workload-rate':
+        o.workloadRate = positive(flag, value);
+        i++;
+        break;
+      case '--workload-latency-seconds':
+        o.workloadLatencySeconds = positive(flag, value);
+        i++;
+        break;
+      case '--workload-warmup-seconds':
+        o.workloadWarmupSeconds = positive(flag, value);
+        i++;
+        break;
+      case '--streams-threads':
+        o.streamsThreads = positive(flag, value);
+        i++;
+        break;
+      case '--port':
+        o.port = positive(flag, value);
+        i++;
+        break;
       case '--profile':
         o.profile = true;
         break;
@@ -124,6 +182,7 @@ function parseOptions(argv: readonly string[]): Options {
   if (o.quick) {
     if (!recordsGiven) o.records = 100_000;
     o.latencySeconds = Math.min(o.latencySeconds, 10);
+    o.workloadLatencySeconds = Math.min(o.workloadLatencySeconds, 10);
   }
   return o;
 }
@@ -139,7 +198,7 @@ interface Broker {
 
 const BENCH_PORT = 29092;
 
-async function acquireBroker(): Promise<Broker> {
+async function acquireBroker(port: number): Promise<Broker> {
   const env = process.env.KAFKA_BROKERS?.trim();
   if (env) {
     const brokers = env.split(',').map((b) => b.trim());
@@ -149,8 +208,8 @@ async function acquireBroker(): Promise<Broker> {
     await admin.disconnect();
     return { brokers, clusterId, kafkaVersion: 'unknown (KAFKA_BROKERS)', started: false, release: async () => {} };
   }
-  const options = { port: BENCH_PORT, stateDir: join(repoRoot, '.tributary', `kafka-bench-${BENCH_PORT}`) };
-  log(`starting the local broker on 127.0.0.1:${BENCH_PORT} (state in ${options.stateDir}) …`);
+  const options = { port, stateDir: join(repoRoot, '.tributary', `kafka-bench-${port}`) };
+  log(`starting the local broker on 127.0.0.1:${port} (state in ${options.stateDir}) …`);
   const broker = await startLocalBroker({ ...options, log });
   return {
     brokers: [broker.bootstrap],
@@ -180,7 +239,7 @@ async function main(): Promise<void> {
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   log('compiling the variants (bench/tsconfig.json → .tributary/bench-build) …');
   compileVariants();
-  const broker = await acquireBroker();
+  const broker = await acquireBroker(options.port);
   log(`broker ${broker.brokers.join(',')} · cluster id ${broker.clusterId} · Kafka ${broker.kafkaVersion}`);
   let report: Report;
   let profiles: { label: string; dir: string }[];
@@ -229,7 +288,7 @@ async function measure(
   const report: Report = {
     runId: id,
     command,
-    machine: machine(broker.kafkaVersion),
+    machine: { ...machine(broker.kafkaVersion), java: javaVersion() },
     broker: { bootstrap: broker.brokers.join(','), clusterId: broker.clusterId, started: broker.started },
     throughput: [],
     chosenMaxInFlight: chosen,
@@ -238,9 +297,11 @@ async function measure(
   };
   const profiles: { label: string; dir: string }[] = [];
   let current: VariantProcess | undefined;
+  let killCurrent: (() => void) | undefined;
   const onSignal = () => {
     log('interrupted: stopping the current variant, then cleaning up');
     current?.process.kill('SIGTERM');
+    killCurrent?.();
     process.exitCode = 130;
   };
   process.once('SIGINT', onSignal);
@@ -286,6 +347,40 @@ async function measure(
   };
 
   try {
+    if (options.only.has('workload')) {
+      report.workload = await runWorkload(
+        {
+          kafka,
+          admin,
+          brokers: broker.brokers,
+          ...(broker.pid === undefined ? {} : { brokerPid: broker.pid }),
+          topic,
+          group,
+          runNode: (script, args) => runChild(script, args, options.profile ? `workload-${args.groupId}` : undefined),
+          serveNode: (script, args) => spawnVariant(script, args),
+          beforeMeasure: async () => {
+            if (options.waitQuiet) await waitForQuiet(0.2, 300_000, log);
+          },
+          track: (kill) => {
+            killCurrent = kill;
+          },
+          log,
+        },
+        {
+          records: options.records,
+          rate: options.workloadRate,
+          latencySeconds: options.workloadLatencySeconds,
+          warmupSeconds: options.workloadWarmupSeconds,
+          streamsThreads: options.streamsThreads,
+          commitIntervalMs: 1000,
+          contenders: options.contenders,
+          throughput: true,
+          latency: true,
+          maxInFlight: chosen,
+        },
+      );
+    }
+
     const dlq = await topic('dlq', 1);
 
     if (options.only.has('throughput')) {

@@ -104,6 +104,12 @@ export async function recordsIn(admin: Admin, topic: string): Promise<number> {
   return offsets.reduce((sum, o) => sum + Number(o.high) - Number(o.low), 0);
 }
 
+/** Records in all of these topics together. */
+export async function recordsInAll(admin: Admin, topics: readonly string[]): Promise<number> {
+  const counts = await Promise.all(topics.map((topic) => recordsIn(admin, topic)));
+  return counts.reduce((a, b) => a + b, 0);
+}
+
 /** True when `groupId` committed the end offset of every partition of `topic`. */
 export async function committedToEnd(admin: Admin, groupId: string, topic: string): Promise<boolean> {
   const [ends, [committed]] = await Promise.all([

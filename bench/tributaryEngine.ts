@@ -22,7 +22,7 @@ export async function startBenchPipeline(
   const engine = createEngine({
     pipelines: [pipeline],
     kafka: { brokers: args.brokers },
-    logger: pino({ level: 'warn' }, pino.destination(2)),
+    logger: pino({ level: 'warn' }, pino.destination(args.logFile ? { dest: args.logFile, mkdir: true } : 2)),
   });
   await engine.start();
   return engine;

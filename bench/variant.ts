@@ -15,7 +15,7 @@ import {
   machineBusySeconds,
   pollUntil,
   processCpuSeconds,
-  recordsIn,
+  recordsInAll,
 } from './support.js';
 
 export interface VariantArgs {
@@ -25,12 +25,16 @@ export interface VariantArgs {
   output: string;
   dlq: string;
   groupId: string;
-  /** Records expected on the output topic (throughput mode). */
+  /** Records expected on the output topic (throughput mode), or on all of `countTopics` together. */
   records: number;
+  /** The topics whose records count towards `records`. Default: the output topic (the workload adds its DLQ). */
+  countTopics?: string[];
   maxInFlight: number;
   ordering: 'partition' | 'key';
   /** Simulated async work per record, ms (orderingWork only). */
   workMs: number;
+  /** Where a Tributary variant's engine logs (warnings: one per dead-lettered record). Default: stderr. */
+  logFile?: string;
   /** The broker's pid when the bench started it, to report the broker's CPU time. */
   brokerPid?: number;
 }
@@ -39,6 +43,7 @@ export interface VariantResult {
   variant: string;
   mode: VariantArgs['mode'];
   records: number;
+  /** Records on the counted topics at the end (output, and the DLQ for the workload). */
   outputRecords: number;
   /** Join → the poll that saw all records on the output topic. */
   seconds: number;
@@ -74,7 +79,7 @@ export interface RunningPipeline {
   stop(): Promise<void>;
 }
 
-function steadyRate(progress: readonly { at: number; count: number }[], records: number): number | null {
+export function steadyRate(progress: readonly { at: number; count: number }[], records: number): number | null {
   const from = progress.find((p) => p.count >= 0.1 * records);
   const to = progress.find((p) => p.count >= 0.9 * records);
   if (!from || !to || to.at <= from.at) return null;
@@ -127,7 +132,7 @@ async function measure(
     } else {
       t1 = await pollUntil(
         async () => {
-          const count = await recordsIn(admin, args.output);
+          const count = await recordsInAll(admin, args.countTopics ?? [args.output]);
           progress.push({ at: performance.now(), count });
           return count >= args.records;
         },
@@ -145,7 +150,7 @@ async function measure(
       committed = tc === undefined ? null : (tc - t0) / 1000;
     }
     await pipeline.stop();
-    const outputRecords = await recordsIn(admin, args.output);
+    const outputRecords = await recordsInAll(admin, args.countTopics ?? [args.output]);
     const seconds = (t1 - t0) / 1000;
     const peaks = memory.peaks();
     const brokerCpuSeconds = broker0 === undefined || broker1 === undefined ? null : broker1 - broker0;

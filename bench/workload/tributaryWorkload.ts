@@ -1,0 +1,21 @@
+/**
+ * Contender (a): the workload as a Tributary pipeline through the public API — parseJson → validate(zod) →
+ * mapValue(enrich) → branchToDlq → publish keyed by userId — in createEngine with the engine's defaults
+ * (maxInFlight 1000 unless the bench says otherwise, commits every second, `partition` ordering).
+ */
+import { branchToDlq, mapValue, parseJson, publish, validate } from '../../src/index.js';
+import { startBenchPipeline } from '../tributaryEngine.js';
+import { runVariant } from '../variant.js';
+import { enrich, outputKey, WorkloadEvent } from './definition.js';
+
+runVariant('tributaryWorkload', (args) =>
+  startBenchPipeline('bench-workload', args, (records) =>
+    records.pipe(
+      parseJson(),
+      validate(WorkloadEvent),
+      mapValue(enrich),
+      branchToDlq(),
+      publish(args.output, { key: (element) => outputKey(element.value) }),
+    ),
+  ),
+);
