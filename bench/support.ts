@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { type Admin, Kafka, logLevel, type Message, Partitioners } from 'kafkajs';
+import { createTopicsWithLeaders } from '../src/kafka/kafkajsTopics.js';
 
 /** Partitions of every input and output topic of the benchmark. */
 export const PARTITIONS = 6;
@@ -54,10 +55,10 @@ export interface TopicSpec {
 }
 
 export async function createTopics(admin: Admin, specs: readonly TopicSpec[]): Promise<void> {
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: specs.map(({ topic, partitions }) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
-  });
+  await createTopicsWithLeaders(
+    admin,
+    specs.map(({ topic, partitions }) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+  );
 }
 
 export interface PreloadOptions {
