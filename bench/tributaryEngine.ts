@@ -10,6 +10,7 @@ export async function startBenchPipeline(
   name: string,
   args: VariantArgs,
   build: PipelineConfig['build'],
+  options: { library?: 'kafkajs' | 'platformatic' } = {},
 ): Promise<Engine> {
   const pipeline = definePipeline({
     name,
@@ -21,7 +22,7 @@ export async function startBenchPipeline(
   });
   const engine = createEngine({
     pipelines: [pipeline],
-    kafka: { brokers: args.brokers },
+    kafka: { brokers: args.brokers, ...(options.library ? { library: options.library } : {}) },
     logger: pino({ level: 'warn' }, pino.destination(args.logFile ? { dest: args.logFile, mkdir: true } : 2)),
   });
   await engine.start();

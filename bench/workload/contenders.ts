@@ -38,6 +38,14 @@ export const TRIBUTARY: NodeContender = {
   script: 'workload/tributaryWorkload.ts',
 };
 
+/** (a') the same pipeline on the @platformatic/kafka adapter (KAFKA_CLIENT=platformatic). */
+export const TRIBUTARY_PLATFORMATIC: NodeContender = {
+  kind: 'node',
+  id: 'tributary-platformatic',
+  label: "(a') Tributary on @platformatic/kafka (KAFKA_CLIENT=platformatic)",
+  script: 'workload/tributaryWorkloadPlatformatic.ts',
+};
+
 /** (b) and (e): hand-written loops, one per candidate client. */
 export const CLIENT_LOOPS: readonly NodeContender[] = [
   {
@@ -62,4 +70,4 @@ export const CEILING: CeilingContender = {
 };
 
 /** In the order they run. */
-export const CONTENDERS: readonly Contender[] = [TRIBUTARY, ...CLIENT_LOOPS, STREAMS, CEILING];
+export const CONTENDERS: readonly Contender[] = [TRIBUTARY, TRIBUTARY_PLATFORMATIC, ...CLIENT_LOOPS, STREAMS, CEILING];

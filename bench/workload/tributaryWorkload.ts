@@ -8,14 +8,21 @@ import { startBenchPipeline } from '../tributaryEngine.js';
 import { runVariant } from '../variant.js';
 import { enrich, outputKey, WorkloadEvent } from './definition.js';
 
-runVariant('tributaryWorkload', (args) =>
-  startBenchPipeline('bench-workload', args, (records) =>
-    records.pipe(
-      parseJson(),
-      validate(WorkloadEvent),
-      mapValue(enrich),
-      branchToDlq(),
-      publish(args.output, { key: (element) => outputKey(element.value) }),
-    ),
+// the client library: kafkajs (default) or platformatic, from the contender's script (tributaryWorkloadPlatformatic.ts)
+const library = process.env.BENCH_TRIBUTARY_LIBRARY === 'platformatic' ? 'platformatic' : 'kafkajs';
+
+runVariant(library === 'kafkajs' ? 'tributaryWorkload' : 'tributaryWorkloadPlatformatic', (args) =>
+  startBenchPipeline(
+    'bench-workload',
+    args,
+    (records) =>
+      records.pipe(
+        parseJson(),
+        validate(WorkloadEvent),
+        mapValue(enrich),
+        branchToDlq(),
+        publish(args.output, { key: (element) => outputKey(element.value) }),
+      ),
+    { library },
   ),
 );
