@@ -5,7 +5,7 @@
  * (e) Raw loops on each candidate Kafka client: a hand loop doing exactly what kafkajsLoop.ts does, on another client,
  * is one more entry of CLIENT_LOOPS — write `bench/workload/<client>Loop.ts` with runVariant (same arguments, same
  * workload from definition.ts, at-least-once, commits on an interval), add it to bench/tsconfig.json's `include`,
- * and list it here. The @platformatic/kafka loop goes in the slot below.
+ * and list it here.
  */
 
 export interface NodeContender {
@@ -54,7 +54,12 @@ export const CLIENT_LOOPS: readonly NodeContender[] = [
     label: '(b) hand loop on kafkajs 2.2.4 (eachBatch, 5 requests in flight, commits every 1 s)',
     script: 'workload/kafkajsLoop.ts',
   },
-  // (e) slot: { kind: 'node', id: 'platformatic', label: '(e) hand loop on @platformatic/kafka', script: 'workload/platformaticLoop.ts' },
+  {
+    kind: 'node',
+    id: 'platformatic',
+    label: '(e) hand loop on @platformatic/kafka 2.12.1 (MessagesStream, 5 requests in flight, commits every 1 s)',
+    script: 'workload/platformaticLoop.ts',
+  },
 ];
 
 export const STREAMS: StreamsContender = {
