@@ -32,6 +32,7 @@ import {
   ListOffsetTimestamps,
 } from '@platformatic/kafka';
 import type { KafkaConnectionConfig } from '../kafkajsClient.js';
+import { Listeners } from '../listeners.js';
 import type {
   AssignmentEvent,
   BatchControl,
@@ -54,18 +55,6 @@ const key = (topic: string, partition: number): string => `${topic}\u0000${parti
 /** Thrown by heartbeat() once the group rebalances: the batch in hand is stale. */
 export class StaleBatchError extends Error {
   override name = 'StaleBatchError';
-}
-
-type Listener<T extends unknown[]> = (...args: T) => void;
-class Listeners<T extends unknown[]> {
-  readonly #set = new Set<Listener<T>>();
-  add(listener: Listener<T>): () => void {
-    this.#set.add(listener);
-    return () => this.#set.delete(listener);
-  }
-  emit(...args: T): void {
-    for (const listener of [...this.#set]) listener(...args);
-  }
 }
 
 function toHeaders(headers: readonly [Buffer | null, Buffer | null][]): RecordHeaders {

@@ -5,6 +5,8 @@
  * it. Like kafkajs: the next fetch of a partition starts where `advanceTo` left it (a batch not advanced comes
  * again), a pause outlives rebalances, and after every rebalance each partition restarts from its committed offset.
  */
+
+import { Listeners } from '../../kafka/listeners.js';
 import type {
   AssignmentEvent,
   BatchControl,
@@ -26,19 +28,6 @@ type State = 'created' | 'connected' | 'running' | 'stopping' | 'disconnected';
 const DEFAULT_MAX_BYTES_PER_PARTITION = 1_048_576;
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
-
-class Listeners<T> {
-  readonly #set = new Set<(value: T) => void>();
-  add(listener: (value: T) => void): () => void {
-    this.#set.add(listener);
-    return () => {
-      this.#set.delete(listener);
-    };
-  }
-  emit(value: T): void {
-    for (const listener of [...this.#set]) listener(value);
-  }
-}
 
 function byteLength(value: Buffer | null): number {
   return value === null ? 0 : value.length;
@@ -63,12 +52,12 @@ export class MemoryConsumer implements ConsumerPort, GroupMember {
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   #removeChangeListener: (() => void) | undefined;
-  readonly #assigned = new Listeners<AssignmentEvent>();
-  readonly #rebalancing = new Listeners<void>();
-  readonly #fatal = new Listeners<Error>();
-  readonly #interrupted = new Listeners<Error>();
-  readonly #unsubscribed = new Listeners<readonly string[]>();
-  readonly #emptyBatch = new Listeners<{ partition: TopicPartition; endOffset: bigint }>();
+  readonly #assigned = new Listeners<[AssignmentEvent]>();
+  readonly #rebalancing = new Listeners<[]>();
+  readonly #fatal = new Listeners<[Error]>();
+  readonly #interrupted = new Listeners<[Error]>();
+  readonly #unsubscribed = new Listeners<[readonly string[]]>();
+  readonly #emptyBatch = new Listeners<[TopicPartition, bigint]>();
 
   constructor(kafka: MemoryCluster, options: ConsumerOptions, memberId: string) {
     this.#kafka = kafka;
@@ -174,7 +163,7 @@ export class MemoryConsumer implements ConsumerPort, GroupMember {
   }
   /** Never fires: the in-memory logs hold no transaction markers. */
   onEmptyBatch(listener: (partition: TopicPartition, endOffset: bigint) => void): () => void {
-    return this.#emptyBatch.add(({ partition, endOffset }) => listener(partition, endOffset));
+    return this.#emptyBatch.add(listener);
   }
 
   /** Waits for the batches in hand, then leaves the group. */
