@@ -156,12 +156,13 @@ export function createTestDriver(pipelines: TestDriverPipelines, options: TestDr
     },
   };
 
-  /** Work the driver started and must see finish (a start, a stop): settle waits for it and reports its failure. */
-  const track = <T>(work: Promise<T>): Promise<T> => {
+  /** A start or stop the driver ran that failed: thrown from the next settle. */
+  const failures: unknown[] = [];
+  /** Work the driver started and must see finish (a start, a stop): settle waits for it and throws its failure. */
+  const track = (work: Promise<unknown>): void => {
     const tracked = work.finally(() => pending.delete(tracked));
     pending.add(tracked);
-    tracked.catch(() => {}); // reported by settle()
-    return tracked;
+    tracked.catch((error: unknown) => failures.push(error));
   };
 
   const startInstance = (pipeline: Pipeline<unknown>, number: number): Instance => {
@@ -191,16 +192,15 @@ export function createTestDriver(pipelines: TestDriverPipelines, options: TestDr
     return entry;
   };
 
-  const started = track(
-    (async () => {
-      await producerPort.connect();
-      for (const p of list) {
-        const entry = startInstance(p, 1);
-        instances.push(entry);
-        await entry.runner.start();
-      }
-    })(),
-  );
+  const started = (async () => {
+    await producerPort.connect();
+    for (const p of list) {
+      const entry = startInstance(p, 1);
+      instances.push(entry);
+      await entry.runner.start();
+    }
+  })();
+  track(started);
 
   const assertOpen = () => {
     if (closed) throw new Error('the test driver is closed');
@@ -269,23 +269,14 @@ export function createTestDriver(pipelines: TestDriverPipelines, options: TestDr
       throwCrashes();
       quiet = progress + kafka.version + sink.lines.length === before ? quiet + 1 : 0;
       if (quiet >= QUIET_ROUNDS) {
-        if (pending.size === 0 && (unfinished().length === 0 || Date.now() >= deadline)) break;
-        if (pending.size > 0 && Date.now() >= deadline) {
-          // a start or stop waits for virtual time (a backoff, a drain): the caller advances the clock
-          break;
-        }
+        // what is left may wait for virtual time (a backoff, a drain, a retry): the caller advances the clock
+        if ((pending.size === 0 && unfinished().length === 0) || Date.now() >= deadline) break;
         await sleep(1);
       }
       if (round === MAX_SETTLE_ROUNDS - 1) {
         throw new Error(`the pipelines did not settle after ${MAX_SETTLE_ROUNDS} rounds (a loop between topics?)`);
       }
     }
-    await reportFailures();
-  };
-
-  /** A start or stop the driver ran that failed: thrown from the next settle. */
-  const failures: unknown[] = [];
-  const reportFailures = async () => {
     const failure = failures.shift();
     if (failure !== undefined) throw failure;
   };
@@ -340,17 +331,8 @@ export function createTestDriver(pipelines: TestDriverPipelines, options: TestDr
         }
       }
     }
-    return result.sort((a, b) =>
-      a.groupId !== b.groupId
-        ? a.groupId < b.groupId
-          ? -1
-          : 1
-        : a.topic !== b.topic
-          ? a.topic < b.topic
-            ? -1
-            : 1
-          : a.partition - b.partition,
-    );
+    const order = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+    return result.sort((a, b) => order(a.groupId, b.groupId) || order(a.topic, b.topic) || a.partition - b.partition);
   };
 
   const committable = (topic: string, pipelineName?: string): Map<number, bigint> => {
@@ -432,7 +414,7 @@ export function createTestDriver(pipelines: TestDriverPipelines, options: TestDr
       const number = Math.max(0, ...instances.filter((i) => i.pipeline === p).map((i) => i.instance)) + 1;
       const entry = startInstance(p, number);
       instances.push(entry);
-      track(entry.runner.start()).catch((error: unknown) => failures.push(error));
+      track(entry.runner.start());
       // the join waits for every member to let go of its batch in hand, which may take virtual time (a member whose
       // window is full heartbeats once a second): settle, and leave the rest to advanceTime
       await settle();
@@ -442,7 +424,7 @@ export function createTestDriver(pipelines: TestDriverPipelines, options: TestDr
       assertOpen();
       const entry = instances.find((i) => i.view === instance);
       if (entry === undefined) throw new Error('removeInstance: not an instance of this driver');
-      track(stopInstance(entry, removeOptions.graceful ?? true)).catch((error: unknown) => failures.push(error));
+      track(stopInstance(entry, removeOptions.graceful ?? true));
       // a graceful stop drains for up to the pipeline's drainTimeoutMs of virtual time: settle, and leave the rest to
       // advanceTime
       await settle();
@@ -483,7 +465,8 @@ export function createTestDriver(pipelines: TestDriverPipelines, options: TestDr
         return;
       }
       const targets = live(chosen ?? pipelineNamed(undefined).name);
-      await track(
+      // a graceful stop drains for up to drainTimeoutMs of virtual time: settle, and leave the rest to advanceTime
+      track(
         Promise.all(
           targets.map(async (entry) => {
             await entry.runner.stop();
@@ -505,7 +488,6 @@ export function createTestDriver(pipelines: TestDriverPipelines, options: TestDr
     },
   };
 
-  started.catch((error: unknown) => failures.push(error));
   return driver;
 }
 

@@ -161,7 +161,8 @@ export interface TestDriver {
   advanceTime(ms: number): Promise<void>;
   /**
    * Restarts a pipeline (default: every crashed one, or the only one) from its committed offsets: a crashed one at
-   * once, without waiting for its backoff; a running one by stopping it gracefully and starting it again.
+   * once, without waiting for its backoff; a running one by stopping it gracefully and starting it again. Resolves
+   * once the driver settled (a stop that drains records still in flight waits for `advanceTime`).
    */
   restart(pipeline?: string): Promise<void>;
   /** Tears the pipelines down; the driver cannot be used afterwards. */
