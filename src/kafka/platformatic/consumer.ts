@@ -31,10 +31,9 @@ import {
   IS_CONTROL,
   ListOffsetTimestamps,
 } from '@platformatic/kafka';
+import { ConsumerEvents } from '../consumerEvents.js';
 import type { KafkaConnectionConfig } from '../kafkajsClient.js';
-import { Listeners } from '../listeners.js';
 import type {
-  AssignmentEvent,
   BatchControl,
   BatchHandler,
   ConsumedRecord,
@@ -73,7 +72,7 @@ function toHeaders(headers: readonly [Buffer | null, Buffer | null][]): RecordHe
 
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 
-export class PlatformaticConsumer implements ConsumerPort {
+export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort {
   /** The group member: joins, heartbeats, commits. */
   readonly #member: Consumer;
   /** Fetches and looks up offsets on connections of its own; never joins the group. */
@@ -95,14 +94,9 @@ export class PlatformaticConsumer implements ConsumerPort {
   readonly #loops = new Map<number, Promise<void>>();
   #wakers: (() => void)[] = [];
   readonly #commits = new Set<Promise<unknown>>();
-  readonly #assigned = new Listeners<[AssignmentEvent]>();
-  readonly #rebalancingListeners = new Listeners<[]>();
-  readonly #fatal = new Listeners<[Error]>();
-  readonly #interrupted = new Listeners<[Error]>();
-  readonly #unsubscribed = new Listeners<[readonly string[]]>();
-  readonly #emptyBatch = new Listeners<[TopicPartition, bigint]>();
 
   constructor(config: KafkaConnectionConfig, options: ConsumerOptions) {
+    super();
     this.#options = options;
     const common = { ...baseOptions(config, 'consumer'), groupId: options.groupId };
     this.#member = new Consumer({
@@ -116,14 +110,14 @@ export class PlatformaticConsumer implements ConsumerPort {
     this.#member.on('consumer:group:rebalance', () => {
       this.#rebalancing = true;
       this.#epoch++;
-      this.#rebalancingListeners.emit();
+      this.listeners.rebalancing.emit();
     });
     this.#member.on('consumer:group:join', (payload) => this.#joined(payload));
     // the client emits 'error' when it gave up rejoining: no more heartbeats, the membership is gone
     this.#member.on('error', (error: Error) => {
       this.#running = false;
       this.#epoch++;
-      this.#fatal.emit(error);
+      this.listeners.fatal.emit(error);
     });
     this.#fetcher.on('error', () => {});
   }
@@ -171,8 +165,8 @@ export class PlatformaticConsumer implements ConsumerPort {
     // is handed over again
     this.#positions.clear();
     this.#running = true;
-    if (foreign.size > 0) this.#unsubscribed.emit([...foreign]);
-    this.#assigned.emit({ assignment, memberId: payload.memberId });
+    if (foreign.size > 0) this.listeners.unsubscribedTopics.emit([...foreign]);
+    this.listeners.assigned.emit({ assignment, memberId: payload.memberId });
     this.#loadPositions(epoch, assignment).catch((error: unknown) => this.#interrupt(error));
   }
 
@@ -382,7 +376,7 @@ export class PlatformaticConsumer implements ConsumerPort {
           // only markers (or aborted records): move past them without a handler call
           if (end > from && epoch === this.#epoch && !this.#paused.has(k) && this.#owned.has(k)) {
             this.#positions.set(k, end);
-            this.#emptyBatch.emit(tp, end);
+            this.listeners.emptyBatch.emit(tp, end);
           }
           continue;
         }
@@ -440,10 +434,10 @@ export class PlatformaticConsumer implements ConsumerPort {
     const error = new PlatformaticKafkaError(cause);
     this.#epoch++;
     this.#positions.clear();
-    this.#interrupted.emit(error);
+    this.listeners.interrupted.emit(error);
     this.#member.joinGroup({}).catch((joinError: unknown) => {
       this.#running = false;
-      this.#fatal.emit(new PlatformaticKafkaError(joinError));
+      this.listeners.fatal.emit(new PlatformaticKafkaError(joinError));
     });
   }
 
@@ -472,25 +466,6 @@ export class PlatformaticConsumer implements ConsumerPort {
   resume(partitions: readonly TopicPartition[]): void {
     for (const { topic, partition } of partitions) this.#paused.delete(key(topic, partition));
     this.#wake();
-  }
-
-  onAssigned(listener: (event: AssignmentEvent) => void): () => void {
-    return this.#assigned.add(listener);
-  }
-  onRebalancing(listener: () => void): () => void {
-    return this.#rebalancingListeners.add(listener);
-  }
-  onFatal(listener: (error: Error) => void): () => void {
-    return this.#fatal.add(listener);
-  }
-  onInterrupted(listener: (error: Error) => void): () => void {
-    return this.#interrupted.add(listener);
-  }
-  onUnsubscribedTopics(listener: (topics: readonly string[]) => void): () => void {
-    return this.#unsubscribed.add(listener);
-  }
-  onEmptyBatch(listener: (partition: TopicPartition, endOffset: bigint) => void): () => void {
-    return this.#emptyBatch.add(listener);
   }
 
   async disconnect(): Promise<void> {

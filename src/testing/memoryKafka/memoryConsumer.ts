@@ -6,9 +6,8 @@
  * again), a pause outlives rebalances, and after every rebalance each partition restarts from its committed offset.
  */
 
-import { Listeners } from '../../kafka/listeners.js';
+import { ConsumerEvents } from '../../kafka/consumerEvents.js';
 import type {
-  AssignmentEvent,
   BatchControl,
   BatchHandler,
   ConsumedRecord,
@@ -33,7 +32,8 @@ function byteLength(value: Buffer | null): number {
   return value === null ? 0 : value.length;
 }
 
-export class MemoryConsumer implements ConsumerPort, GroupMember {
+/** onEmptyBatch never fires: the in-memory logs hold no transaction markers. */
+export class MemoryConsumer extends ConsumerEvents implements ConsumerPort, GroupMember {
   readonly memberId: string;
   readonly #kafka: MemoryCluster;
   readonly #options: ConsumerOptions;
@@ -52,14 +52,9 @@ export class MemoryConsumer implements ConsumerPort, GroupMember {
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   #removeChangeListener: (() => void) | undefined;
-  readonly #assigned = new Listeners<[AssignmentEvent]>();
-  readonly #rebalancing = new Listeners<[]>();
-  readonly #fatal = new Listeners<[Error]>();
-  readonly #interrupted = new Listeners<[Error]>();
-  readonly #unsubscribed = new Listeners<[readonly string[]]>();
-  readonly #emptyBatch = new Listeners<[TopicPartition, bigint]>();
 
   constructor(kafka: MemoryCluster, options: ConsumerOptions, memberId: string) {
+    super();
     this.#kafka = kafka;
     this.#options = options;
     this.memberId = memberId;
@@ -102,7 +97,7 @@ export class MemoryConsumer implements ConsumerPort, GroupMember {
       const failure = error instanceof Error ? error : new Error(String(error));
       this.#state = 'stopping';
       this.#group.leave(this);
-      this.#fatal.emit(failure);
+      this.listeners.fatal.emit(failure);
     });
   }
 
@@ -146,26 +141,6 @@ export class MemoryConsumer implements ConsumerPort, GroupMember {
     return this.#paused.has(key(topic, partition));
   }
 
-  onAssigned(listener: (event: AssignmentEvent) => void): () => void {
-    return this.#assigned.add(listener);
-  }
-  onRebalancing(listener: () => void): () => void {
-    return this.#rebalancing.add(listener);
-  }
-  onFatal(listener: (error: Error) => void): () => void {
-    return this.#fatal.add(listener);
-  }
-  onInterrupted(listener: (error: Error) => void): () => void {
-    return this.#interrupted.add(listener);
-  }
-  onUnsubscribedTopics(listener: (topics: readonly string[]) => void): () => void {
-    return this.#unsubscribed.add(listener);
-  }
-  /** Never fires: the in-memory logs hold no transaction markers. */
-  onEmptyBatch(listener: (partition: TopicPartition, endOffset: bigint) => void): () => void {
-    return this.#emptyBatch.add(listener);
-  }
-
   /** Waits for the batches in hand, then leaves the group. */
   async disconnect(): Promise<void> {
     if (this.#state === 'running') {
@@ -189,14 +164,14 @@ export class MemoryConsumer implements ConsumerPort, GroupMember {
   crash(error: Error, options: { restart: boolean }): void {
     if (this.#state !== 'running') return;
     if (options.restart) {
-      this.#interrupted.emit(error);
+      this.listeners.interrupted.emit(error);
       this.#group.rebalance();
       return;
     }
     this.#state = 'stopping';
     this.#group.leave(this);
     this.#wakeUp();
-    this.#fatal.emit(error);
+    this.listeners.fatal.emit(error);
   }
 
   position(topic: string, partition: number): bigint | undefined {
@@ -237,7 +212,7 @@ export class MemoryConsumer implements ConsumerPort, GroupMember {
   }
 
   async #rejoin(): Promise<void> {
-    if (this.#generation >= 0) this.#rebalancing.emit();
+    if (this.#generation >= 0) this.listeners.rebalancing.emit();
     this.#rejoining = true;
     const { generation, assignment } = await this.#group.rejoin(this).finally(() => {
       this.#rejoining = false;
@@ -252,8 +227,8 @@ export class MemoryConsumer implements ConsumerPort, GroupMember {
       const end = BigInt(this.#kafka.topic(topic)?.logs[partition]?.length ?? 0);
       this.#positions.set(key(topic, partition), committed ?? (this.#fromBeginning ? 0n : end));
     }
-    if (unsubscribed.length > 0) this.#unsubscribed.emit(unsubscribed);
-    this.#assigned.emit({ assignment: this.#assignment, memberId: this.memberId });
+    if (unsubscribed.length > 0) this.listeners.unsubscribedTopics.emit(unsubscribed);
+    this.listeners.assigned.emit({ assignment: this.#assignment, memberId: this.memberId });
   }
 
   /** The next partitions with records to hand over, round-robin from where the last round started. */
@@ -308,7 +283,7 @@ export class MemoryConsumer implements ConsumerPort, GroupMember {
     } catch (error) {
       if (!(error instanceof RebalanceInProgressError)) {
         // kafkajs: an error out of the batch handler crashes the consumer, which restarts itself and rejoins
-        this.#interrupted.emit(error instanceof Error ? error : new Error(String(error)));
+        this.listeners.interrupted.emit(error instanceof Error ? error : new Error(String(error)));
         group.rebalance();
       }
     } finally {
