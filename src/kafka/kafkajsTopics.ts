@@ -2,7 +2,9 @@
  * Creating topics with kafkajs and waiting until every partition has a leader. kafkajs' own `waitForLeaders` retries
  * only LEADER_NOT_AVAILABLE, but a broker that has just created a topic may first answer its metadata with
  * UNKNOWN_TOPIC_OR_PARTITION ("This server does not host this topic-partition") or NOT_LEADER_OR_FOLLOWER; kafkajs
- * then rejects although the topic was created. Here those answers mean "not yet", until a deadline.
+ * then rejects although the topic was created. Here those answers mean "not yet", until a deadline. Metadata may
+ * also name a leader before that leader serves the partition (a ListOffsets just after it answered
+ * NOT_LEADER_OR_FOLLOWER), so a topic counts as ready once its offsets can be read too.
  */
 import type { Admin, ITopicConfig } from 'kafkajs';
 import { causeChain } from '../errors.js';
@@ -31,11 +33,11 @@ export interface LeaderWaitOptions {
 }
 
 /** The admin calls this needs (a kafkajs Admin has them). */
-export type TopicAdmin = Pick<Admin, 'createTopics' | 'fetchTopicMetadata'>;
+export type TopicAdmin = Pick<Admin, 'createTopics' | 'fetchTopicMetadata' | 'fetchTopicOffsets'>;
 
 /** Resolves once every partition of `topics` has a leader; rejects after `timeoutMs`, naming what is missing. */
 export async function waitForLeaders(
-  admin: Pick<Admin, 'fetchTopicMetadata'>,
+  admin: Pick<Admin, 'fetchTopicMetadata' | 'fetchTopicOffsets'>,
   topics: readonly string[],
   options: LeaderWaitOptions = {},
 ): Promise<void> {
@@ -51,8 +53,11 @@ export async function waitForLeaders(
           : t.partitions.filter((p) => p.leader < 0).map((p) => `${t.name}/${p.partitionId}`),
       );
       const unknown = topics.filter((name) => !metadata.topics.some((t) => t.name === name));
-      if (leaderless.length === 0 && unknown.length === 0) return;
       missing = [...unknown, ...leaderless].join(', ');
+      if (missing === '') {
+        for (const topic of topics) await admin.fetchTopicOffsets(topic);
+        return;
+      }
     } catch (error) {
       if (!notYet(error)) throw error;
       missing = error instanceof Error ? error.message : String(error);

@@ -43,9 +43,14 @@ export class PlatformaticAdmin implements AdminPort {
     if (made.length > 0) await this.#awaitLeaders(made);
     return made;
   }
-  /** Like kafkajs' waitForLeaders: a topic is usable once every partition has a leader. */
+  /**
+   * A topic is usable once every partition has a leader and that leader serves its offsets: metadata may name a
+   * leader before it answers a ListOffsets (seen as NOT_LEADER_OR_FOLLOWER just after creation). Rejects after 30 s,
+   * naming what is not ready.
+   */
   async #awaitLeaders(topics: string[]): Promise<void> {
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 30_000;
+    let lastError: unknown;
     for (;;) {
       try {
         const metadata = await this.#admin.metadata({ topics, forceUpdate: true });
@@ -53,11 +58,20 @@ export class PlatformaticAdmin implements AdminPort {
           const topic = metadata.topics.get(t);
           return topic?.partitions.every((p) => p.leader >= 0) === true;
         });
-        if (ready) return;
+        if (ready) {
+          await this.#offsets.listOffsets({ topics, timestamp: ListOffsetTimestamps.LATEST });
+          return;
+        }
+        lastError = new Error('no leader yet');
       } catch (error) {
-        if (Date.now() > deadline) throw new PlatformaticKafkaError(error);
+        lastError = error;
       }
-      if (Date.now() > deadline) return;
+      if (Date.now() > deadline) {
+        const reason = lastError instanceof Error ? lastError.message : String(lastError);
+        throw new Error(`topics without a serving leader after 30000 ms: ${topics.join(', ')} (${reason})`, {
+          cause: lastError,
+        });
+      }
       await new Promise((done) => setTimeout(done, 100));
     }
   }

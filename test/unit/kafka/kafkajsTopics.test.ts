@@ -7,11 +7,13 @@ const protocolError = (type: string) =>
   Object.assign(new Error('This server does not host this topic-partition'), { name: 'KafkaJSProtocolError', type });
 
 /** An admin whose metadata answers are scripted, one per call (the last repeats). */
-function scriptedAdmin(answers: (Metadata | Error)[]) {
+function scriptedAdmin(answers: (Metadata | Error)[], offsetAnswers: Error[] = []) {
   let calls = 0;
+  let offsetCalls = 0;
   const created: string[][] = [];
   return {
     calls: () => calls,
+    offsetCalls: () => offsetCalls,
     created,
     admin: {
       createTopics: async ({ topics }: { topics: { topic: string }[] }) => {
@@ -22,6 +24,11 @@ function scriptedAdmin(answers: (Metadata | Error)[]) {
         const answer = answers[Math.min(calls++, answers.length - 1)] as Metadata | Error;
         if (answer instanceof Error) throw answer;
         return answer;
+      },
+      fetchTopicOffsets: async () => {
+        const answer = offsetAnswers[offsetCalls++];
+        if (answer !== undefined) throw answer;
+        return [];
       },
     },
   };
@@ -47,6 +54,19 @@ describe('creating topics and waiting for their leaders', () => {
     ).resolves.toBe(true);
     expect(s.created).toEqual([['t']]);
     expect(s.calls()).toBe(4);
+  });
+
+  it('waits until the leader serves offsets, not only until the metadata names it', async () => {
+    // seen on the broker (CI): metadata named a leader for a topic just created, and the ListOffsets that followed
+    // answered "This server is not the leader for that topic-partition"
+    const s = scriptedAdmin(
+      [{ topics: [led('t', [1])] }],
+      [protocolError('NOT_LEADER_OR_FOLLOWER'), protocolError('UNKNOWN_TOPIC_OR_PARTITION')],
+    );
+    await expect(
+      createTopicsWithLeaders(s.admin as never, [{ topic: 't', numPartitions: 1 }], { intervalMs: 1 }),
+    ).resolves.toBe(true);
+    expect(s.offsetCalls()).toBe(3);
   });
 
   it('fails on other errors at once, and names what has no leader at the deadline', async () => {
