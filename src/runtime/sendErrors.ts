@@ -7,8 +7,8 @@ import { causeChain, isRetriable } from '../errors.js';
 /** Refusals of a whole topic: every record of it would be refused the same way. */
 const TOPIC_REFUSALS = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'TOPIC_AUTHORIZATION_FAILED', 'INVALID_TOPIC_EXCEPTION']);
 
-/** The kafkajs protocol error type (e.g. UNKNOWN_TOPIC_OR_PARTITION) of an error or of one of its causes. */
-function protocolType(error: unknown): string | undefined {
+/** The Kafka protocol error name (e.g. UNKNOWN_TOPIC_OR_PARTITION) in `type` of an error or of one of its causes. */
+export function protocolType(error: unknown): string | undefined {
   for (const link of causeChain(error)) {
     const { type } = link as { type?: unknown };
     if (typeof type === 'string') return type;

@@ -16,7 +16,7 @@
  * Not covered (the port cannot set them up): onEmptyBatch (needs transactions), onFatal and onInterrupted (need a
  * broker failure), onUnsubscribedTopics (depends on the group leader's assignor).
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import {
   type BatchControl,
   type ConsumedRecord,
@@ -26,8 +26,18 @@ import {
   type TopicPartition,
   UnwrittenRecordsError,
 } from '../../src/kafka/ports.js';
-import { isPermanentSendError, isTopicRefusal } from '../../src/runtime/sendErrors.js';
-import { type ConsumerProbe, headerText, nextSeq, type PortHarness, PortSession, texts, tpKey } from './portSession.js';
+import { isSizeRefusal } from '../../src/runtime/deadLetterWriter.js';
+import { isPermanentSendError, isTopicRefusal, protocolType } from '../../src/runtime/sendErrors.js';
+import {
+  ConsumerProbe,
+  headerText,
+  nextSeq,
+  type PortHarness,
+  PortSession,
+  SUITE_CONSUMER_TIMING,
+  texts,
+  tpKey,
+} from './portSession.js';
 import { gate, settle, sleep, WAIT_MS, waitFor } from './waiting.js';
 
 export type { PortHarness } from './portSession.js';
@@ -278,6 +288,22 @@ export function describeKafkaClientPort(name: string, harness: PortHarness): voi
         await producer.send([{ topic, key: null, value: 'small' }]);
         expect((await admin.endOffsets(topic))[0]?.high).toBe(1n);
       });
+
+      it('a keyless record for a compacted topic is refused for good as INVALID_RECORD: not for its size, not as a topic refusal', async () => {
+        // the engine keeps the value of a dead letter refused this way and tries again later (deadLetterWriter)
+        const s = new PortSession(harness);
+        const topic = await s.topic('conf-compacted', 1, { 'cleanup.policy': 'compact' });
+        const producer = await s.producer();
+        const outcome = await settle(producer.send([{ topic, key: null, value: 'no key' }]));
+        expect(outcome.ok).toBe(false);
+        const error = outcome.ok ? undefined : outcome.error;
+        expect(protocolType(error), String(error)).toBe('INVALID_RECORD');
+        expect(isPermanentSendError(error), String(error)).toBe(true);
+        expect(isTopicRefusal(error), String(error)).toBe(false);
+        expect(isSizeRefusal(error), String(error)).toBe(false);
+        await producer.send([{ topic, key: 'k', value: 'keyed' }]);
+        expect((await (await s.admin()).endOffsets(topic))[0]?.high).toBe(1n);
+      });
     });
 
     describe('ConsumerPort: batches', () => {
@@ -514,6 +540,21 @@ export function describeKafkaClientPort(name: string, harness: PortHarness): voi
         function probe8(p: ConsumerProbe): boolean {
           return p.valuesOf(topic, 0).length >= 5 && p.valuesOf(topic, 1).length >= 3;
         }
+      });
+
+      it('a rebalance timeout below the session timeout is accepted, as Kafka accepts it: the member joins and reads', async () => {
+        const s = new PortSession(harness);
+        const topic = await s.topic('conf-timeouts', 1);
+        await (await s.producer()).send([{ topic, key: null, value: 'read me' }]);
+        const groupId = s.name('conf-timeouts');
+        const probe = new ConsumerProbe(
+          s.client.consumer({ groupId, ...SUITE_CONSUMER_TIMING, sessionTimeoutMs: 6_000, rebalanceTimeoutMs: 3_000 }),
+          { groupId, topics: [topic], fromBeginning: true },
+        );
+        onTestFinished(() => probe.consumer.disconnect().catch(() => {}));
+        await probe.start();
+        await waitFor(() => probe.valuesOf(topic, 0).length === 1, 'the record');
+        expect(probe.valuesOf(topic, 0)).toEqual(['read me']);
       });
 
       it('fromBeginning false: a group without commits starts at the end, fromBeginning true at the start', async () => {

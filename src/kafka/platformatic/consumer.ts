@@ -72,6 +72,16 @@ function toHeaders(headers: readonly [Buffer | null, Buffer | null][]): RecordHe
 
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 
+/**
+ * The client refuses a rebalance timeout below the session timeout, which Kafka and kafkajs accept (the group then
+ * waits the session timeout for a member to rejoin anyway): it is raised to the session timeout.
+ */
+function rebalanceTimeout(options: ConsumerOptions): { rebalanceTimeout?: number } {
+  const { rebalanceTimeoutMs, sessionTimeoutMs } = options;
+  if (rebalanceTimeoutMs === undefined) return {};
+  return { rebalanceTimeout: Math.max(rebalanceTimeoutMs, sessionTimeoutMs ?? 0) };
+}
+
 export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort {
   /** The group member: joins, heartbeats, commits. */
   readonly #member: Consumer;
@@ -104,7 +114,7 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
       autocommit: false,
       ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeout: options.sessionTimeoutMs }),
       ...(options.heartbeatIntervalMs === undefined ? {} : { heartbeatInterval: options.heartbeatIntervalMs }),
-      ...(options.rebalanceTimeoutMs === undefined ? {} : { rebalanceTimeout: options.rebalanceTimeoutMs }),
+      ...rebalanceTimeout(options),
     });
     this.#fetcher = new Consumer({ ...common, clientId: `${common.clientId}-fetch`, autocommit: false });
     this.#member.on('consumer:group:rebalance', () => {

@@ -26,6 +26,8 @@ export interface MemoryCluster {
     options?: { resize?: boolean; config?: Readonly<Record<string, string>> },
   ): TopicLog;
   append(request: AppendRequest): StoredRecord;
+  /** Whether the topic is compacted (then a record needs a key). */
+  isCompacted(topic: string): boolean;
   maxMessageBytesOf(topic: string): number;
   group(groupId: string): MemoryGroup;
   onChange(listener: () => void): () => void;

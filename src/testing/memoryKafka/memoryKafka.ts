@@ -54,6 +54,8 @@ export class MemoryKafka implements KafkaClientPort, MemoryCluster {
   readonly #groups = new Map<string, MemoryGroup>();
   /** Topics created with their own `max.message.bytes`. */
   readonly #maxMessageBytes = new Map<string, number>();
+  /** Topics created with `cleanup.policy` compact: they refuse records without a key, as Kafka does. */
+  readonly #compacted = new Set<string>();
   readonly #listeners = new Set<() => void>();
   #version = 0;
   #memberIds = 0;
@@ -109,6 +111,9 @@ export class MemoryKafka implements KafkaClientPort, MemoryCluster {
       if (!Number.isInteger(value) || value < 0) throw new RangeError(`topic ${name}: max.message.bytes ${maxBytes}`);
       this.#maxMessageBytes.set(name, value);
     }
+    if (options.config?.['cleanup.policy']?.split(',').some((policy) => policy.trim() === 'compact')) {
+      this.#compacted.add(name);
+    }
     this.changed();
     return log;
   }
@@ -116,6 +121,11 @@ export class MemoryKafka implements KafkaClientPort, MemoryCluster {
   /** The largest record a topic accepts: its `max.message.bytes`, else the broker's. */
   maxMessageBytesOf(topic: string): number {
     return this.#maxMessageBytes.get(topic) ?? this.maxMessageBytes;
+  }
+
+  /** Whether the topic is compacted (then a record needs a key). */
+  isCompacted(topic: string): boolean {
+    return this.#compacted.has(topic);
   }
 
   /** The topic, or undefined when it does not exist. */

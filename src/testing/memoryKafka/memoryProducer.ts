@@ -48,6 +48,13 @@ export class MemoryProducer implements ProducerPort {
           false,
         );
       }
+      if (record.key === null && kafka.isCompacted(record.topic)) {
+        throw new MemoryKafkaError(
+          'INVALID_RECORD',
+          `Compacted topic cannot accept message without key in topic partition ${record.topic}-${partition}`,
+          false,
+        );
+      }
       writes.push({
         topic: record.topic,
         key: record.key,
