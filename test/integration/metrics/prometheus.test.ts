@@ -156,8 +156,10 @@ describe.skipIf(!binaries)(`Prometheus${binaries ? '' : ` (skipped: ${PROMETHEUS
     const byLabel = async (expr: string, label: string) =>
       new Map((await query(expr)).map((sample) => [sample.labels[label]!, sample.value]));
     const sel = `job="tributary", pipeline="prom-metrics", topic="${input}"`;
-    const lagExpr = `max by (partition) (tributary_consumer_lag_records{${sel}, group="${groupId}"})`;
-    const outcomesExpr = `sum by (outcome) (tributary_records_processed_total{${sel}})`;
+    // last_over_time(…[5s]): the latest value even when the latest scrape timed out (1 s on a busy machine)
+    const latest = (metric: string, offset = '') => `last_over_time(${metric}{${sel}}[5s]${offset})`;
+    const lagExpr = `max by (partition) (last_over_time(tributary_consumer_lag_records{${sel}, group="${groupId}"}[5s]))`;
+    const outcomesExpr = `sum by (outcome) (${latest('tributary_records_processed_total')})`;
     const lagIs = (lag: Map<string, number>, expected: (partition: number) => number) =>
       lag.size === PARTITIONS && [0, 1, 2].every((p) => lag.get(String(p)) === expected(p));
 
@@ -178,8 +180,8 @@ describe.skipIf(!binaries)(`Prometheus${binaries ? '' : ` (skipped: ${PROMETHEUS
       `Prometheus: ${warmUp} warm-up records finished, lag 0 on ${PARTITIONS} partitions`,
       90_000,
     );
-    expect((await query('up{job="tributary"}')).map((s) => s.value)).toEqual([1]);
-    expect((await query('tributary_ready{job="tributary"}')).map((s) => s.value)).toEqual([1]);
+    expect((await query('max_over_time(up{job="tributary"}[5s])')).map((s) => s.value)).toEqual([1]);
+    expect((await query(`max_over_time(tributary_ready{job="tributary"}[5s])`)).map((s) => s.value)).toEqual([1]);
 
     // 2. Hold the pipeline and produce the backlog: nothing past the held records is committed, so each partition's
     //    lag is exactly what was produced to it, and nothing finishes.
@@ -235,7 +237,7 @@ describe.skipIf(!binaries)(`Prometheus${binaries ? '' : ` (skipped: ${PROMETHEUS
     const window = Math.floor((Date.now() - heldSeenAt) / 1000);
     // the records of each outcome since the hold: exactly what was produced
     const since = await byLabel(
-      `${outcomesExpr} - sum by (outcome) (tributary_records_processed_total{${sel}} offset ${window}s)`,
+      `${outcomesExpr} - sum by (outcome) (${latest('tributary_records_processed_total', ` offset ${window}s`)})`,
       'outcome',
     );
     expect(since.get('published')).toBe(backlog - poison);
@@ -248,7 +250,8 @@ describe.skipIf(!binaries)(`Prometheus${binaries ? '' : ` (skipped: ${PROMETHEUS
     expect(rate * window).toBeLessThan(backlog * 1.2);
     // consumed per partition over the same window: the backlog each partition held
     const consumed = await byLabel(
-      `sum by (partition) (tributary_records_consumed_total{${sel}}) - sum by (partition) (tributary_records_consumed_total{${sel}} offset ${window}s)`,
+      `sum by (partition) (${latest('tributary_records_consumed_total')}) - ` +
+        `sum by (partition) (${latest('tributary_records_consumed_total', ` offset ${window}s`)})`,
       'partition',
     );
     // the records admitted before the hold was seen (up to maxInFlight) are outside the window
@@ -277,9 +280,11 @@ describe.skipIf(!binaries)(`Prometheus${binaries ? '' : ` (skipped: ${PROMETHEUS
     );
     expect(rules.map((rule) => rule.name).sort()).toEqual([...alertNames].sort());
     for (const rule of rules) expect(rule, rule.lastError).toMatchObject({ health: 'ok' });
+    const scrape = (await query(`max_over_time(scrape_duration_seconds{job="tributary"}[${window}s])`))[0]?.value;
     console.info(
       `[prometheus] lag held ${[...lagHeld.values()].join('/')}; ${backlog} records over ${window} s: ` +
-        `rate ${rate.toFixed(1)}/s × ${window} s = ${(rate * window).toFixed(0)}; ${rules.length} rules ok`,
+        `rate ${rate.toFixed(1)}/s × ${window} s = ${(rate * window).toFixed(0)}; ${rules.length} rules ok; ` +
+        `slowest scrape ${scrape?.toFixed(3)} s`,
     );
   }, 300_000);
 });
