@@ -19,7 +19,8 @@ Commands:
   topics create [paths...]       create the topics the pipelines read, write, retry through and
                                  dead-letter to (idempotent)
   lag [paths...]                 committed offset, end offset and lag per group and partition
-  dlq replay --from DLQ_TOPIC    re-publish dead-lettered records (to their original topic or --to)
+  dlq replay --from DLQ_TOPIC    re-publish dead-lettered records (to their original topic or --to;
+                                 --stage / --error-code pick some)
 
 Configuration comes from the environment (KAFKA_BROKERS, KAFKA_SASL_MECHANISM, HTTP_PORT, LOG_LEVEL, ...);
 see docs/operations.md. Exit codes: 0 ok, 1 failed, 2 usage or configuration error.
