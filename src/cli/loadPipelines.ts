@@ -17,7 +17,7 @@ import { extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { errorMessage } from '../errors.js';
 import type { Pipeline } from '../runtime/definePipeline.js';
-import { registerTypeScriptResolution, typeStrippingHint } from './typescriptImports.js';
+import { registerTypeScriptResolution, syntaxErrorLocation, typeStrippingHint } from './typescriptImports.js';
 
 /** True when this module was loaded from its `.ts` source, i.e. a TypeScript loader (tsx) is active. */
 export const RUNNING_FROM_SOURCE: boolean = import.meta.url.endsWith('.ts');
@@ -168,7 +168,11 @@ export async function loadPipelines(
       module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
     } catch (error) {
       const hint = fromSource ? '' : typeStrippingHint(error);
-      throw new PipelineLoadError(`cannot load ${shown(path)}: ${errorMessage(error)}${hint}`, { cause: error });
+      const at = hint === '' ? undefined : syntaxErrorLocation(error);
+      const where = at === undefined ? '' : `, at ${shown(at.file)}:${at.line}`;
+      throw new PipelineLoadError(`cannot load ${shown(path)}: ${errorMessage(error)}${where}${hint}`, {
+        cause: error,
+      });
     }
     const found = pipelinesOf(module).filter(({ pipeline }) => !seen.has(pipeline));
     if (found.length === 0) {

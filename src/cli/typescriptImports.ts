@@ -10,6 +10,7 @@
  */
 import * as nodeModule from 'node:module';
 import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** A module that Node runs by stripping its types. */
 const TYPESCRIPT_MODULE = /\.m?ts$/;
@@ -98,4 +99,20 @@ export function typeStrippingHint(error: unknown): string {
     }
   }
   return '';
+}
+
+/**
+ * Where Node's type stripping or linking failed, from the first line of the error's stack (Node puts
+ * `<file>:<line>` there for syntax errors): the module at fault may be one the pipeline imports.
+ */
+export function syntaxErrorLocation(error: unknown): { file: string; line: number } | undefined {
+  const stack = (error as { stack?: unknown } | null)?.stack;
+  if (typeof stack !== 'string') return undefined;
+  const [, where, line] = /^(file:\/\/\S+|\/\S+):(\d+)\n/.exec(stack) ?? [];
+  if (where === undefined || line === undefined) return undefined;
+  try {
+    return { file: where.startsWith('file:') ? fileURLToPath(where) : where, line: Number(line) };
+  } catch {
+    return undefined;
+  }
 }

@@ -157,6 +157,8 @@ describe('tributary (compiled, plain Node) on .ts pipelines', () => {
       'typeImport.ts': pipeline('export const p: Pipeline | undefined = undefined;', 'definePipeline, Pipeline'),
       'extensionless.ts': pipeline("import { topics } from './lib/topics';"),
       'lib/topics.ts': "export const topics: string[] = ['t'];\n",
+      'usesEnum.ts': pipeline("import { Currency } from './lib/currency.js';\nexport const eur = Currency.EUR;"),
+      'lib/currency.ts': '/** ISO 4217 */\nexport enum Currency {\n  EUR = 978,\n}\n',
     });
     folders.push(app);
     const refusal = async (file: string) => {
@@ -171,14 +173,18 @@ describe('tributary (compiled, plain Node) on .ts pipelines', () => {
     const enumRefused = await refusal('enum.ts');
     expect(enumRefused).toMatch(/^tributary: cannot load enum\.ts: TypeScript enum is not supported/);
     expect(enumRefused).toContain(strip);
+    // in a module the pipeline imports: the line names that module
+    expect(await refusal('usesEnum.ts')).toMatch(
+      /^tributary: cannot load usesEnum\.ts: TypeScript enum is not supported in strip-only mode, at lib\/currency\.ts:2 \(Node runs/,
+    );
     const propertyRefused = await refusal('parameterProperty.ts');
     expect(propertyRefused).toContain('TypeScript parameter property is not supported');
     expect(propertyRefused).toContain(strip);
     expect(await refusal('typeImport.ts')).toContain(
-      "does not provide an export named 'Pipeline' (if that is a type: Node strips types one file at a time, so a type must be imported with `import type`",
+      "does not provide an export named 'Pipeline', at typeImport.ts:1 (if that is a type: Node strips types one file at a time, so a type must be imported with `import type`",
     );
     expect(await refusal('extensionless.ts')).toContain(
       "(relative imports of a .ts pipeline name the file with its extension: './schemas.ts' or './schemas.js')",
     );
-  }, 60_000);
+  }, 120_000);
 });

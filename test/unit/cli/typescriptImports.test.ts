@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { typeStrippingHint, typescriptSpecifier } from '../../../src/cli/typescriptImports.js';
+import { syntaxErrorLocation, typeStrippingHint, typescriptSpecifier } from '../../../src/cli/typescriptImports.js';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 const scratch = mkdtempSync(join(tmpdir(), 'tributary-tsimports-'));
@@ -68,6 +68,23 @@ describe('typeStrippingHint', () => {
     );
     expect(typeStrippingHint(new Error('database URL missing'))).toBe('');
     expect(typeStrippingHint(undefined)).toBe('');
+  });
+});
+
+describe('syntaxErrorLocation', () => {
+  it("reads the file and line Node puts on a syntax error's stack, as a path or a file URL", () => {
+    const withStack = (stack: string) => Object.assign(new SyntaxError('x'), { stack });
+    expect(
+      syntaxErrorLocation(withStack('/svc/lib/currency.ts:3\nexport enum Currency { EUR }\n^^^^\n\nSyntaxError: x')),
+    ).toEqual({ file: '/svc/lib/currency.ts', line: 3 });
+    expect(
+      syntaxErrorLocation(withStack('file:///svc/pipelines/orders.ts:1\nimport { T } from "x";\nSyntaxError: x')),
+    ).toEqual({
+      file: '/svc/pipelines/orders.ts',
+      line: 1,
+    });
+    expect(syntaxErrorLocation(new Error('plain'))).toBeUndefined();
+    expect(syntaxErrorLocation(undefined)).toBeUndefined();
   });
 });
 
