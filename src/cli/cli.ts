@@ -16,9 +16,11 @@ Commands:
   run [files or folders...]      run the pipelines (default folder pipelines/) until SIGTERM/SIGINT
   describe [files or folders...] show each pipeline's topics, group, limits and dead-letter topic
                                  (--mermaid for a flowchart, --json)
-  topics create [paths...]       create the pipelines' source and dead-letter topics (idempotent)
+  topics create [paths...]       create the topics the pipelines read, write, retry through and
+                                 dead-letter to (idempotent)
   lag [paths...]                 committed offset, end offset and lag per group and partition
-  dlq replay --from DLQ_TOPIC    re-publish dead-lettered records (to their original topic or --to)
+  dlq replay --from DLQ_TOPIC    re-publish dead-lettered records (to their original topic or --to;
+                                 --stage / --error-code pick some)
 
 Configuration comes from the environment (KAFKA_BROKERS, KAFKA_SASL_MECHANISM, HTTP_PORT, LOG_LEVEL, ...);
 see docs/operations.md. Exit codes: 0 ok, 1 failed, 2 usage or configuration error.
@@ -43,15 +45,18 @@ const GROUPS: Record<string, string> = {
   dlq: 'tributary dlq replay --from DLQ_TOPIC [--to TOPIC | --original] [options]',
 };
 
-/** The package version: package.json two folders up from src/cli (three from dist/src/cli). */
+/**
+ * The package version: package.json two folders up from src/cli (three from dist/src/cli), recognised by its
+ * `tributary` bin (the package name may be scoped).
+ */
 export function version(): string {
   for (const relative of ['../../package.json', '../../../package.json']) {
     try {
       const pkg = JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as {
-        name?: string;
+        bin?: Record<string, string>;
         version?: string;
       };
-      if (pkg.name === 'tributary' && pkg.version !== undefined) return pkg.version;
+      if (typeof pkg.bin?.tributary === 'string' && pkg.version !== undefined) return pkg.version;
     } catch {
       // not there; try the next
     }

@@ -4,18 +4,20 @@
  * (`'tributary.pipeline'`), not by `instanceof`, so pipelines built against another copy of the package load too.
  *
  * Which files load depends on how the CLI itself runs:
- * - from the TypeScript sources (`tsx src/cli/main.ts`, `node --import tsx ...`): `.ts`, `.mts`, `.js`, `.mjs`;
- *   the default folder is `pipelines/`;
- * - compiled (`node dist/src/cli/main.js`, the `tributary` bin, the container): `.js` and `.mjs`, and `.ts` and
- *   `.mts` too when Node strips types itself (Node >= 22.18 unless `--no-experimental-strip-types`; erasable syntax
- *   only, and relative imports must name the `.ts` file); the default folder is `dist/pipelines/` when it exists
- *   (what `npm run build` writes), else `pipelines/`.
+ * - compiled (the `tributary` bin of the installed package, `node dist/src/cli/main.js`, the container): `.js`,
+ *   `.mjs`, and `.ts` and `.mts` as users write them, because Node strips their types itself (Node >= 22.18 unless
+ *   `--no-experimental-strip-types`). Erasable TypeScript only (typescriptImports.ts explains what is not); relative
+ *   imports may name the `.ts` file or the `.js` file tsc would emit. The default folder is `dist/pipelines/` when it
+ *   exists (a build's output), else `pipelines/`;
+ * - from the TypeScript sources of a checkout (`tsx src/cli/main.ts`, `node --import tsx ...`): the same modules,
+ *   through tsx; the default folder is `pipelines/`.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { errorMessage } from '../errors.js';
 import type { Pipeline } from '../runtime/definePipeline.js';
+import { registerTypeScriptResolution, syntaxErrorLocation, typeStrippingHint } from './typescriptImports.js';
 
 /** True when this module was loaded from its `.ts` source, i.e. a TypeScript loader (tsx) is active. */
 export const RUNNING_FROM_SOURCE: boolean = import.meta.url.endsWith('.ts');
@@ -106,16 +108,6 @@ function pipelinesOf(module: Record<string, unknown>): { exportName: string; pip
     .map(([exportName, pipeline]) => ({ exportName, pipeline: pipeline as Pipeline }));
 }
 
-/** What to do when Node's own type stripping refused a module (syntax it cannot erase, e.g. an enum). */
-function strippingHint(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (code !== 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX') return '';
-  return (
-    ' (Node only strips types: enums, namespaces and parameter properties need a build (npm run build) or tsx ' +
-    '(npx tsx src/cli/main.ts run ...))'
-  );
-}
-
 /**
  * Imports the pipelines found in `paths` (files or folders; folders are read one level deep, sorted by name).
  * Without paths, the first default folder that exists is used.
@@ -157,15 +149,16 @@ export async function loadPipelines(
       }
       if (TYPESCRIPT.has(extname(path).toLowerCase()) && !typescript) {
         throw new PipelineLoadError(
-          `${given} is TypeScript, and this tributary runs compiled on a Node that does not strip types: use Node ` +
-            '>= 22.18 (without --no-experimental-strip-types), build it (npm run build) and pass the .js file ' +
-            'from dist/, or run the CLI from source with tsx (npx tsx src/cli/main.ts run ...)',
+          `${given} is TypeScript, and this Node does not strip types: run tributary on Node >= 22.18 without ` +
+            '--no-experimental-strip-types, or compile your pipelines with tsc and pass the .js files',
         );
       }
       files.push({ path, named: true });
     }
   }
 
+  // tsx resolves `./x.js` to `./x.ts` itself; Node's own type stripping needs the hook
+  if (typescript && !fromSource) registerTypeScriptResolution();
   const pipelines: LoadedPipeline[] = [];
   const skipped: string[] = [];
   const seen = new Set<unknown>();
@@ -174,8 +167,12 @@ export async function loadPipelines(
     try {
       module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
     } catch (error) {
-      const hint = fromSource ? '' : strippingHint(error);
-      throw new PipelineLoadError(`cannot load ${shown(path)}: ${errorMessage(error)}${hint}`, { cause: error });
+      const hint = fromSource ? '' : typeStrippingHint(error);
+      const at = hint === '' ? undefined : syntaxErrorLocation(error);
+      const where = at === undefined ? '' : `, at ${shown(at.file)}:${at.line}`;
+      throw new PipelineLoadError(`cannot load ${shown(path)}: ${errorMessage(error)}${where}${hint}`, {
+        cause: error,
+      });
     }
     const found = pipelinesOf(module).filter(({ pipeline }) => !seen.has(pipeline));
     if (found.length === 0) {

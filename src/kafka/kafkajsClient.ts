@@ -26,7 +26,7 @@ import kafkajs, {
 import SnappyCodec from 'kafkajs-snappy';
 import type { Logger } from 'pino';
 import { patchKafkajsNegativeTimeout } from './kafkajsTimeouts.js';
-import { createTopicsWithLeaders } from './kafkajsTopics.js';
+import { waitForLeaders } from './kafkajsTopics.js';
 import type {
   AdminPort,
   AssignmentEvent,
@@ -440,17 +440,29 @@ class KafkajsAdmin implements AdminPort {
     // answers false (TOPIC_ALREADY_EXISTS) for the whole request, not saying which topics it did create.
     const created = await Promise.all(
       missing.map(async (t) => {
-        const made = await createTopicsWithLeaders(this.#admin, [
-          {
-            topic: t.topic,
-            numPartitions: t.partitions,
-            replicationFactor: t.replicationFactor ?? -1,
-            configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
-          },
-        ]);
+        const made = await this.#admin.createTopics({
+          waitForLeaders: false,
+          topics: [
+            {
+              topic: t.topic,
+              numPartitions: t.partitions,
+              replicationFactor: t.replicationFactor ?? -1,
+              configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
+            },
+          ],
+        });
         return made ? t.topic : undefined;
       }),
     );
+    // Then one wait for them all: waits side by side on one kafkajs admin undo each other, as a metadata request for
+    // some topics replaces kafkajs' cached metadata with theirs, and fetchTopicOffsets on a topic missing from it
+    // fails ("Cannot destructure property 'partitions' of 'low.pop(...)'"; 40 topics at once did).
+    if (missing.length > 0) {
+      await waitForLeaders(
+        this.#admin,
+        missing.map((t) => t.topic),
+      );
+    }
     return created.filter((topic) => topic !== undefined);
   }
   listTopics(): Promise<string[]> {

@@ -1,8 +1,9 @@
 /**
- * `tributary dlq replay --from <dlq-topic> [--to <topic> | --original] [--limit N] [--dry-run] [--group G]`:
- * re-publishes dead letters to the topic they came from (`kafka_dlt-original-topic`) or to another one, without the
- * dead-letter headers, and commits its progress in its own consumer group so an interrupted replay resumes where it
- * stopped. It replays what the dead-letter topic held when it started (its end offsets then), or `--limit` records.
+ * `tributary dlq replay --from <dlq-topic> [--to <topic> | --original] [--stage S] [--error-code C] [--limit N]
+ * [--dry-run] [--group G]`: re-publishes dead letters to the topic they came from (`kafka_dlt-original-topic`) or to
+ * another one, without the dead-letter headers, and commits its progress in its own consumer group so an interrupted
+ * replay resumes where it stopped. It replays what the dead-letter topic held when it started (its end offsets then),
+ * or `--limit` records; `--stage` / `--error-code` select records by the stage that failed them and its error code.
  */
 import type { TributaryConfig } from '../../config/loadConfig.js';
 import { errorMessage } from '../../errors.js';
@@ -17,7 +18,7 @@ import type {
   TopicPartitionOffset,
 } from '../../kafka/ports.js';
 import { DLT_HEADERS, readIntegerHeader, readTextHeader } from '../../runtime/deadLetterRecord.js';
-import { integerOption, parse, wantsHelp } from '../args.js';
+import { integerOption, listOption, parse, wantsHelp } from '../args.js';
 import { commandBody, configOrReport, Reported } from '../common.js';
 import { type CliIo, EXIT_FAILURE, EXIT_OK, UsageError, writeLines } from '../io.js';
 import { describeKafkaError } from '../kafkaErrors.js';
@@ -30,26 +31,39 @@ tributary-*) removed. Each goes to the topic it came from (its kafka_dlt-origina
 default, --original) or to --to TOPIC. Records without an original topic, and records whose value was
 left out of the dead-letter topic (tributary-value-omitted), are skipped and counted.
 
+--stage and --error-code replay only the records a given stage failed (their tributary-stage header)
+or that failed with a given error code (tributary-error-code, e.g. TRIBUTARY_ERR_PROCESSING): the
+transient failures, say, and not the poison records that would only be dead-lettered again. Records
+they leave out are left for another replay: each filter keeps its own progress (its own default group).
+
 It replays what the dead-letter topic holds when it starts (its end offsets then), or --limit records,
 and commits its progress in its own consumer group (default tributary-dlq-replay-<DLQ_TOPIC>): run it
 again and it resumes after the last record it replayed. Delivery is at-least-once: a record whose batch
-was sent but not yet committed when the command stopped is sent again. Fix the cause first: a replayed
-record that fails again is dead-lettered again. Connects with the same environment as tributary run
-(KAFKA_BROKERS, ...).
+was sent but not yet committed when the command stopped is sent again. A replayed record is a new record
+at the end of its topic: it comes after the records of its key that arrived since it failed. Fix the
+cause first: a replayed record that fails again is dead-lettered again. Connects with the same
+environment as tributary run (KAFKA_BROKERS, ...).
 
 Options:
-  --from TOPIC     the dead-letter topic to read (required)
-  --original       send each record to its kafka_dlt-original-topic (default)
-  --to TOPIC       send every record to TOPIC instead
-  --limit N        replay at most N records (skipped ones count), then stop
-  --dry-run        print what would be replayed; publish and commit nothing
-  --group GROUP    consumer group that keeps the progress (default tributary-dlq-replay-<DLQ_TOPIC>)
-  -h, --help       show this help
+  --from TOPIC         the dead-letter topic to read (required)
+  --original           send each record to its kafka_dlt-original-topic (default)
+  --to TOPIC           send every record to TOPIC instead
+  --stage NAME[,NAME]  only records dead-lettered by these stages; repeatable
+  --error-code CODE[,CODE]
+                       only records with these error codes; repeatable
+  --limit N            replay at most N records (skipped ones count, ones the filters leave out do
+                       not), then stop
+  --dry-run            print what would be replayed; publish and commit nothing
+  --group GROUP        consumer group that keeps the progress (default tributary-dlq-replay-<DLQ_TOPIC>,
+                       with the filters appended: -stage-<NAMES>, -error-code-<CODES>)
+  -h, --help           show this help
 
 Exit codes: 0 done, 1 failed (Kafka unreachable, a destination topic missing), 2 bad arguments or
 configuration.`;
 
-const USAGE = 'tributary dlq replay --from DLQ_TOPIC [--to TOPIC | --original] [--limit N] [--dry-run] [--group G]';
+const USAGE =
+  'tributary dlq replay --from DLQ_TOPIC [--to TOPIC | --original] [--stage S] [--error-code C] [--limit N] ' +
+  '[--dry-run] [--group G]';
 
 /** Headers the replay removes: the dead-letter provenance and the retry bookkeeping, never the user's own. */
 const STRIPPED_PREFIXES = ['kafka_dlt-', 'kafka_original-', 'tributary-'] as const;
@@ -64,14 +78,41 @@ export interface DlqReplayArgs {
   readonly from: string;
   /** undefined: each record's original topic. */
   readonly to: string | undefined;
+  /** Only records whose `tributary-stage` is one of these; empty: every stage. */
+  readonly stages: readonly string[];
+  /** Only records whose `tributary-error-code` is one of these; empty: every code. */
+  readonly errorCodes: readonly string[];
   readonly limit: number | undefined;
   readonly dryRun: boolean;
   readonly group: string;
 }
 
-/** The default progress group of a replay from `from`. */
-export function defaultReplayGroup(from: string): string {
-  return `tributary-dlq-replay-${from}`;
+/** The records a replay selects: by the stage that dead-lettered them and its error code (empty: any). */
+export interface ReplayFilter {
+  readonly stages?: readonly string[];
+  readonly errorCodes?: readonly string[];
+}
+
+/**
+ * The default progress group of a replay from `from`: each filter has its own, so records one filter leaves out are
+ * still ahead of a replay with another filter or none.
+ */
+export function defaultReplayGroup(from: string, filter: ReplayFilter = {}): string {
+  const stages = [...(filter.stages ?? [])].sort();
+  const codes = [...(filter.errorCodes ?? [])].sort();
+  return (
+    `tributary-dlq-replay-${from}` +
+    (stages.length > 0 ? `-stage-${stages.join(',')}` : '') +
+    (codes.length > 0 ? `-error-code-${codes.join(',')}` : '')
+  );
+}
+
+/** Whether a dead letter is one the filter selects. */
+export function selectedBy(filter: ReplayFilter, record: Pick<ConsumedRecord, 'headers'>): boolean {
+  const { stages = [], errorCodes = [] } = filter;
+  if (stages.length > 0 && !stages.includes(readTextHeader(record.headers[DLT_HEADERS.stage]) ?? '')) return false;
+  const code = readTextHeader(record.headers[DLT_HEADERS.errorCode]) ?? '';
+  return errorCodes.length === 0 || errorCodes.includes(code);
 }
 
 export function parseDlqReplayArgs(argv: readonly string[]): DlqReplayArgs {
@@ -79,6 +120,8 @@ export function parseDlqReplayArgs(argv: readonly string[]): DlqReplayArgs {
     from: { type: 'string' },
     to: { type: 'string' },
     original: { type: 'boolean' },
+    stage: { type: 'string', multiple: true },
+    'error-code': { type: 'string', multiple: true },
     limit: { type: 'string' },
     'dry-run': { type: 'boolean' },
     group: { type: 'string' },
@@ -96,12 +139,20 @@ export function parseDlqReplayArgs(argv: readonly string[]): DlqReplayArgs {
   }
   const group = values.group?.trim();
   if (group === '') throw new UsageError('--group needs a consumer group id');
+  const stages = [...new Set(listOption(values.stage))];
+  if (values.stage !== undefined && stages.length === 0) throw new UsageError('--stage needs a stage name');
+  const errorCodes = [...new Set(listOption(values['error-code']))];
+  if (values['error-code'] !== undefined && errorCodes.length === 0) {
+    throw new UsageError('--error-code needs an error code (e.g. TRIBUTARY_ERR_PROCESSING)');
+  }
   return {
     from,
     to,
+    stages,
+    errorCodes,
     limit: integerOption('limit', values.limit, 1, Number.MAX_SAFE_INTEGER),
     dryRun: values['dry-run'] ?? false,
-    group: group ?? defaultReplayGroup(from),
+    group: group ?? defaultReplayGroup(from, { stages, errorCodes }),
   };
 }
 
@@ -111,6 +162,8 @@ export interface DlqReplaySummary {
   /** Records re-published (or, in a dry run, that would be). */
   readonly replayed: number;
   readonly skipped: number;
+  /** Records read past that `--stage` / `--error-code` left out. */
+  readonly notSelected: number;
   readonly skippedBy: Readonly<Partial<Record<SkipReason, number>>>;
   /** Replayed records per destination topic. */
   readonly byDestination: Readonly<Record<string, number>>;
@@ -149,7 +202,7 @@ export function replayDestination(
   return { topic: original };
 }
 
-export interface ReplayOptions extends Omit<DlqReplayArgs, 'group'> {
+export interface ReplayOptions extends Omit<DlqReplayArgs, 'group' | 'stages' | 'errorCodes'>, ReplayFilter {
   readonly group: string;
   /** One line per record in a dry run; progress notes otherwise. */
   readonly log: (line: string) => void;
@@ -192,6 +245,7 @@ function chunks(messages: readonly OutgoingMessage[]): OutgoingMessage[][] {
  */
 export async function replayDeadLetters(client: KafkaClientPort, options: ReplayOptions): Promise<DlqReplaySummary> {
   const { from, to, limit, dryRun, group, log } = options;
+  const filtered = (options.stages?.length ?? 0) > 0 || (options.errorCodes?.length ?? 0) > 0;
   const admin = client.admin();
   await admin.connect();
   let ends: Map<number, bigint>;
@@ -211,6 +265,7 @@ export async function replayDeadLetters(client: KafkaClientPort, options: Replay
 
   let replayed = 0;
   let seen = 0;
+  let notSelected = 0;
   const skippedBy: Partial<Record<SkipReason, number>> = {};
   const byDestination: Record<string, number> = {};
   const committed = new Map<number, bigint>();
@@ -218,6 +273,7 @@ export async function replayDeadLetters(client: KafkaClientPort, options: Replay
   const summary = (): DlqReplaySummary => ({
     replayed,
     skipped: Object.values(skippedBy).reduce((n, c) => n + (c ?? 0), 0),
+    notSelected,
     skippedBy,
     byDestination,
     committed: [...committed]
@@ -258,8 +314,12 @@ export async function replayDeadLetters(client: KafkaClientPort, options: Replay
         stoppedBy = 'limit';
         break;
       }
-      seen++;
       next = record.offset + 1n;
+      if (filtered && !selectedBy(options, record)) {
+        notSelected++;
+        continue;
+      }
+      seen++;
       const destination = replayDestination(record, from, to);
       if ('skip' in destination) {
         skippedBy[destination.skip] = (skippedBy[destination.skip] ?? 0) + 1;
@@ -332,6 +392,9 @@ function report(io: Pick<CliIo, 'stdout'>, args: DlqReplayArgs, summary: DlqRepl
     io.stdout(`  → ${topic}: ${count}`);
   }
   for (const [reason, count] of Object.entries(summary.skippedBy)) io.stdout(`  skipped (${reason}): ${count}`);
+  if (args.stages.length > 0 || args.errorCodes.length > 0) {
+    io.stdout(`  not selected (other stages or error codes, left in ${args.from}): ${summary.notSelected}`);
+  }
   if (summary.dryRun) {
     io.stdout('dry run: nothing was published or committed');
   } else if (summary.committed.length > 0) {
@@ -358,8 +421,13 @@ export async function dlqReplayCommand(
     const args = parseDlqReplayArgs(argv);
     const config: TributaryConfig = configOrReport(io);
     const destination = args.to === undefined ? 'original topics' : args.to;
+    const only = [
+      ...(args.stages.length > 0 ? [`stage ${args.stages.join(' or ')}`] : []),
+      ...(args.errorCodes.length > 0 ? [`error code ${args.errorCodes.join(' or ')}`] : []),
+    ];
     io.stdout(
       `${args.dryRun ? 'dry run: ' : ''}replaying ${args.from} → ${destination}` +
+        `${only.length === 0 ? '' : ` (only ${only.join(', ')})`}` +
         `${args.limit === undefined ? '' : ` (at most ${args.limit})`}, progress in group ${args.group}`,
     );
     let summary: DlqReplaySummary;

@@ -18,11 +18,11 @@ function loadedModules(): string {
   if (RUNNING_FROM_SOURCE) return 'Running from source (tsx): .ts and .js modules load.';
   if (NODE_STRIPS_TYPES) {
     return (
-      'Running compiled on a Node that strips types: .js and .ts modules load (erasable TypeScript only:\n' +
-      'no enums, namespaces or parameter properties; relative imports name the .ts file).'
+      '.js and .ts modules load; Node strips the types of .ts ones itself: erasable TypeScript only (no enums,\n' +
+      'namespaces or parameter properties); relative imports name the .ts file or the .js file tsc would emit.'
     );
   }
-  return 'Running compiled: .js modules load (use Node >= 22.18 for .ts, build them, or run through tsx).';
+  return '.js modules load (this Node does not strip types: use Node >= 22.18 for .ts, or compile them with tsc).';
 }
 
 export const runHelp = `Usage: tributary run [files or folders...]

@@ -2,6 +2,8 @@
  * `tributary topics create` and `tributary lag` against the real broker, called in-process like main.ts calls them.
  * The relay fixture reads its topics from the environment when it is first imported, so this file sets them once.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lagCommand } from '../../../src/cli/commands/lag.js';
@@ -18,6 +20,10 @@ const names = {
   RELAY_GROUP: uniqueName('cli-cmd-group'),
 };
 const env = () => ({ KAFKA_BROKERS: bootstrapServers().join(','), ...names });
+const extra = uniqueName('cli-cmd-extra');
+const manyTopics: string[] = [];
+/** A working directory without a pipelines/ folder: `topics create --extra` there creates only the extra topics. */
+const emptyFolder = mkdtempSync(join(tmpdir(), 'tributary-topics-'));
 
 beforeAll(() => {
   Object.assign(process.env, names);
@@ -27,20 +33,22 @@ afterAll(async () => {
   for (const name of Object.keys(names)) delete process.env[name];
   const admin = testKafka('tributary-test-cleanup').admin();
   await admin.connect();
-  await admin.deleteTopics({ topics: [names.RELAY_IN, names.RELAY_OUT, names.RELAY_DLQ] }).catch(() => {});
+  const topics = [names.RELAY_IN, names.RELAY_OUT, names.RELAY_DLQ, extra, ...manyTopics];
+  await admin.deleteTopics({ topics }).catch(() => {});
   await admin.disconnect();
+  rmSync(emptyFolder, { recursive: true, force: true });
 });
 
 describe('tributary topics create', () => {
-  it("creates the pipelines' source and dead-letter topics plus --extra, with the partitions asked; twice is harmless", async () => {
+  it("creates the pipelines' source, output and dead-letter topics, plus --extra, with the partitions asked; twice is harmless", async () => {
     const io = recordedIo(env(), { cwd: root });
-    expect(await topicsCreateCommand([relayFolder, '--partitions', '3', '--extra', names.RELAY_OUT], io)).toBe(0);
+    expect(await topicsCreateCommand([relayFolder, '--partitions', '3'], io)).toBe(0);
     expect(io.err).toEqual([]);
     const rows = io.out.slice(1, 4).map((line) => line.split(/\s{2,}/));
     expect(rows).toEqual([
       ['created', names.RELAY_IN, '3', 'json-relay (source)'],
+      ['created', names.RELAY_OUT, '3', 'json-relay (output)'],
       ['created', names.RELAY_DLQ, '3', 'json-relay (dead letters)'],
-      ['created', names.RELAY_OUT, '3', '--extra'],
     ]);
     expect(io.out.at(-1)).toBe('3 created, 0 already existed');
 
@@ -55,14 +63,44 @@ describe('tributary topics create', () => {
     }
 
     const again = recordedIo(env(), { cwd: root });
-    expect(await topicsCreateCommand([relayFolder, '--partitions', '5', '--extra', names.RELAY_OUT], again)).toBe(0);
-    expect(again.out.slice(1, 4).map((line) => line.split(/\s{2,}/).slice(0, 3))).toEqual([
+    expect(await topicsCreateCommand([relayFolder, '--partitions', '5', '--extra', extra], again)).toBe(0);
+    expect(again.out.slice(1, 5).map((line) => line.split(/\s{2,}/).slice(0, 3))).toEqual([
       ['exists', names.RELAY_IN, '3'],
-      ['exists', names.RELAY_DLQ, '3'],
       ['exists', names.RELAY_OUT, '3'],
+      ['exists', names.RELAY_DLQ, '3'],
+      ['created', extra, '5'],
     ]);
-    expect(again.out.at(-1)).toBe('0 created, 3 already existed');
+    expect(again.out.at(-1)).toBe('1 created, 3 already existed');
   });
+
+  // On a fresh broker, creating 23 topics once exited 1 with "This server is not the leader for that
+  // topic-partition" although every topic had been created: metadata named a leader before it served the partition.
+  it('creates many topics at once and returns only when each serves every partition', async () => {
+    const many = Array.from({ length: 40 }, (_, i) => uniqueName(`cli-many-${i}`));
+    manyTopics.push(...many);
+    const io = recordedIo(env(), { cwd: emptyFolder });
+    const code = await topicsCreateCommand(['--partitions', '6', '--extra', many.join(',')], io);
+    expect(io.err).toEqual([]);
+    expect(code).toBe(0);
+    expect(io.out.at(-1)).toBe(`${many.length} created, 0 already existed`);
+    expect(io.out.slice(1, -1).map((line) => line.split(/\s{2,}/))).toEqual(
+      many.map((topic) => ['created', topic, '6', '--extra']),
+    );
+    // every partition takes a write right away (acks from its leader)
+    const producer = testKafka('tributary-test-producer').producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    try {
+      await producer.sendBatch({
+        acks: -1,
+        topicMessages: many.map((topic) => ({
+          topic,
+          messages: Array.from({ length: 6 }, (_, partition) => ({ partition, value: 'x' })),
+        })),
+      });
+    } finally {
+      await producer.disconnect();
+    }
+  }, 180_000);
 });
 
 describe('tributary lag', () => {

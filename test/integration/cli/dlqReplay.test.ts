@@ -1,11 +1,20 @@
 /**
  * `tributary dlq replay` on the real broker, called in-process: dead letters fixed and replayed reach the output
- * exactly once; a dry run commits nothing; --limit and a second run resume; --to; bad arguments exit 2.
+ * exactly once; a dry run commits nothing; --limit and a second run resume; --to; --stage and --error-code select;
+ * bad arguments exit 2.
  */
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { defaultReplayGroup, dlqReplayCommand } from '../../../src/cli/commands/dlqReplay.js';
-import { branchToDlq, DLT_HEADERS, definePipeline, parseJson, publish, validate } from '../../../src/index.js';
+import {
+  branchToDlq,
+  DLT_HEADERS,
+  definePipeline,
+  mapValue,
+  parseJson,
+  publish,
+  validate,
+} from '../../../src/index.js';
 import { eventually, testEngine } from '../../support/engine.js';
 import {
   bootstrapServers,
@@ -147,6 +156,95 @@ describe('tributary dlq replay', () => {
     expect(auditRecords.map((r) => r.key).filter((k) => k === 'orphan')).toEqual(['orphan']);
     expect(auditRecords.every((r) => !Object.keys(r.headers).some((h) => h.startsWith('kafka_dlt-')))).toBe(true);
     console.error(`[dlqReplay] dry ${dry.ms} ms, limit-4 ${first.ms} ms, rest ${rest.ms} ms, --to ${audited.ms} ms`);
+
+    await eventually(() => engine.status().pipelines.every((p) => p.inFlight === 0), 'the pipeline to drain');
+    await engine.stop();
+  });
+
+  it('--stage and --error-code replay only the transient failures, leaving the poison records for later', async () => {
+    const input = await createTopic('replay-filter-in', 1);
+    const output = await createTopic('replay-filter-out', 1);
+    const dlq = await createTopic('replay-filter-dlq', 1);
+    // ids 0, 5, 10, ...: malformed (parse); ids 1, 6, 11, ...: the pricing API is down for them; the rest priced
+    await produce(
+      input,
+      Array.from({ length: 30 }, (_, id) => ({ key: `k${id % 3}`, value: id % 5 === 0 ? 'not json' : `{"id":${id}}` })),
+    );
+    let pricingDown = true;
+    const out = await collect(output);
+    const dead = await collect(dlq);
+    const engine = testEngine({
+      pipelines: [
+        definePipeline({
+          name: uniqueName('replay-filter'),
+          source: { topics: [input], groupId: uniqueName('replay-filter-group') },
+          deadLetter: { topic: dlq },
+          build: (stream) =>
+            stream.pipe(
+              parseJson<{ id: number }>({ name: 'orders.parse' }),
+              mapValue(
+                (order) => {
+                  if (pricingDown && order.id % 5 === 1) throw new Error('pricing API unavailable (HTTP 503)');
+                  return order;
+                },
+                { name: 'orders.pricing' },
+              ),
+              publish(output),
+            ),
+        }),
+      ],
+    });
+    await engine.start();
+    await out.waitFor(18);
+    await dead.waitFor(12);
+    const pricingGroup = defaultReplayGroup(dlq, { stages: ['orders.pricing'] });
+    expect(pricingGroup).toBe(`tributary-dlq-replay-${dlq}-stage-orders.pricing`);
+
+    const dryPricing = await replay(['--from', dlq, '--stage', 'orders.pricing', '--dry-run']);
+    expect(dryPricing.code, dryPricing.err.join('\n')).toBe(0);
+    expect(dryPricing.out[0]).toBe(
+      `dry run: replaying ${dlq} → original topics (only stage orders.pricing), progress in group ${pricingGroup}`,
+    );
+    const wouldReplay = dryPricing.out.filter((l) => l.startsWith(`would replay ${dlq}/`));
+    expect(wouldReplay).toHaveLength(6);
+    expect(wouldReplay.every((l) => l.includes('; TRIBUTARY_ERR_PROCESSING: pricing API unavailable'))).toBe(true);
+    expect(dryPricing.out).toContain('would replay 6, skipped 0');
+    expect(dryPricing.out).toContain(`  not selected (other stages or error codes, left in ${dlq}): 6`);
+    const dryPoison = await replay(['--from', dlq, '--error-code', 'TRIBUTARY_ERR_PARSE', '--dry-run']);
+    expect(dryPoison.out).toContain('would replay 6, skipped 0');
+    expect(dryPoison.out.filter((l) => l.startsWith('would replay ') && !l.includes('TRIBUTARY_ERR_PARSE'))).toEqual([
+      'would replay 6, skipped 0',
+    ]);
+
+    // the API is back: replay the pricing failures, 2 then the rest (--limit counts selected records only)
+    pricingDown = false;
+    const first = await replay(['--from', dlq, '--stage', 'orders.pricing', '--limit', '2']);
+    expect(first.code, first.err.join('\n')).toBe(0);
+    expect(first.out).toContain('replayed 2, skipped 0');
+    // another filter keeps its own progress: it replays all 6 again
+    const otherFilter = await replay([
+      '--from',
+      dlq,
+      '--stage',
+      'orders.pricing',
+      '--error-code',
+      'TRIBUTARY_ERR_PROCESSING',
+    ]);
+    expect(otherFilter.out).toContain('replayed 6, skipped 0');
+    const rest = await replay(['--from', dlq, '--stage', 'orders.pricing']);
+    expect(rest.code, rest.err.join('\n')).toBe(0);
+    expect(rest.out).toContain('replayed 4, skipped 0');
+    expect(rest.out).toContain(`committed progress of group ${pricingGroup} on ${dlq}: 0@12`);
+
+    // every priced order arrived (the 6 retried ones twice or three times, by the replays above); no poison record
+    await eventually(() => new Set(out.records.map((r) => r.value)).size === 24, 'the 6 replayed orders priced');
+    const ids = [...new Set(out.records.map((r) => (JSON.parse(r.value ?? '{}') as { id: number }).id))];
+    expect(ids.sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, id) => id).filter((id) => id % 5 !== 0));
+    expect(out.records.filter((r) => (JSON.parse(r.value ?? '{}') as { id: number }).id % 5 === 1)).toHaveLength(12);
+
+    // the poison records are still ahead of a replay without filters (its own group)
+    const everything = await replay(['--from', dlq, '--dry-run']);
+    expect(everything.out).toContain('would replay 12, skipped 0');
 
     await eventually(() => engine.status().pipelines.every((p) => p.inFlight === 0), 'the pipeline to drain');
     await engine.stop();

@@ -1,6 +1,11 @@
 /** `tributary dlq replay` before it reaches a broker: arguments, configuration and help. */
 import { describe, expect, it } from 'vitest';
-import { dlqReplayCommand } from '../../../../src/cli/commands/dlqReplay.js';
+import {
+  defaultReplayGroup,
+  dlqReplayCommand,
+  parseDlqReplayArgs,
+  selectedBy,
+} from '../../../../src/cli/commands/dlqReplay.js';
 import { recordedIo } from '../io.js';
 
 async function replay(argv: string[]) {
@@ -46,5 +51,53 @@ describe('tributary dlq replay arguments', () => {
     const help = await replay(['--help']);
     expect(help.code).toBe(0);
     expect(help.out[0]).toBe('Usage: tributary dlq replay --from DLQ_TOPIC [--to TOPIC | --original] [options]');
+  });
+});
+
+describe('tributary dlq replay filters', () => {
+  it('parses --stage and --error-code lists; each filter has its own default progress group', () => {
+    const args = parseDlqReplayArgs([
+      '--from',
+      'orders.dlq',
+      '--stage',
+      'orders.pricing,orders.tax',
+      '--stage',
+      'orders.pricing',
+      '--error-code',
+      'TRIBUTARY_ERR_TIMEOUT',
+    ]);
+    expect([args.stages, args.errorCodes]).toEqual([['orders.pricing', 'orders.tax'], ['TRIBUTARY_ERR_TIMEOUT']]);
+    expect(args.group).toBe(
+      'tributary-dlq-replay-orders.dlq-stage-orders.pricing,orders.tax-error-code-TRIBUTARY_ERR_TIMEOUT',
+    );
+    expect(defaultReplayGroup('orders.dlq', { stages: ['b', 'a'] })).toBe('tributary-dlq-replay-orders.dlq-stage-a,b');
+    const plain = parseDlqReplayArgs(['--from', 'orders.dlq']);
+    expect([plain.stages, plain.errorCodes, plain.group]).toEqual([[], [], 'tributary-dlq-replay-orders.dlq']);
+    expect(parseDlqReplayArgs(['--from', 'd', '--stage', 's', '--group', 'mine']).group).toBe('mine');
+  });
+
+  it('selects a record when its stage and its error code are among those asked for', () => {
+    const record = (stage?: string, code?: string) => ({
+      headers: {
+        ...(stage === undefined ? {} : { 'tributary-stage': Buffer.from(stage) }),
+        ...(code === undefined ? {} : { 'tributary-error-code': Buffer.from(code) }),
+      },
+    });
+    const pricing = record('orders.pricing', 'TRIBUTARY_ERR_PROCESSING');
+    const poison = record('orders.validate', 'TRIBUTARY_ERR_VALIDATION');
+    expect(selectedBy({}, poison)).toBe(true);
+    expect(selectedBy({ stages: ['orders.pricing'] }, pricing)).toBe(true);
+    expect(selectedBy({ stages: ['orders.pricing'] }, poison)).toBe(false);
+    expect(selectedBy({ errorCodes: ['TRIBUTARY_ERR_VALIDATION', 'TRIBUTARY_ERR_PARSE'] }, poison)).toBe(true);
+    expect(selectedBy({ stages: ['orders.pricing'], errorCodes: ['TRIBUTARY_ERR_TIMEOUT'] }, pricing)).toBe(false);
+    expect(selectedBy({ stages: ['orders.pricing'] }, record())).toBe(false);
+  });
+
+  it('refuses an empty filter with exit 2', async () => {
+    const empty = await replay(['--from', 'orders.dlq', '--stage', ',']);
+    expect([empty.code, empty.err[0]]).toEqual([2, 'tributary dlq replay: --stage needs a stage name']);
+    const code = await replay(['--from', 'orders.dlq', '--error-code', '']);
+    expect(code.code).toBe(2);
+    expect(code.err[0]).toMatch(/^tributary dlq replay: --error-code needs an error code/);
   });
 });
