@@ -4,6 +4,7 @@
  */
 import { type BaseOptions, findErrorBy, type GenericError, type SASLOptions } from '@platformatic/kafka';
 import type { KafkaConnectionConfig } from '../kafkajsClient.js';
+import { findInErrorTree, type KafkaTlsError, permanentTlsError } from '../tlsErrors.js';
 
 function sasl(config: NonNullable<KafkaConnectionConfig['sasl']>): SASLOptions {
   const mechanism = ({ plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512' } as const)[
@@ -21,6 +22,7 @@ export function baseOptions(config: KafkaConnectionConfig, role: string): BaseOp
     retries: 3,
     retryDelay: 250,
   };
+  // {} keeps Node's defaults: verify the certificate against the system's CAs (with NODE_EXTRA_CA_CERTS) and the host
   if (config.ssl === true) options.tls = {};
   else if (typeof config.ssl === 'object') options.tls = config.ssl.ca ? { ca: config.ssl.ca } : {};
   if (config.sasl) options.sasl = sasl(config.sasl);
@@ -35,7 +37,8 @@ export function baseOptions(config: KafkaConnectionConfig, role: string): BaseOp
 /**
  * A failed @platformatic/kafka call, in the shape src/runtime/sendErrors.ts reads (kafkajs' shape): `type` is the
  * Kafka protocol error (e.g. UNKNOWN_TOPIC_OR_PARTITION, MESSAGE_TOO_LARGE) and `retriable` whether the client says
- * another attempt can help. Network errors and timeouts carry no type and stay retriable.
+ * another attempt can help. Network errors and timeouts carry no type and stay retriable. A refused SASL
+ * authentication is type SASL_AUTHENTICATION_FAILED, not retriable, with the broker's message.
  */
 export class PlatformaticKafkaError extends Error {
   override name = 'PlatformaticKafkaError';
@@ -43,18 +46,25 @@ export class PlatformaticKafkaError extends Error {
   readonly retriable: boolean;
   constructor(cause: unknown) {
     const error = cause instanceof Error ? cause : new Error(String(cause));
+    // it sits under a NetworkError's cause, where findErrorBy does not look
+    const refused = saslRefusal(error);
     const protocol = findErrorBy<GenericError>(error, 'code', 'PLT_KFK_PROTOCOL');
     // a metadata lookup for a topic that does not exist ends in a UserError that drops the protocol error: its
     // message is the only sign (base.js: `Unknown topic ${topicName}.`)
     const unknownTopic =
       protocol === null && findErrorBy(error, 'code', 'PLT_KFK_USER')?.message.startsWith('Unknown topic ');
-    const type = unknownTopic
+    if (refused) {
+      super(`SASL authentication failed: ${refused.serverErrorMessage ?? error.message}`, { cause: error });
+      this.type = 'SASL_AUTHENTICATION_FAILED';
+      this.retriable = false;
+      return;
+    }
+    super(protocol && protocol !== error ? `${error.message}: ${protocol.message}` : error.message, { cause: error });
+    this.type = unknownTopic
       ? 'UNKNOWN_TOPIC_OR_PARTITION'
       : typeof protocol?.apiId === 'string'
         ? protocol.apiId
         : undefined;
-    super(protocol && protocol !== error ? `${error.message}: ${protocol.message}` : error.message, { cause: error });
-    this.type = type;
     this.retriable = protocol ? protocol.canRetry !== false : !unknownTopic;
   }
 }
@@ -62,4 +72,60 @@ export class PlatformaticKafkaError extends Error {
 /** `findErrorBy` for any thrown value. */
 export function protocolErrorOf(error: unknown, apiId: string): boolean {
   return error instanceof Error && findErrorBy(error, 'apiId', apiId) !== null;
+}
+
+/** The broker's SaslAuthenticate answer, when authentication was refused (the server's own words). */
+function saslRefusal(error: unknown): { serverErrorMessage?: string } | undefined {
+  const found = findInErrorTree(
+    error,
+    (candidate) => (candidate as { apiId?: unknown } | null)?.apiId === 'SASL_AUTHENTICATION_FAILED',
+  );
+  return found === undefined ? undefined : (found as { serverErrorMessage?: string });
+}
+
+/** The host:port in @platformatic/kafka's "Connection to host:port failed." nearest the failure, else every broker. */
+function brokerOf(error: unknown, config: KafkaConnectionConfig): string {
+  const failed = findInErrorTree(error, (candidate) =>
+    /^Connection to \S+ failed\.$/.test((candidate as { message?: unknown } | null)?.message as string),
+  ) as { message: string } | undefined;
+  return failed?.message.slice('Connection to '.length, -' failed.'.length) ?? config.brokers.join(',');
+}
+
+/**
+ * A failure at connect that no retry mends, as one readable error: the TLS handshake (a KafkaTlsError, as the kafkajs
+ * adapter gives) or SASL authentication refused (a PlatformaticKafkaError of type SASL_AUTHENTICATION_FAILED, not
+ * retriable, whose message is the broker's). Undefined for anything else.
+ */
+export function permanentConnectError(
+  error: unknown,
+  config: KafkaConnectionConfig,
+): KafkaTlsError | PlatformaticKafkaError | undefined {
+  const trust = { caFile: typeof config.ssl === 'object' ? config.ssl.caFile : undefined };
+  const tls = permanentTlsError(error, brokerOf(error, config), trust);
+  if (tls) return tls;
+  return saslRefusal(error) === undefined ? undefined : new PlatformaticKafkaError(error);
+}
+
+/**
+ * The first request of a client, made once without retries: a certificate the client cannot verify or credentials
+ * the broker refuses end the connect after one attempt. @platformatic/kafka retries a failed connection `retries`
+ * times whatever the cause (its NetworkError is retriable and it does not look into the cause), which would make the
+ * broker log one failed authentication per attempt. Any other failure is left to `connect`, which retries as usual.
+ */
+export async function connectOnce(
+  client: { metadata(options: { topics: string[]; retries: number }): Promise<unknown> },
+  config: KafkaConnectionConfig,
+  connect: () => Promise<unknown>,
+): Promise<void> {
+  try {
+    await client.metadata({ topics: [], retries: 0 });
+  } catch (error) {
+    const permanent = permanentConnectError(error, config);
+    if (permanent) throw permanent;
+  }
+  try {
+    await connect();
+  } catch (error) {
+    throw permanentConnectError(error, config) ?? new PlatformaticKafkaError(error);
+  }
 }
