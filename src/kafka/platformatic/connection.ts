@@ -2,6 +2,7 @@
  * Connection options shared by every @platformatic/kafka client the adapter makes (consumer, fetcher, producer,
  * admin), from the engine's KafkaConnectionConfig; and the translation of its errors into what the engine reads.
  */
+import { isIP } from 'node:net';
 import { type BaseOptions, findErrorBy, type GenericError, type SASLOptions } from '@platformatic/kafka';
 import type { KafkaConnectionConfig } from '../kafkajsClient.js';
 import { findInErrorTree, type KafkaTlsError, permanentTlsError } from '../tlsErrors.js';
@@ -11,6 +12,11 @@ function sasl(config: NonNullable<KafkaConnectionConfig['sasl']>): SASLOptions {
     config.mechanism
   ];
   return { mechanism, username: config.username, password: config.password };
+}
+
+/** `host` of `host:port` or `[v6]:port`. */
+function hostOf(broker: string): string {
+  return broker.slice(0, broker.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
 }
 
 export function baseOptions(config: KafkaConnectionConfig, role: string): BaseOptions {
@@ -25,6 +31,9 @@ export function baseOptions(config: KafkaConnectionConfig, role: string): BaseOp
   // {} keeps Node's defaults: verify the certificate against the system's CAs (with NODE_EXTRA_CA_CERTS) and the host
   if (config.ssl === true) options.tls = {};
   else if (typeof config.ssl === 'object') options.tls = config.ssl.ca ? { ca: config.ssl.ca } : {};
+  // SNI, which services that route by server name need (kafkajs sends it for host names). The client sends the host
+  // of each connection, so only when the bootstrap brokers are names: Node warns when an IP address is sent.
+  if (options.tls && config.brokers.every((broker) => isIP(hostOf(broker)) === 0)) options.tlsServerName = true;
   if (config.sasl) options.sasl = sasl(config.sasl);
   if (config.connectionTimeoutMs !== undefined) options.connectTimeout = config.connectionTimeoutMs;
   if (config.requestTimeoutMs !== undefined) {
