@@ -33,6 +33,8 @@ const LIBRARIES = ['kafkajs', 'platformatic'] as const;
 type Library = (typeof LIBRARIES)[number];
 const relayFolder = join('test', 'fixtures', 'pipelines', 'relay');
 const VALID = 20;
+/** A `tributary run` from source (tsx) and its exit, with room for a busy machine. */
+const CLI_TIMEOUT_MS = 120_000;
 
 let t: TlsTestBroker;
 
@@ -191,110 +193,130 @@ describe.each(LIBRARIES)('SASL_SSL on %s', (library) => {
     });
   });
 
-  it('a CA that did not sign the broker certificate: one line, exit 1, one connection', async () => {
-    const run = await failingRun(library, t.tls.bootstrap, tlsEnv(library, { KAFKA_SSL_CA_FILE: t.wrongCaFile }));
-    console.info(`[tls] ${library} wrong CA: exit ${run.code} after ${run.ms} ms, ${run.connections} connection(s)`);
-    expect(run.code).toBe(1);
-    expect(run.stderrLines).toEqual([
-      `tributary: start-up failed: TLS handshake with ${run.proxy} failed: self-signed certificate in certificate ` +
-        "chain (SELF_SIGNED_CERT_IN_CHAIN): the broker's certificate is not signed by a CA this client trusts; " +
-        `check that KAFKA_SSL_CA_FILE (${t.wrongCaFile}) holds the CA that signed the broker's certificate`,
-    ]);
-    expect(run.connections).toBe(1);
-  });
+  it(
+    'a CA that did not sign the broker certificate: one line, exit 1, one connection',
+    async () => {
+      const run = await failingRun(library, t.tls.bootstrap, tlsEnv(library, { KAFKA_SSL_CA_FILE: t.wrongCaFile }));
+      console.info(`[tls] ${library} wrong CA: exit ${run.code} after ${run.ms} ms, ${run.connections} connection(s)`);
+      expect(run.code).toBe(1);
+      expect(run.stderrLines).toEqual([
+        `tributary: start-up failed: TLS handshake with ${run.proxy} failed: self-signed certificate in certificate ` +
+          "chain (SELF_SIGNED_CERT_IN_CHAIN): the broker's certificate is not signed by a CA this client trusts; " +
+          `check that KAFKA_SSL_CA_FILE (${t.wrongCaFile}) holds the CA that signed the broker's certificate`,
+      ]);
+      expect(run.connections).toBe(1);
+    },
+    CLI_TIMEOUT_MS,
+  );
 
-  it('a certificate that does not name the host connected to: one line, exit 1, one connection', async () => {
-    const run = await failingRun(library, t.tls.mismatchBootstrap, tlsEnv(library));
-    console.info(
-      `[tls] ${library} host mismatch: exit ${run.code} after ${run.ms} ms, ${run.connections} connection(s)`,
-    );
-    expect(run.code).toBe(1);
-    expect(run.stderrLines).toEqual([
-      `tributary: start-up failed: TLS handshake with ${run.proxy} failed: the broker's certificate is not valid ` +
-        'for 127.0.0.1 (it names DNS:localhost; ERR_TLS_CERT_ALTNAME_INVALID): list the brokers in KAFKA_BROKERS by ' +
-        'a name their certificate holds',
-    ]);
-    expect(run.connections).toBe(1);
-  });
+  it(
+    'a certificate that does not name the host connected to: one line, exit 1, one connection',
+    async () => {
+      const run = await failingRun(library, t.tls.mismatchBootstrap, tlsEnv(library));
+      console.info(
+        `[tls] ${library} host mismatch: exit ${run.code} after ${run.ms} ms, ${run.connections} connection(s)`,
+      );
+      expect(run.code).toBe(1);
+      expect(run.stderrLines).toEqual([
+        `tributary: start-up failed: TLS handshake with ${run.proxy} failed: the broker's certificate is not valid ` +
+          'for 127.0.0.1 (it names DNS:localhost; ERR_TLS_CERT_ALTNAME_INVALID): list the brokers in KAFKA_BROKERS by ' +
+          'a name their certificate holds',
+      ]);
+      expect(run.connections).toBe(1);
+    },
+    CLI_TIMEOUT_MS,
+  );
 
-  it('a wrong password: one line, exit 1, one authentication attempt (one failed authentication on the broker)', async () => {
-    const before = t.failedAuthentications();
-    const run = await failingRun(library, t.tls.bootstrap, tlsEnv(library, { KAFKA_PASSWORD: 'not-the-password' }));
-    console.info(
-      `[tls] ${library} wrong password: exit ${run.code} after ${run.ms} ms, ${run.connections} connection(s)`,
-    );
-    expect(run.code).toBe(1);
-    expect(run.stderrLines).toHaveLength(1);
-    expect(run.stderrLines[0]).toMatch(
-      new RegExp(
-        `^tributary: start-up failed: authentication failed for user alice \\(SCRAM-SHA-256\\) at ${run.proxy}: ` +
-          'check KAFKA_USERNAME, KAFKA_PASSWORD and KAFKA_SASL_MECHANISM \\(broker said: .*Authentication failed ' +
-          'during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-256\\)$',
-      ),
-    );
-    expect(`${run.stdout}${run.stderrLines.join('\n')}`).not.toContain('not-the-password');
-    // kafkajs: the adapter's TLS check (tlsPreflight.ts), then kafkajs' own connection, which authenticates once
-    expect(run.connections).toBe(library === 'kafkajs' ? 2 : 1);
-    await eventually(() => t.failedAuthentications() > before, 'the broker logged the failed authentication', 10_000);
-    expect(t.failedAuthentications() - before).toBe(1);
-  });
+  it(
+    'a wrong password: one line, exit 1, one authentication attempt (one failed authentication on the broker)',
+    async () => {
+      const before = t.failedAuthentications();
+      const run = await failingRun(library, t.tls.bootstrap, tlsEnv(library, { KAFKA_PASSWORD: 'not-the-password' }));
+      console.info(
+        `[tls] ${library} wrong password: exit ${run.code} after ${run.ms} ms, ${run.connections} connection(s)`,
+      );
+      expect(run.code).toBe(1);
+      expect(run.stderrLines).toHaveLength(1);
+      expect(run.stderrLines[0]).toMatch(
+        new RegExp(
+          `^tributary: start-up failed: authentication failed for user alice \\(SCRAM-SHA-256\\) at ${run.proxy}: ` +
+            'check KAFKA_USERNAME, KAFKA_PASSWORD and KAFKA_SASL_MECHANISM \\(broker said: .*Authentication failed ' +
+            'during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-256\\)$',
+        ),
+      );
+      expect(`${run.stdout}${run.stderrLines.join('\n')}`).not.toContain('not-the-password');
+      // kafkajs: the adapter's TLS check (tlsPreflight.ts), then kafkajs' own connection, which authenticates once
+      expect(run.connections).toBe(library === 'kafkajs' ? 2 : 1);
+      await eventually(() => t.failedAuthentications() > before, 'the broker logged the failed authentication', 10_000);
+      expect(t.failedAuthentications() - before).toBe(1);
+    },
+    CLI_TIMEOUT_MS,
+  );
 
-  it('KAFKA_SSL=true without a CA file trusts the system store: refused, then accepted with NODE_EXTRA_CA_CERTS', async () => {
-    const systemStore = tlsEnv(library, { KAFKA_SSL_CA_FILE: undefined });
-    expect(systemStore.KAFKA_SSL_CA_FILE).toBeUndefined();
-    const refused = await failingRun(library, t.tls.bootstrap, systemStore);
-    expect(refused.code).toBe(1);
-    expect(refused.stderrLines).toEqual([
-      `tributary: start-up failed: TLS handshake with ${refused.proxy} failed: self-signed certificate in ` +
-        "certificate chain (SELF_SIGNED_CERT_IN_CHAIN): the broker's certificate is not signed by a CA this client " +
-        "trusts; KAFKA_SSL_CA_FILE is not set, so only the system's CAs (and NODE_EXTRA_CA_CERTS) are trusted: set " +
-        "it to the CA that signed the broker's certificate",
-    ]);
-    expect(refused.connections).toBe(1);
+  it(
+    'KAFKA_SSL=true without a CA file trusts the system store: refused, then accepted with NODE_EXTRA_CA_CERTS',
+    async () => {
+      const systemStore = tlsEnv(library, { KAFKA_SSL_CA_FILE: undefined });
+      expect(systemStore.KAFKA_SSL_CA_FILE).toBeUndefined();
+      const refused = await failingRun(library, t.tls.bootstrap, systemStore);
+      expect(refused.code).toBe(1);
+      expect(refused.stderrLines).toEqual([
+        `tributary: start-up failed: TLS handshake with ${refused.proxy} failed: self-signed certificate in ` +
+          "certificate chain (SELF_SIGNED_CERT_IN_CHAIN): the broker's certificate is not signed by a CA this client " +
+          "trusts; KAFKA_SSL_CA_FILE is not set, so only the system's CAs (and NODE_EXTRA_CA_CERTS) are trusted: set " +
+          "it to the CA that signed the broker's certificate",
+      ]);
+      expect(refused.connections).toBe(1);
 
-    // Node's store takes NODE_EXTRA_CA_CERTS at start-up: with the broker's CA there, the same configuration runs
-    const topics = relayTopics(`tls-system-${library}`);
-    const kafka = plaintext();
-    const admin = kafka.admin();
-    await admin.connect();
-    onTestFinished(() => admin.disconnect());
-    await admin.createTopics({
-      topics: [topics.input, topics.output, topics.dlq].map((topic) => ({ topic, numPartitions: 1 })),
-      waitForLeaders: true,
-    });
-    const producer = kafka.producer();
-    await producer.connect();
-    for (const { topic, key, value } of relayInput(topics.input)) {
-      await producer.send({ topic, messages: [{ key, value }] });
-    }
-    await producer.disconnect();
-    const httpPort = await freePort();
-    const child = spawnCli(['run', relayFolder], {
-      ...systemStore,
-      NODE_EXTRA_CA_CERTS: t.tls.caFile,
-      HTTP_PORT: String(httpPort),
-      LOG_LEVEL: 'warn',
-      RELAY_IN: topics.input,
-      RELAY_OUT: topics.output,
-      RELAY_DLQ: topics.dlq,
-      RELAY_GROUP: topics.group,
-    });
-    const ready = async () => {
-      if (child.process.exitCode !== null) throw new Error(`tributary run exited:\n${child.stderr()}`);
-      return (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.status === 200;
-    };
-    await eventually(ready, '/readyz 200 with the CA in NODE_EXTRA_CA_CERTS', 60_000);
-    const check = {
-      endOffsets: async (topic: string) =>
-        (await admin.fetchTopicOffsets(topic)).map((o) => ({ partition: o.partition, low: 0n, high: BigInt(o.high) })),
-      committedOffsets: async (group: string, topic: string) => {
-        const [result] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-        return new Map((result?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
-      },
-    };
-    await eventually(() => relayed(check, topics), `${VALID} relayed by tributary run trusting the system store`);
-    child.process.kill('SIGTERM');
-    expect(await child.exited(60_000)).toBe(0);
-    expect(child.stderr()).toBe('');
-  });
+      // Node's store takes NODE_EXTRA_CA_CERTS at start-up: with the broker's CA there, the same configuration runs
+      const topics = relayTopics(`tls-system-${library}`);
+      const kafka = plaintext();
+      const admin = kafka.admin();
+      await admin.connect();
+      onTestFinished(() => admin.disconnect());
+      await admin.createTopics({
+        topics: [topics.input, topics.output, topics.dlq].map((topic) => ({ topic, numPartitions: 1 })),
+        waitForLeaders: true,
+      });
+      const producer = kafka.producer();
+      await producer.connect();
+      for (const { topic, key, value } of relayInput(topics.input)) {
+        await producer.send({ topic, messages: [{ key, value }] });
+      }
+      await producer.disconnect();
+      const httpPort = await freePort();
+      const child = spawnCli(['run', relayFolder], {
+        ...systemStore,
+        NODE_EXTRA_CA_CERTS: t.tls.caFile,
+        HTTP_PORT: String(httpPort),
+        LOG_LEVEL: 'warn',
+        RELAY_IN: topics.input,
+        RELAY_OUT: topics.output,
+        RELAY_DLQ: topics.dlq,
+        RELAY_GROUP: topics.group,
+      });
+      const ready = async () => {
+        if (child.process.exitCode !== null) throw new Error(`tributary run exited:\n${child.stderr()}`);
+        return (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.status === 200;
+      };
+      await eventually(ready, '/readyz 200 with the CA in NODE_EXTRA_CA_CERTS', 60_000);
+      const check = {
+        endOffsets: async (topic: string) =>
+          (await admin.fetchTopicOffsets(topic)).map((o) => ({
+            partition: o.partition,
+            low: 0n,
+            high: BigInt(o.high),
+          })),
+        committedOffsets: async (group: string, topic: string) => {
+          const [result] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+          return new Map((result?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+        },
+      };
+      await eventually(() => relayed(check, topics), `${VALID} relayed by tributary run trusting the system store`);
+      child.process.kill('SIGTERM');
+      expect(await child.exited(60_000)).toBe(0);
+      expect(child.stderr()).toBe('');
+    },
+    2 * CLI_TIMEOUT_MS,
+  );
 });
