@@ -2,6 +2,10 @@
  * npm run kafka:start | kafka:stop | kafka:status  [-- --port 9092 --controller-port 9093 --heap-mb 512]
  * SCRAM: npm run kafka:start -- --scram alice:secret [--scram-mechanism SCRAM-SHA-512] [--sasl-port 9094]
  * adds a SASL_PLAINTEXT listener (default port + 2) with that user; PLAINTEXT stays on --port.
+ * TLS: npm run kafka:start -- --scram alice:secret --sasl-ssl-port 9096 [--sasl-ssl-mismatch-port 9097]
+ * adds a SASL_SSL listener (SCRAM-SHA-256 and -512, both created for the user) with a CA and broker certificate made
+ * by openssl in <state dir>/tls/; the CA's path is printed. The mismatch listener's certificate names only localhost.
+ * With --sasl-ssl-port, the SASL_PLAINTEXT listener opens only when --sasl-port is given too.
  */
 import { parseArgs } from 'node:util';
 import {
@@ -24,6 +28,8 @@ function options(): { command: string; opts: LocalBrokerOptions } {
       scram: { type: 'string' },
       'scram-mechanism': { type: 'string' },
       'sasl-port': { type: 'string' },
+      'sasl-ssl-port': { type: 'string' },
+      'sasl-ssl-mismatch-port': { type: 'string' },
     },
   });
   const int = (name: string, raw: string | undefined): number | undefined => {
@@ -43,9 +49,29 @@ function options(): { command: string; opts: LocalBrokerOptions } {
   if (values['state-dir'] !== undefined) opts.stateDir = values['state-dir'];
   const saslPort = int('sasl-port', values['sasl-port']);
   if (saslPort !== undefined) opts.saslPort = saslPort;
-  if (values.scram !== undefined) opts.scram = scramOption(values.scram, values['scram-mechanism']);
-  else if (values['scram-mechanism'] !== undefined)
+  const saslSslPort = int('sasl-ssl-port', values['sasl-ssl-port']);
+  const mismatchPort = int('sasl-ssl-mismatch-port', values['sasl-ssl-mismatch-port']);
+  if (mismatchPort !== undefined && saslSslPort === undefined) {
+    throw new LocalBrokerError('--sasl-ssl-mismatch-port needs --sasl-ssl-port');
+  }
+  const scram = values.scram === undefined ? undefined : scramOption(values.scram, values['scram-mechanism']);
+  if (scram === undefined && values['scram-mechanism'] !== undefined)
     throw new LocalBrokerError('--scram-mechanism needs --scram user:password');
+  if (saslSslPort !== undefined) {
+    if (scram === undefined) throw new LocalBrokerError('--sasl-ssl-port needs a user: add --scram user:password');
+    if (saslPort === undefined && scram.mechanism !== undefined) {
+      throw new LocalBrokerError(
+        "--scram-mechanism picks the SASL_PLAINTEXT listener's mechanism (the SASL_SSL one enables both): add --sasl-port or drop it",
+      );
+    }
+    opts.saslSsl = {
+      port: saslSslPort,
+      ...(mismatchPort === undefined ? {} : { mismatchPort }),
+      users: [{ username: scram.username, password: scram.password }],
+    };
+  }
+  // with --sasl-ssl-port, the SASL_PLAINTEXT listener is opened only on request (--sasl-port)
+  if (scram !== undefined && (saslSslPort === undefined || saslPort !== undefined)) opts.scram = scram;
   return { command: positionals[0] ?? 'status', opts };
 }
 
@@ -79,6 +105,21 @@ async function main(): Promise<number> {
           `SCRAM listener on ${broker.saslBootstrap}: KAFKA_BROKERS=${broker.saslBootstrap} ` +
             `KAFKA_SASL_MECHANISM=${mechanism} KAFKA_USERNAME=${opts.scram.username} KAFKA_PASSWORD=…`,
         );
+      }
+      const user = opts.saslSsl?.users[0];
+      if (broker.saslSsl !== undefined && user !== undefined) {
+        const { bootstrap, mismatchBootstrap, caFile } = broker.saslSsl;
+        console.error(
+          `SASL_SSL listener on ${bootstrap} (SCRAM-SHA-256 and SCRAM-SHA-512), CA ${caFile}: ` +
+            `KAFKA_BROKERS=${bootstrap} KAFKA_SSL=true KAFKA_SSL_CA_FILE=${caFile} ` +
+            `KAFKA_SASL_MECHANISM=scram-sha-256 KAFKA_USERNAME=${user.username} KAFKA_PASSWORD=…`,
+        );
+        if (mismatchBootstrap !== undefined) {
+          console.error(
+            `SASL_SSL listener on ${mismatchBootstrap} with a certificate for localhost only: connecting to it by ` +
+              '127.0.0.1 fails hostname verification',
+          );
+        }
       }
       console.log(broker.bootstrap);
       return 0;

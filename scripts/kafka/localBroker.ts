@@ -10,6 +10,7 @@ import { createConnection } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
+import { brokerTlsFiles, createBrokerTlsMaterial, TlsMaterialError } from './tlsMaterial.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const projectRoot = resolve(here, '..', '..');
@@ -29,6 +30,30 @@ export interface LocalBrokerScram {
   mechanism?: ScramMechanism;
 }
 
+/** A SCRAM user of the SASL_SSL listeners, created at format time with a credential for each of its mechanisms. */
+export interface LocalBrokerScramUser {
+  username: string;
+  password: string;
+  /** Default both SCRAM-SHA-256 and SCRAM-SHA-512. A user without a mechanism cannot log in with it. */
+  mechanisms?: readonly ScramMechanism[];
+}
+
+/**
+ * SASL_SSL listeners (TLS, then SCRAM-SHA-256 or SCRAM-SHA-512), served with a CA and broker certificates made with
+ * openssl at each fresh start in `<stateDir>/tls/` (see tlsMaterial.ts).
+ */
+export interface LocalBrokerSaslSsl {
+  /** The listener's port on 127.0.0.1. Its certificate names IP 127.0.0.1 and DNS localhost. */
+  port: number;
+  /**
+   * A second SASL_SSL listener whose certificate (same CA) names only DNS localhost: a client that connects to
+   * 127.0.0.1 fails hostname verification there. For tests of that failure. Default: none.
+   */
+  mismatchPort?: number;
+  /** The SCRAM users; at least one. */
+  users: readonly LocalBrokerScramUser[];
+}
+
 export interface LocalBrokerOptions {
   /** Client (PLAINTEXT) port on 127.0.0.1. Default 9092. It stays open with SCRAM too (readiness probe, tools). */
   port?: number;
@@ -41,6 +66,8 @@ export interface LocalBrokerOptions {
   scram?: LocalBrokerScram;
   /** The SASL_PLAINTEXT (SCRAM) listener's port, used only with `scram`. Default port + 2. */
   saslPort?: number;
+  /** Adds SASL_SSL listeners (TLS + SCRAM). Default: none. */
+  saslSsl?: LocalBrokerSaslSsl;
   /** Where config, data, logs and the pid file live. Default .tributary/kafka-<port>. */
   stateDir?: string;
   /** Broker heap in MiB (-Xms = -Xmx). Default 512. */
@@ -58,6 +85,8 @@ export interface LocalBroker {
   bootstrap: string;
   /** SASL_PLAINTEXT (SCRAM) listener, host:port; only when started with `scram`. */
   saslBootstrap?: string;
+  /** The SASL_SSL listeners; only when started with `saslSsl`. */
+  saslSsl?: LocalBrokerSaslSslInfo;
   clusterId: string;
   pid: number;
   stateDir: string;
@@ -68,11 +97,27 @@ export interface LocalBroker {
   startupMs: number;
 }
 
+export interface LocalBrokerSaslSslInfo {
+  /** host:port of the SASL_SSL listener whose certificate matches 127.0.0.1. */
+  bootstrap: string;
+  /** host:port of the listener whose certificate names only localhost (with `mismatchPort`). */
+  mismatchBootstrap?: string;
+  /** The CA that signed both certificates (PEM): `KAFKA_SSL_CA_FILE`. */
+  caFile: string;
+}
+
+interface ResolvedSaslSsl {
+  port: number;
+  mismatchPort: number | undefined;
+  users: { username: string; password: string; mechanisms: ScramMechanism[] }[];
+}
+
 interface Resolved {
   port: number;
   controllerPort: number;
   scram: Required<LocalBrokerScram> | undefined;
   saslPort: number;
+  saslSsl: ResolvedSaslSsl | undefined;
   stateDir: string;
   heapMb: number;
   javaBin: string;
@@ -87,6 +132,7 @@ function resolveOptions(options: LocalBrokerOptions): Resolved {
     controllerPort: options.controllerPort ?? port + 1,
     scram: options.scram ? resolveScram(options.scram) : undefined,
     saslPort: options.saslPort ?? port + 2,
+    saslSsl: options.saslSsl ? resolveSaslSsl(options.saslSsl) : undefined,
     stateDir: resolve(options.stateDir ?? join(projectRoot, '.tributary', `kafka-${port}`)),
     heapMb: options.heapMb ?? 512,
     javaBin: options.javaBin ?? (process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java'),
@@ -101,14 +147,19 @@ function resolveOptions(options: LocalBrokerOptions): Resolved {
  */
 const SCRAM_SAFE = /^[A-Za-z0-9._~!@#$%^&*+:;?/|-]{1,128}$/;
 
-function resolveScram(scram: LocalBrokerScram): Required<LocalBrokerScram> {
-  const mechanism = scram.mechanism ?? 'SCRAM-SHA-256';
-  if (mechanism !== 'SCRAM-SHA-256' && mechanism !== 'SCRAM-SHA-512') {
+const SCRAM_MECHANISMS: readonly ScramMechanism[] = ['SCRAM-SHA-256', 'SCRAM-SHA-512'];
+
+function checkScramMechanism(mechanism: string): ScramMechanism {
+  if (!(SCRAM_MECHANISMS as readonly string[]).includes(mechanism)) {
     throw new LocalBrokerError(`SCRAM mechanism must be SCRAM-SHA-256 or SCRAM-SHA-512, got "${String(mechanism)}"`);
   }
+  return mechanism as ScramMechanism;
+}
+
+function checkScramUser(username: string, password: string): void {
   for (const [what, value] of [
-    ['user name', scram.username],
-    ['password', scram.password],
+    ['user name', username],
+    ['password', password],
   ] as const) {
     if (!SCRAM_SAFE.test(value)) {
       throw new LocalBrokerError(
@@ -116,7 +167,61 @@ function resolveScram(scram: LocalBrokerScram): Required<LocalBrokerScram> {
       );
     }
   }
+}
+
+function resolveScram(scram: LocalBrokerScram): Required<LocalBrokerScram> {
+  const mechanism = checkScramMechanism(scram.mechanism ?? 'SCRAM-SHA-256');
+  checkScramUser(scram.username, scram.password);
   return { username: scram.username, password: scram.password, mechanism };
+}
+
+function resolveSaslSsl(saslSsl: LocalBrokerSaslSsl): ResolvedSaslSsl {
+  if (saslSsl.users.length === 0) throw new LocalBrokerError('SASL_SSL listeners need at least one SCRAM user');
+  const users = saslSsl.users.map(({ username, password, mechanisms }) => {
+    checkScramUser(username, password);
+    const checked = (mechanisms ?? SCRAM_MECHANISMS).map(checkScramMechanism);
+    if (checked.length === 0) throw new LocalBrokerError(`SCRAM user ${username} has no mechanism`);
+    return { username, password, mechanisms: [...new Set(checked)] };
+  });
+  return { port: saslSsl.port, mismatchPort: saslSsl.mismatchPort, users };
+}
+
+interface ScramCredential {
+  mechanism: ScramMechanism;
+  username: string;
+  password: string;
+}
+
+/** Every SCRAM credential to create at format time: one per user and mechanism, whichever listener it is for. */
+function scramCredentials(o: Resolved): ScramCredential[] {
+  const all: ScramCredential[] = [
+    ...(o.scram ? [o.scram] : []),
+    ...(o.saslSsl?.users ?? []).flatMap(({ username, password, mechanisms }) =>
+      mechanisms.map((mechanism) => ({ mechanism, username, password })),
+    ),
+  ];
+  const byKey = new Map<string, ScramCredential>();
+  for (const credential of all) {
+    const key = `${credential.mechanism}\0${credential.username}`;
+    const seen = byKey.get(key);
+    if (seen !== undefined && seen.password !== credential.password) {
+      throw new LocalBrokerError(
+        `SCRAM user ${credential.username} is given two passwords for ${credential.mechanism}`,
+      );
+    }
+    byKey.set(key, credential);
+  }
+  return [...byKey.values()];
+}
+
+/** The ports this broker listens on, each once (two listeners on one port is a mistake in the options). */
+function listenerPorts(o: Resolved): number[] {
+  const ports = [o.port, o.controllerPort];
+  if (o.scram) ports.push(o.saslPort);
+  if (o.saslSsl) ports.push(o.saslSsl.port, ...(o.saslSsl.mismatchPort === undefined ? [] : [o.saslSsl.mismatchPort]));
+  const twice = ports.find((port, i) => ports.indexOf(port) !== i);
+  if (twice !== undefined) throw new LocalBrokerError(`port ${twice} is given to two listeners`);
+  return ports;
 }
 
 /** The folder of cached jars; filled once by Maven, reused by every later start. */
@@ -172,24 +277,61 @@ function newClusterId(): string {
   }
 }
 
+/** The broker's TLS files, in the state dir (made at each fresh start). */
+function tlsDir(o: Resolved): string {
+  return join(o.stateDir, 'tls');
+}
+
+/** Listener name, port and PEM keystore of each SASL_SSL listener. */
+function saslSslListeners(o: Resolved): { name: string; port: number; keystore: string }[] {
+  if (!o.saslSsl) return [];
+  const files = brokerTlsFiles(tlsDir(o));
+  const { port, mismatchPort } = o.saslSsl;
+  return [
+    { name: 'SASL_SSL', port, keystore: files.keystoreFile },
+    ...(mismatchPort === undefined
+      ? []
+      : [{ name: 'SASL_SSL_MISMATCH', port: mismatchPort, keystore: files.mismatchKeystoreFile }]),
+  ];
+}
+
+const SCRAM_LOGIN = 'org.apache.kafka.common.security.scram.ScramLoginModule required;';
+
 function serverProperties(o: Resolved): string {
   const listeners = [`PLAINTEXT://127.0.0.1:${o.port}`, `CONTROLLER://127.0.0.1:${o.controllerPort}`];
   const advertised = [`PLAINTEXT://127.0.0.1:${o.port}`];
   const protocols = ['PLAINTEXT:PLAINTEXT', 'CONTROLLER:PLAINTEXT'];
   const sasl: string[] = [];
+  // Only client listeners authenticate; brokers and the controller keep talking over PLAINTEXT. The users live in
+  // the cluster metadata (created at format time), so no JAAS entry names credentials. The hash marks which users
+  // this state dir was formatted with, so a restart with other credentials reformats.
+  const credentials = scramCredentials(o);
+  if (credentials.length > 0) {
+    const hash = createHash('sha256');
+    for (const { mechanism, username, password } of credentials)
+      hash.update(`${mechanism}\0${username}\0${password}\0`);
+    sasl.push(`# tributary scram users: ${hash.digest('hex').slice(0, 16)}`);
+  }
   if (o.scram) {
-    const { mechanism, username, password } = o.scram;
+    const { mechanism } = o.scram;
     listeners.push(`SASL_PLAINTEXT://127.0.0.1:${o.saslPort}`);
     advertised.push(`SASL_PLAINTEXT://127.0.0.1:${o.saslPort}`);
     protocols.push('SASL_PLAINTEXT:SASL_PLAINTEXT');
-    // Only the client listener authenticates; brokers and the controller keep talking over PLAINTEXT. The user
-    // itself lives in the cluster metadata (created at format time), so the JAAS entry names no credentials.
-    // The hash marks which user this state dir was formatted with, so a restart with other credentials reformats.
-    const mark = createHash('sha256').update(`${mechanism}\0${username}\0${password}`).digest('hex').slice(0, 16);
     sasl.push(
-      `# tributary scram user: ${mark}`,
       `sasl.enabled.mechanisms=${mechanism}`,
-      `listener.name.sasl_plaintext.${mechanism.toLowerCase()}.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`,
+      `listener.name.sasl_plaintext.${mechanism.toLowerCase()}.sasl.jaas.config=${SCRAM_LOGIN}`,
+    );
+  }
+  for (const { name, port, keystore } of saslSslListeners(o)) {
+    const prefix = `listener.name.${name.toLowerCase()}`;
+    listeners.push(`${name}://127.0.0.1:${port}`);
+    advertised.push(`${name}://127.0.0.1:${port}`);
+    protocols.push(`${name}:SASL_SSL`);
+    sasl.push(
+      `${prefix}.sasl.enabled.mechanisms=${SCRAM_MECHANISMS.join(',')}`,
+      ...SCRAM_MECHANISMS.map((mechanism) => `${prefix}.${mechanism.toLowerCase()}.sasl.jaas.config=${SCRAM_LOGIN}`),
+      `${prefix}.ssl.keystore.type=PEM`,
+      `${prefix}.ssl.keystore.location=${keystore}`,
     );
   }
   return [
@@ -324,12 +466,29 @@ function tail(file: string, lines = 30): string {
   }
 }
 
+function saslSslInfo(o: Resolved, saslSsl: ResolvedSaslSsl): LocalBrokerSaslSslInfo {
+  return {
+    bootstrap: `127.0.0.1:${saslSsl.port}`,
+    ...(saslSsl.mismatchPort === undefined ? {} : { mismatchBootstrap: `127.0.0.1:${saslSsl.mismatchPort}` }),
+    caFile: brokerTlsFiles(tlsDir(o)).caFile,
+  };
+}
+
+async function allAnswer(ports: readonly number[]): Promise<boolean> {
+  for (const port of ports) if (!(await portAnswers(port))) return false;
+  return true;
+}
+
 /** Starts the broker (or reuses one this project already runs at that state dir) and waits until it answers. */
 export async function startLocalBroker(options: LocalBrokerOptions = {}): Promise<LocalBroker> {
   const started = Date.now();
   const o = resolveOptions(options);
   const bootstrap = `127.0.0.1:${o.port}`;
-  const saslBootstrap = o.scram ? { saslBootstrap: `127.0.0.1:${o.saslPort}` } : {};
+  const ports = listenerPorts(o);
+  const saslBootstrap = {
+    ...(o.scram ? { saslBootstrap: `127.0.0.1:${o.saslPort}` } : {}),
+    ...(o.saslSsl ? { saslSsl: saslSslInfo(o, o.saslSsl) } : {}),
+  };
   const logFile = join(o.stateDir, 'broker.log');
 
   const existing = readPid(o.stateDir);
@@ -355,7 +514,7 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   }
 
   checkJava(o.javaBin);
-  for (const port of o.scram ? [o.port, o.controllerPort, o.saslPort] : [o.port, o.controllerPort]) {
+  for (const port of ports) {
     if (await portAnswers(port)) {
       throw new LocalBrokerError(
         `Port ${port} on 127.0.0.1 is already used by another process, so the local broker cannot start there. ` +
@@ -370,20 +529,30 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   mkdirSync(join(o.stateDir, 'data'), { recursive: true });
   const props = join(o.stateDir, 'server.properties');
   writeFileSync(props, serverProperties(o));
+  if (o.saslSsl) {
+    try {
+      createBrokerTlsMaterial(tlsDir(o));
+    } catch (error) {
+      throw error instanceof TlsMaterialError ? new LocalBrokerError(error.message) : error;
+    }
+  }
 
   const clusterId = newClusterId();
   const toolsLog = `-Dlog4j2.configurationFile=${join(projectRoot, 'scripts', 'kafka', 'tools-log4j2.properties')}`;
-  // With SCRAM, the user goes into the bootstrap metadata: the broker knows it from its first start.
-  const addScram = o.scram
-    ? ['--add-scram', `${o.scram.mechanism}=[name=${o.scram.username},password=${o.scram.password}]`]
-    : [];
+  // With SCRAM, the users go into the bootstrap metadata: the broker knows them from its first start.
+  const credentials = scramCredentials(o);
+  const addScram = credentials.flatMap(({ mechanism, username, password }) => [
+    '--add-scram',
+    `${mechanism}=[name=${username},password=${password}]`,
+  ]);
   const format = spawnSync(
     o.javaBin,
     [toolsLog, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, ...addScram],
     { encoding: 'utf8' },
   );
   if (format.status !== 0) {
-    const output = `${format.stderr}${format.stdout}`.split(o.scram?.password ?? '\u0000').join('[REDACTED]');
+    let output = `${format.stderr}${format.stdout}`;
+    for (const { password } of credentials) output = output.split(password).join('[REDACTED]');
     throw new LocalBrokerError(`Formatting the KRaft data dir failed (exit ${format.status}):\n${output}`);
   }
 
@@ -417,7 +586,11 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   });
   child.unref();
   writeFileSync(pidFile(o.stateDir), `${pid}\n`);
-  const where = o.scram ? `${bootstrap} (SCRAM on 127.0.0.1:${o.saslPort})` : bootstrap;
+  const extra = [
+    ...(o.scram ? [`SCRAM on 127.0.0.1:${o.saslPort}`] : []),
+    ...saslSslListeners(o).map(({ name, port }) => `${name} on 127.0.0.1:${port}`),
+  ];
+  const where = extra.length > 0 ? `${bootstrap} (${extra.join(', ')})` : bootstrap;
   o.log(`broker pid ${pid} starting on ${where} (log: ${logFile})`);
 
   const deadline = started + o.readyTimeoutMs;
@@ -427,7 +600,7 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
         `The broker exited (code ${exited}) before it answered. Last log lines:\n${tail(logFile)}`,
       );
     }
-    if ((await portAnswers(o.port)) && (!o.scram || (await portAnswers(o.saslPort)))) {
+    if (await allAnswer(ports)) {
       const answered = await describeCluster(bootstrap);
       if (answered !== undefined && (await waitForGroupCoordinator(bootstrap, deadline))) {
         return {

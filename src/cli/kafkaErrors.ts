@@ -52,7 +52,10 @@ export function describeKafkaError(
   const innermost = errors.at(-1) ?? error;
   const detail = field(innermost, 'message') || field(error, 'message');
 
-  const auth = errors.find((e) => field(e, 'name') === 'KafkaJSSASLAuthenticationError');
+  // kafkajs' error, or the platformatic adapter's (src/kafka/platformatic/connection.ts)
+  const auth = errors.find(
+    (e) => field(e, 'name') === 'KafkaJSSASLAuthenticationError' || field(e, 'type') === 'SASL_AUTHENTICATION_FAILED',
+  );
   if (auth !== undefined) {
     const who = kafka.sasl
       ? `user ${kafka.sasl.username} (${mechanismName(kafka.sasl.mechanism)})`
@@ -74,6 +77,10 @@ export function describeKafkaError(
         `(broker said: ${detail})`,
     };
   }
+
+  // both adapters' permanent TLS failure (src/kafka/tlsErrors.ts): its message already says what to check
+  const tls = errors.find((e) => field(e, 'name') === 'KafkaTlsError');
+  if (tls !== undefined) return { kind: 'tls', message: field(tls, 'message') };
 
   const codes = errors.map((e) => field(e, 'code'));
   const names = errors.map((e) => field(e, 'name'));

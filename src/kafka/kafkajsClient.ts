@@ -2,11 +2,6 @@
  * The kafkajs adapter: the only file that imports kafkajs for the engine. It converts offsets to bigint, headers
  * and batches to engine types, and turns kafkajs' instrumentation events into assignment/rebalance callbacks.
  */
-
-/**
- * The kafkajs adapter: the only file that imports kafkajs for the engine. It converts offsets to bigint, headers
- * and batches to engine types, and turns kafkajs' instrumentation events into assignment/rebalance callbacks.
- */
 import kafkajs, {
   type Admin,
   CompressionTypes,
@@ -45,14 +40,18 @@ import type {
   TopicSpec,
 } from './ports.js';
 import { UnwrittenRecordsError } from './ports.js';
+import { onceTlsPreflight } from './tlsPreflight.js';
 
 export interface KafkaConnectionConfig {
   brokers: readonly string[];
   /** Which client library talks to Kafka (createKafkaClient): kafkajs (the default) or @platformatic/kafka. */
   library?: 'kafkajs' | 'platformatic';
   clientId?: string;
-  /** true, or a CA bundle (PEM) to trust. */
-  ssl?: boolean | { ca?: string };
+  /**
+   * TLS: true trusts the system's CAs (Node's store, which includes NODE_EXTRA_CA_CERTS); `{ ca }` trusts that CA
+   * bundle (PEM) instead. `caFile` only names where `ca` came from, for error messages (`KAFKA_SSL_CA_FILE`).
+   */
+  ssl?: boolean | { ca?: string; caFile?: string };
   sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
@@ -106,13 +105,15 @@ function toHeaders(headers: Message['headers'] | undefined): RecordHeaders {
 class KafkajsConsumer implements ConsumerPort {
   readonly #consumer: Consumer;
   readonly #partitionsConsumedConcurrently: number;
+  readonly #beforeConnect: () => Promise<void>;
   /**
    * Joined and running. kafkajs' commitOffsets returns without committing, and without an error, while its runner is
    * not running (crashed and restarting, or stopping): a commit then must fail, not count as done.
    */
   #running = false;
-  constructor(consumer: Consumer, partitionsConsumedConcurrently: number) {
+  constructor(consumer: Consumer, partitionsConsumedConcurrently: number, beforeConnect: () => Promise<void>) {
     this.#consumer = consumer;
+    this.#beforeConnect = beforeConnect;
     this.#partitionsConsumedConcurrently = partitionsConsumedConcurrently;
     const { events } = consumer;
     consumer.on(events.GROUP_JOIN, () => {
@@ -124,7 +125,8 @@ class KafkajsConsumer implements ConsumerPort {
       });
     }
   }
-  connect(): Promise<void> {
+  async connect(): Promise<void> {
+    await this.#beforeConnect();
     return this.#consumer.connect();
   }
   subscribe(topics: readonly string[], fromBeginning: boolean): Promise<void> {
@@ -259,13 +261,21 @@ class KafkajsProducer implements ProducerPort {
   /** The last send to each topic that has not settled yet. */
   readonly #lastSend = new Map<string, Promise<void>>();
   readonly #withoutValueless = new WeakMap<OutgoingMessage, Message>();
-  constructor(create: () => Producer, options: ProducerOptions, logger: Logger | undefined) {
+  readonly #beforeConnect: () => Promise<void>;
+  constructor(
+    create: () => Producer,
+    options: ProducerOptions,
+    logger: Logger | undefined,
+    beforeConnect: () => Promise<void>,
+  ) {
     this.#create = create;
+    this.#beforeConnect = beforeConnect;
     this.#session = { producer: create(), inFlight: 0, retired: false };
     this.#compression = compressionTypes[options.compression ?? 'none'];
     this.#logger = logger;
   }
-  connect(): Promise<void> {
+  async connect(): Promise<void> {
+    await this.#beforeConnect();
     return this.#session.producer.connect();
   }
   async send(records: readonly OutgoingMessage[]): Promise<void> {
@@ -427,10 +437,13 @@ function pinningPartitioner(): ICustomPartitioner {
 
 class KafkajsAdmin implements AdminPort {
   readonly #admin: Admin;
-  constructor(admin: Admin) {
+  readonly #beforeConnect: () => Promise<void>;
+  constructor(admin: Admin, beforeConnect: () => Promise<void>) {
     this.#admin = admin;
+    this.#beforeConnect = beforeConnect;
   }
-  connect(): Promise<void> {
+  async connect(): Promise<void> {
+    await this.#beforeConnect();
     return this.#admin.connect();
   }
   async createTopics(topics: readonly TopicSpec[]): Promise<string[]> {
@@ -488,7 +501,18 @@ class KafkajsAdmin implements AdminPort {
 
 /** A KafkaClientPort backed by kafkajs. */
 export function createKafkajsClient(config: KafkaConnectionConfig): KafkaClientPort {
-  const kafka = new Kafka(toKafkajsConfig(config));
+  const kafkaConfig = toKafkajsConfig(config);
+  const kafka = new Kafka(kafkaConfig);
+  // with TLS, a certificate kafkajs cannot verify fails the first connect after one handshake (tlsPreflight.ts)
+  const { ssl } = kafkaConfig;
+  const beforeConnect = ssl
+    ? onceTlsPreflight({
+        brokers: config.brokers,
+        ssl,
+        trust: { caFile: typeof config.ssl === 'object' ? config.ssl.caFile : undefined },
+        timeoutMs: config.connectionTimeoutMs ?? 10_000,
+      })
+    : async () => {};
   return {
     consumer: (options: ConsumerOptions) => {
       const consumerConfig: Parameters<Kafka['consumer']>[0] = {
@@ -502,7 +526,11 @@ export function createKafkajsClient(config: KafkaConnectionConfig): KafkaClientP
         consumerConfig.maxBytesPerPartition = options.maxBytesPerPartition;
       // kafkajs' default long poll is 5 s; a resumed partition waits for the poll in flight before it is fetched
       consumerConfig.maxWaitTimeInMs = options.maxWaitTimeMs ?? 500;
-      return new KafkajsConsumer(kafka.consumer(consumerConfig), options.partitionsConsumedConcurrently ?? 1);
+      return new KafkajsConsumer(
+        kafka.consumer(consumerConfig),
+        options.partitionsConsumedConcurrently ?? 1,
+        beforeConnect,
+      );
     },
     producer: (options: ProducerOptions = {}) => {
       // one partitioner for every session, so a keyless record keeps its partition across a reset
@@ -517,8 +545,9 @@ export function createKafkajsClient(config: KafkaConnectionConfig): KafkaClientP
           }),
         options,
         config.logger,
+        beforeConnect,
       );
     },
-    admin: () => new KafkajsAdmin(kafka.admin()),
+    admin: () => new KafkajsAdmin(kafka.admin(), beforeConnect),
   };
 }

@@ -2,22 +2,20 @@
 import { Admin, Consumer, ListOffsetTimestamps } from '@platformatic/kafka';
 import type { KafkaConnectionConfig } from '../kafkajsClient.js';
 import type { AdminPort, PartitionOffsets, TopicSpec } from '../ports.js';
-import { baseOptions, PlatformaticKafkaError, protocolErrorOf } from './connection.js';
+import { baseOptions, connectOnce, PlatformaticKafkaError, protocolErrorOf } from './connection.js';
 
 export class PlatformaticAdmin implements AdminPort {
   readonly #admin: Admin;
   /** listOffsets lives on the consumer; this one never joins a group. */
   readonly #offsets: Consumer;
+  readonly #config: KafkaConnectionConfig;
   constructor(config: KafkaConnectionConfig) {
+    this.#config = config;
     this.#admin = new Admin(baseOptions(config, 'admin'));
     this.#offsets = new Consumer({ ...baseOptions(config, 'admin-offsets'), groupId: 'tributary-admin-offsets' });
   }
   async connect(): Promise<void> {
-    try {
-      await this.#admin.metadata({ topics: [] });
-    } catch (error) {
-      throw new PlatformaticKafkaError(error);
-    }
+    await connectOnce(this.#admin, this.#config, () => this.#admin.metadata({ topics: [] }));
   }
   async createTopics(topics: readonly TopicSpec[]): Promise<string[]> {
     const existing = new Set(await this.listTopics());

@@ -44,7 +44,7 @@ import type {
   TopicPartition,
   TopicPartitionOffset,
 } from '../ports.js';
-import { baseOptions, PlatformaticKafkaError, protocolErrorOf } from './connection.js';
+import { baseOptions, connectOnce, PlatformaticKafkaError, protocolErrorOf } from './connection.js';
 
 /** One Fetch response (the type is not exported by name). */
 type FetchResponse = Awaited<ReturnType<Consumer['fetch']>>;
@@ -88,6 +88,7 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
   /** Fetches and looks up offsets on connections of its own; never joins the group. */
   readonly #fetcher: Consumer;
   readonly #options: ConsumerOptions;
+  readonly #config: KafkaConnectionConfig;
   #topics: string[] = [];
   #fromBeginning = false;
   #handler: BatchHandler | undefined;
@@ -108,6 +109,7 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
   constructor(config: KafkaConnectionConfig, options: ConsumerOptions) {
     super();
     this.#options = options;
+    this.#config = config;
     const common = { ...baseOptions(config, 'consumer'), groupId: options.groupId };
     this.#member = new Consumer({
       ...common,
@@ -133,11 +135,9 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
   }
 
   async connect(): Promise<void> {
-    try {
-      await Promise.all([this.#member.metadata({ topics: [] }), this.#fetcher.metadata({ topics: [] })]);
-    } catch (error) {
-      throw new PlatformaticKafkaError(error);
-    }
+    await connectOnce(this.#member, this.#config, () =>
+      Promise.all([this.#member.metadata({ topics: [] }), this.#fetcher.metadata({ topics: [] })]),
+    );
   }
 
   async subscribe(topics: readonly string[], fromBeginning: boolean): Promise<void> {

@@ -17,7 +17,7 @@ import {
   type ProducerPort,
   UnwrittenRecordsError,
 } from '../ports.js';
-import { baseOptions, PlatformaticKafkaError } from './connection.js';
+import { baseOptions, connectOnce, PlatformaticKafkaError } from './connection.js';
 import { SendOrder } from './sendOrder.js';
 
 type Headers = Map<Buffer, Buffer>;
@@ -83,6 +83,7 @@ class Partitioning {
 export class PlatformaticProducer implements ProducerPort {
   readonly #create: () => Producer;
   readonly #logger: Logger | undefined;
+  readonly #config: KafkaConnectionConfig;
   readonly #compression: 'none' | 'gzip' | 'snappy';
   readonly #partitioning = new Partitioning();
   readonly #order = new SendOrder();
@@ -98,14 +99,12 @@ export class PlatformaticProducer implements ProducerPort {
     this.#session = { producer: this.#create(), inFlight: 0, retired: false };
     this.#compression = options.compression ?? 'none';
     this.#logger = config.logger;
+    this.#config = config;
   }
 
   async connect(): Promise<void> {
-    try {
-      await this.#session.producer.initIdempotentProducer({});
-    } catch (error) {
-      throw new PlatformaticKafkaError(error);
-    }
+    const { producer } = this.#session;
+    await connectOnce(producer, this.#config, () => producer.initIdempotentProducer({}));
   }
 
   async send(records: readonly OutgoingMessage[]): Promise<void> {
