@@ -3,18 +3,7 @@
  * TLS trouble. The kafkajs error names are matched as strings here, so the CLI does not import kafkajs.
  */
 import type { KafkaConnectionConfig } from '../kafka/kafkajsClient.js';
-
-/** The error and the errors it wraps (`cause`, kafkajs' `originalError`), outermost first. */
-function chain(error: unknown): unknown[] {
-  const errors: unknown[] = [];
-  let current: unknown = error;
-  while (current !== undefined && current !== null && errors.length < 10 && !errors.includes(current)) {
-    errors.push(current);
-    const next = current as { cause?: unknown; originalError?: unknown };
-    current = next.cause ?? next.originalError;
-  }
-  return errors;
-}
+import { errorsInTree } from '../kafka/tlsErrors.js';
 
 function field(error: unknown, name: 'name' | 'message' | 'code' | 'type'): string {
   if (typeof error !== 'object' || error === null) return name === 'message' ? String(error) : '';
@@ -47,9 +36,11 @@ export function describeKafkaError(
   kafka: Pick<KafkaConnectionConfig, 'brokers' | 'sasl' | 'ssl'>,
   context: { topics?: readonly string[] } = {},
 ): KafkaProblem {
-  const errors = chain(error);
+  // the error and the errors it wraps (cause, originalError, an AggregateError's errors), outermost first
+  const errors = errorsInTree(error);
   const brokers = kafka.brokers.join(',');
-  const innermost = errors.at(-1) ?? error;
+  // the reason: the innermost error, or the system error (ECONNREFUSED, ...) when one is nested somewhere
+  const innermost = errors.find((e) => /^E[A-Z]+$/.test(field(e, 'code'))) ?? errors.at(-1) ?? error;
   const detail = field(innermost, 'message') || field(error, 'message');
 
   // kafkajs' error, or the platformatic adapter's (src/kafka/platformatic/connection.ts)

@@ -58,6 +58,13 @@ function protocolErrorsIn(error: unknown): ProtocolErrorShape[] {
   );
 }
 
+/** The first system error (code ECONNREFUSED, ETIMEDOUT, ...) in a failed call. */
+function systemErrorIn(error: unknown): Error | undefined {
+  return errorsInTree(error).find(
+    (e): e is Error => e instanceof Error && /^E[A-Z]+$/.test(String((e as { code?: unknown }).code)),
+  );
+}
+
 /**
  * The protocol error that says why: a produce response lists a refused record's detail as UNKNOWN_SERVER_ERROR
  * (the client gives record errors code -1) before the partition's own code (e.g. INVALID_RECORD), so a named code
@@ -97,10 +104,14 @@ export class PlatformaticKafkaError extends Error {
     // message is the only sign (base.js: `Unknown topic ${topicName}.`)
     const unknownTopic =
       protocol === undefined && findErrorBy(error, 'code', 'PLT_KFK_USER')?.message.startsWith('Unknown topic ');
+    // a refused or dropped connection says why only in a nested system error (ECONNREFUSED, ...)
+    const system = protocol === undefined ? systemErrorIn(error) : undefined;
     const message =
       protocol && protocol !== error
         ? `${error.message}: ${protocol.message}${main?.detail ? ` (${main.detail})` : ''}`
-        : error.message;
+        : system && system !== error
+          ? `${error.message}: ${system.message}`
+          : error.message;
     super(message, { cause: error });
     this.type = unknownTopic
       ? 'UNKNOWN_TOPIC_OR_PARTITION'

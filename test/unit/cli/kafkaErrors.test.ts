@@ -1,6 +1,7 @@
 import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSSASLAuthenticationError } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { describeKafkaError } from '../../../src/cli/kafkaErrors.js';
+import { createPlatformaticClient } from '../../../src/kafka/platformaticClient.js';
 
 /** kafkajs' typings declare no constructor arguments for this class; the runtime takes the message. */
 const SaslError = KafkaJSSASLAuthenticationError as unknown as new (message: string) => Error;
@@ -48,6 +49,21 @@ describe('describeKafkaError', () => {
     });
     const retried = new KafkaJSNumberOfRetriesExceeded(connection, { retryCount: 5, retryTime: 3000 });
     const problem = describeKafkaError(retried, { brokers: ['127.0.0.1:1'] });
+    expect(problem.kind).toBe('connection');
+    expect(problem.message).toMatch(
+      /^cannot connect to Kafka at 127\.0\.0\.1:1: .*ECONNREFUSED.* \(check KAFKA_BROKERS\)$/,
+    );
+  });
+
+  it('reports an unreachable broker the same way for the platformatic adapter (its reason sits in nested errors)', async () => {
+    // a real refusal: nothing listens on port 1 of this machine
+    const admin = createPlatformaticClient({ brokers: ['127.0.0.1:1'] }).admin();
+    const failure = await admin.connect().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await admin.disconnect().catch(() => {});
+    const problem = describeKafkaError(failure, { brokers: ['127.0.0.1:1'] });
     expect(problem.kind).toBe('connection');
     expect(problem.message).toMatch(
       /^cannot connect to Kafka at 127\.0\.0\.1:1: .*ECONNREFUSED.* \(check KAFKA_BROKERS\)$/,
