@@ -14,7 +14,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
 
-/** The Kafka client libraries an adapter exists for (src/kafka/); kafkajs is the default. */
+/** The Kafka client libraries an adapter exists for (src/kafka/); platformatic (@platformatic/kafka) is the default. */
 export const KAFKA_CLIENTS = ['kafkajs', 'platformatic'] as const;
 export type KafkaClientLibrary = (typeof KAFKA_CLIENTS)[number];
 

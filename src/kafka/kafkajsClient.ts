@@ -44,7 +44,7 @@ import { onceTlsPreflight } from './tlsPreflight.js';
 
 export interface KafkaConnectionConfig {
   brokers: readonly string[];
-  /** Which client library talks to Kafka (createKafkaClient): kafkajs (the default) or @platformatic/kafka. */
+  /** Which client library talks to Kafka (createKafkaClient): @platformatic/kafka (the default) or kafkajs. */
   library?: 'kafkajs' | 'platformatic';
   clientId?: string;
   /**

@@ -18,7 +18,7 @@ export interface EngineOptions {
   // biome-ignore lint/suspicious/noExplicitAny: pipelines of any output type run side by side
   pipelines: readonly Pipeline<any>[];
   /**
-   * How to reach Kafka: connection settings (`library` picks the client: kafkajs by default, or 'platformatic'), or a
+   * How to reach Kafka: connection settings (`library` picks the client: 'platformatic' by default, or 'kafkajs'), or a
    * ready client port (tests).
    */
   kafka: KafkaConnectionConfig | { client: KafkaClientPort };

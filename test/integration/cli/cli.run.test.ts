@@ -14,6 +14,7 @@ import {
   produce,
   uniqueName,
 } from '../../support/kafka.js';
+import { testKafkaLibrary } from '../../support/testClient.js';
 import { freePort, spawnCli } from '../../unit/cli/spawnCli.js';
 import { sampleValue } from '../../unit/metrics/promText.js';
 
@@ -51,9 +52,12 @@ describe('tributary CLI as a process', () => {
       RELAY_DLQ: `${missing}-dlq`,
     });
     expect(await child.exited()).toBe(1);
+    // the broker's words as each client reports them: kafkajs the protocol error, @platformatic/kafka the topic
+    const brokerSaid =
+      testKafkaLibrary() === 'kafkajs' ? 'This server does not host this topic-partition' : `Unknown topic ${missing}.`;
     expect(child.stderr()).toBe(
       `tributary: start-up failed: a topic does not exist (one of ${missing}, ${missing}-dlq): create the ` +
-        "pipelines' topics with `tributary topics create` (broker said: This server does not host this topic-partition)\n",
+        `pipelines' topics with \`tributary topics create\` (broker said: ${brokerSaid})\n`,
     );
   });
 

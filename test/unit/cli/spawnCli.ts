@@ -2,6 +2,7 @@
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { type Child, spawnTs } from '../../support/childProcess.js';
+import { testKafkaLibrary } from '../../support/testClient.js';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 const main = join(root, 'src', 'cli', 'main.ts');
@@ -23,7 +24,7 @@ export type CliChild = Child;
 
 /** Runs the CLI from source in a child process; killed when the test finishes if still running. */
 export function spawnCli(args: readonly string[], env: Record<string, string | undefined>): CliChild {
-  return spawnTs(main, { ...CLEAN, ...env }, args, root);
+  return spawnTs(main, { ...CLEAN, KAFKA_CLIENT: testKafkaLibrary(), ...env }, args, root);
 }
 
 /** A port nobody listens on right now. */
