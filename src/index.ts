@@ -20,7 +20,6 @@ export { type EngineObserver, noopObserver } from './instrumentation.js';
 export { createKafkajsClient, type KafkaConnectionConfig } from './kafka/kafkajsClient.js';
 export type * from './kafka/ports.js';
 export { laneOfElement, mergeMapByLane } from './lanes.js';
-export * from './retryTopics/index.js';
 export { buildDeadLetterRecord, DLT_HEADERS, readIntegerHeader, readTextHeader } from './runtime/deadLetterRecord.js';
 export {
   definePipeline,

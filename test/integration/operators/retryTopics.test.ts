@@ -4,6 +4,7 @@
  */
 import { tap } from 'rxjs';
 import { describe, expect, it } from 'vitest';
+import { pauseUntilDue, retryTopicPipelines } from '../../../operators/retryTopics/index.js';
 import {
   DLT_HEADERS,
   definePipeline,
@@ -17,7 +18,6 @@ import {
   retryViaTopics,
 } from '../../../src/index.js';
 import { createKafkajsClient } from '../../../src/kafka/kafkajsClient.js';
-import { pauseUntilDue, retryTopicPipelines } from '../../../src/retryTopics/index.js';
 import { eventually, testEngine, testLogger } from '../../support/engine.js';
 import {
   bootstrapServers,
