@@ -1,10 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  resolve: {
-    // Import the package's TypeScript sources (package.json "exports" condition) instead of dist/.
-    conditions: ['tributary-source'],
-  },
   test: {
     // Integration tests talk to a real broker: group joins and rebalances take seconds, not milliseconds.
     testTimeout: 60_000,

@@ -7,7 +7,12 @@ export { type MemoryDedupeStoreConfig, memoryDedupeStore, memoryDedupeStoreConfi
 export { type Codec, codecSchema, type Decoder, type ParseConfig, parse, parseConfigSchema } from './parse.js';
 export { type ParseJsonConfig, parseJson, parseJsonConfigSchema } from './parseJson.js';
 export { type PublishConfig, publish } from './publish.js';
-export { type RedisDedupeStoreConfig, redisDedupeStore, redisDedupeStoreConfigSchema } from './redisDedupeStore.js';
+export {
+  type RedisDedupeClient,
+  type RedisDedupeStoreConfig,
+  redisDedupeStore,
+  redisDedupeStoreConfigSchema,
+} from './redisDedupeStore.js';
 export * from './retryTopics/index.js';
 export { type RetryViaTopicsConfig, retryViaTopics, retryViaTopicsConfigSchema } from './retryViaTopics.js';
 export {

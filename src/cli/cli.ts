@@ -51,7 +51,7 @@ export function version(): string {
         name?: string;
         version?: string;
       };
-      if (pkg.name === 'tributary' && pkg.version !== undefined) return pkg.version;
+      if (pkg.name === 'tributary-kafka' && pkg.version !== undefined) return pkg.version;
     } catch {
       // not there; try the next
     }

@@ -8,7 +8,6 @@ import { pauseUntilDue, retryTopicPipelines } from '../../../operators/retryTopi
 import {
   DLT_HEADERS,
   definePipeline,
-  noopObserver,
   parseJson,
   publish,
   RETRY_HEADERS,
@@ -17,6 +16,7 @@ import {
   retryTopicNames,
   retryViaTopics,
 } from '../../../src/index.js';
+import { noopObserver } from '../../../src/instrumentation.js';
 import { createKafkajsClient } from '../../../src/kafka/kafkajsClient.js';
 import { eventually, testEngine, testLogger } from '../../support/engine.js';
 import {
