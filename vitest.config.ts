@@ -33,6 +33,18 @@ export default defineConfig({
           isolate: false,
         },
       },
+      // the packed package installed in a fresh user project (npm pack, npm install from the registry or npm's cache);
+      // no broker: `npm run test:package`
+      {
+        extends: true,
+        test: {
+          name: 'package',
+          include: ['test/package/**/*.test.ts'],
+          // packing builds the package, installing fetches its peer dependencies: minutes on a busy machine
+          testTimeout: 300_000,
+          hookTimeout: 900_000,
+        },
+      },
       // one real broker for the whole run (KAFKA_BROKERS, Docker, or the project's local one)
       {
         extends: true,
