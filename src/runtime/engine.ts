@@ -16,8 +16,8 @@ import { PipelineRunner, type RunnerState } from './pipelineRunner.js';
 import { ProducerBatcher } from './producerBatcher.js';
 
 export interface EngineOptions {
-  // biome-ignore lint/suspicious/noExplicitAny: pipelines of any output type run side by side
-  pipelines: readonly Pipeline<any>[];
+  /** Pipelines of any output type run side by side. */
+  pipelines: readonly Pipeline<unknown>[];
   /**
    * How to reach Kafka: connection settings (`library` picks the client: kafkajs by default, or 'platformatic'), or a
    * ready client port (tests).
