@@ -87,7 +87,7 @@ console.log(JSON.stringify({
  * with the user's zod, a zod 3 schema refused, snappy without kafkajs-snappy refused by name.
  */
 const RUN_MJS = `
-import { createEngine, createKafkajsClient, definePipeline, parseJson, publish, validate } from 'tributary-kafka';
+import { createEngine, createKafkajsClient, createLogger, definePipeline, parseJson, publish, validate } from 'tributary-kafka';
 import { createMemoryKafka, createTestDriver } from 'tributary-kafka/testing';
 import { z } from 'zod';
 import * as z3 from 'zod/v3';
@@ -104,7 +104,8 @@ const engine = createEngine({ pipelines: [pipeline], kafka: { client: createMemo
 await engine.start();
 await engine.stop();
 
-createKafkajsClient({ brokers: ['127.0.0.1:1'] }).producer();
+// kafkajs logs its warnings through the client's logger (none without one)
+createKafkajsClient({ brokers: ['127.0.0.1:1'], logger: createLogger() }).producer();
 
 const driver = createTestDriver(pipeline);
 driver.inputTopic('orders').pipeValues([{ id: 1 }, { id: 'x' }]);
