@@ -73,7 +73,7 @@ const metrics = await import('tributary-kafka/metrics');
 const has = (module, names) => names.filter((name) => !(name in module));
 console.log(JSON.stringify({
   missing: [
-    ...has(main, ['createEngine', 'definePipeline', 'parseJson', 'validate', 'retryWithBackoff', 'publish', 'branchToDlq', 'loadConfig', 'createLogger', 'TributaryError']),
+    ...has(main, ['createEngine', 'definePipeline', 'parseJson', 'validate', 'retryWithBackoff', 'publish', 'loadConfig', 'createLogger', 'TributaryError']),
     ...has(testing, ['createTestDriver', 'TestClock', 'createMemoryKafka', 'logSink']),
     ...has(metrics, ['createEngineMetrics', 'createRegistry', 'startHttpServer', 'startTributary', 'METRIC_NAMES']),
   ],
