@@ -7,7 +7,8 @@
 FROM node:24.22.3-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+# --ignore-scripts: `prepare` builds, and the sources are not copied yet
+RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
 # .dockerignore lets in only the sources and configuration the build needs.
 COPY . .
 RUN npm run build
@@ -18,7 +19,15 @@ ENV NODE_ENV=production \
     HTTP_PORT=9464
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+# The shipped pipelines also need what the library leaves to its users (peer and development dependencies of the
+# package): zod and rxjs, pg and ioredis for their stores, kafkajs-snappy for snappy batches. They become the image's
+# dependencies, at the lockfile's versions.
+RUN --mount=type=cache,target=/root/.npm node -e " \
+      const fs = require('node:fs'); const p = JSON.parse(fs.readFileSync('package.json', 'utf8')); \
+      for (const n of ['zod', 'rxjs', 'pg', 'ioredis', 'kafkajs-snappy']) { \
+        p.dependencies[n] = p.devDependencies[n]; delete p.devDependencies[n]; } \
+      fs.writeFileSync('package.json', JSON.stringify(p, null, 2));" \
+ && npm install --omit=dev --ignore-scripts --no-audit --no-fund
 COPY --from=build /app/dist ./dist
 
 # The node image's unprivileged user; nothing under /app needs to be writable.

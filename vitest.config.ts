@@ -1,10 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  resolve: {
-    // Import the package's TypeScript sources (package.json "exports" condition) instead of dist/.
-    conditions: ['tributary-source'],
-  },
   test: {
     // Integration tests talk to a real broker: group joins and rebalances take seconds, not milliseconds.
     testTimeout: 60_000,
@@ -35,6 +31,18 @@ export default defineConfig({
           // most of theirs importing the same modules again (unit tests hold no global state: no broker, no mocks of
           // modules, each test builds its own clients and clocks)
           isolate: false,
+        },
+      },
+      // the packed package installed in a fresh user project (npm pack, npm install from the registry or npm's cache);
+      // no broker: `npm run test:package`
+      {
+        extends: true,
+        test: {
+          name: 'package',
+          include: ['test/package/**/*.test.ts'],
+          // packing builds the package, installing fetches its peer dependencies: minutes on a busy machine
+          testTimeout: 300_000,
+          hookTimeout: 900_000,
         },
       },
       // one real broker for the whole run (KAFKA_BROKERS, Docker, or the project's local one)

@@ -12,7 +12,7 @@ import type { Element, RecordOrigin } from '../src/envelope.js';
 import { mergeMapByLane } from '../src/lanes.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { checkConfig, schedulerSchema, stageNameSchema } from './internal/options.js';
-import { originCoordinates, RETRY_HEADERS, readDecimalHeader, readRetryState } from './internal/retryTopics.js';
+import { originCoordinates, RETRY_HEADERS, readDecimalHeader, readRetryState } from './retryTopics/topics.js';
 
 /** Options of {@link awaitRetryDue}. */
 export interface AwaitRetryDueConfig {

@@ -2,19 +2,18 @@ export { type AwaitRetryDueConfig, awaitRetryDue, awaitRetryDueConfigSchema } fr
 export { type BranchToDlqConfig, branchToDlq, branchToDlqConfigSchema } from './branchToDlq.js';
 export { type DedupeConfig, type DedupeStore, dedupe, dedupeConfigSchema } from './dedupe.js';
 export { type FilterValueConfig, filterValue, filterValueConfigSchema } from './filterValue.js';
-export {
-  RETRY_HEADERS,
-  type RetryDelay,
-  type RetryTopicsConfig,
-  retryTopicName,
-  retryTopicNames,
-} from './internal/retryTopics.js';
 export { type MapValueConfig, mapValue, mapValueConfigSchema } from './mapValue.js';
 export { type MemoryDedupeStoreConfig, memoryDedupeStore, memoryDedupeStoreConfigSchema } from './memoryDedupeStore.js';
 export { type Codec, codecSchema, type Decoder, type ParseConfig, parse, parseConfigSchema } from './parse.js';
 export { type ParseJsonConfig, parseJson, parseJsonConfigSchema } from './parseJson.js';
-export { type PublishConfig, publish, serializeValue } from './publish.js';
-export { type RedisDedupeStoreConfig, redisDedupeStore, redisDedupeStoreConfigSchema } from './redisDedupeStore.js';
+export { type PublishConfig, publish } from './publish.js';
+export {
+  type RedisDedupeClient,
+  type RedisDedupeStoreConfig,
+  redisDedupeStore,
+  redisDedupeStoreConfigSchema,
+} from './redisDedupeStore.js';
+export * from './retryTopics/index.js';
 export { type RetryViaTopicsConfig, retryViaTopics, retryViaTopicsConfigSchema } from './retryViaTopics.js';
 export {
   type RetryAttempt,

@@ -24,6 +24,7 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import { type Element, type Envelope, failed, type OutgoingRecord } from '../src/envelope.js';
 import { errorMessage, TributaryError } from '../src/errors.js';
 import type { HeaderValue, RecordHeaders } from '../src/kafka/ports.js';
+import { serializeValue } from '../src/runtime/serializeValue.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 
 export interface PublishConfig<T> {
@@ -41,12 +42,6 @@ export interface PublishConfig<T> {
   headers?: (element: Envelope<T>) => RecordHeaders;
   /** An explicit partition; default: chosen by the key. */
   partition?: (element: Envelope<T>) => number | undefined;
-}
-
-export function serializeValue(value: unknown): Buffer | string | null {
-  if (value === null || value === undefined) return null;
-  if (Buffer.isBuffer(value) || typeof value === 'string') return value;
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 }
 
 const stageName = /^[A-Za-z0-9._-]{1,100}$/;

@@ -1,12 +1,20 @@
-import type { Cluster, Redis } from 'ioredis';
 import * as z from 'zod';
 import type { DedupeStore } from './dedupe.js';
 import { checkConfig } from './internal/options.js';
 
+/**
+ * The two commands the store sends. An ioredis `Redis` or `Cluster` has them (ioredis is an optional peer dependency:
+ * the caller creates the client, this package never loads it).
+ */
+export interface RedisDedupeClient {
+  exists(key: string): Promise<number>;
+  set(key: string, value: string, expiryMode: 'PX', milliseconds: number): Promise<unknown>;
+}
+
 /** Options of {@link redisDedupeStore}. */
 export interface RedisDedupeStoreConfig {
   /** A connected (or lazily connecting) ioredis client or cluster; the caller owns it and quits it. Required. */
-  client: Redis | Cluster;
+  client: RedisDedupeClient;
   /** Prepended to every id to form the Redis key. Default `'tributary:dedupe:'`. */
   prefix?: string;
 }
@@ -15,12 +23,12 @@ export interface RedisDedupeStoreConfig {
 export const redisDedupeStoreConfigSchema = z
   .strictObject({
     client: z
-      .custom<Redis | Cluster>(
+      .custom<RedisDedupeClient>(
         (value) =>
           typeof value === 'object' &&
           value !== null &&
-          typeof (value as Redis).exists === 'function' &&
-          typeof (value as Redis).set === 'function',
+          typeof (value as RedisDedupeClient).exists === 'function' &&
+          typeof (value as RedisDedupeClient).set === 'function',
         { message: 'expected an ioredis client (Redis or Cluster)' },
       )
       .describe('An ioredis client or cluster; the caller owns its lifecycle.'),

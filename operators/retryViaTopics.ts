@@ -28,7 +28,7 @@ import {
   retryTopicName,
   retryTopicsShape,
   withoutRetryHeaders,
-} from './internal/retryTopics.js';
+} from './retryTopics/topics.js';
 import { type RetryFunction, retryWithBackoff } from './retryWithBackoff.js';
 
 /** Options of {@link retryViaTopics}. Pass the same `delays` and `topicPrefix` to `retryTopicPipelines`. */

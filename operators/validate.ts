@@ -1,7 +1,7 @@
 import { map, type OperatorFunction } from 'rxjs';
 import * as z from 'zod';
 import { type Element, withValue } from '../src/envelope.js';
-import { errorMessage } from '../src/errors.js';
+import { errorMessage, TributaryError } from '../src/errors.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
 import { formatIssues } from './internal/formatIssues.js';
@@ -29,6 +29,24 @@ export const validateConfigSchema = z
   .describe('Options of validate(): check each value against a zod schema.');
 
 /**
+ * Throws `TRIBUTARY_ERR_PIPELINE_DEFINITION` unless `schema` is a zod 4 schema (classic or mini: both carry `_zod`).
+ * A zod 3 schema would otherwise fail every record with "Cannot read properties of undefined".
+ */
+function checkZod4Schema(schema: unknown): void {
+  if (typeof schema === 'object' && schema !== null && '_zod' in schema) return;
+  const got =
+    typeof schema === 'object' && schema !== null && '_def' in schema
+      ? 'a zod 3 one (it has no _zod property)'
+      : schema === null || typeof schema !== 'object'
+        ? String(schema)
+        : 'an object that is not a zod schema';
+  throw new TributaryError(
+    'TRIBUTARY_ERR_PIPELINE_DEFINITION',
+    `validate: zod 4 schema expected, got ${got}; with zod 3.25 import { z } from 'zod/v4'`,
+  );
+}
+
+/**
  * Checks each value against a zod schema; the output is typed by the schema.
  *
  * <span class="informal">Values in, schema-checked (and transformed) values out; mismatches become failed
@@ -52,7 +70,8 @@ export const validateConfigSchema = z
  * records.pipe(parseJson(), validate(Order, { name: 'orders.validate' })); // Element<{ orderId: string; total: number }>
  * ```
  * @see parseJson
- * @param schema any zod schema (classic or mini)
+ * @param schema any zod 4 schema (classic or mini; with zod 3.25, one from `zod/v4`); a zod 3 schema throws
+ *   `TRIBUTARY_ERR_PIPELINE_DEFINITION`
  * @param config stage name and message length
  * @returns an operator whose ok elements hold `z.output<typeof schema>`
  */
@@ -60,6 +79,7 @@ export function validate<S extends z.core.$ZodType>(
   schema: S,
   config: ValidateConfig = {},
 ): OperatorFunction<Element<unknown>, Element<z.output<S>>> {
+  checkZod4Schema(schema);
   checkConfig('validate', validateConfigSchema, config);
   const { name = 'validate', maxReasonLength = 1000 } = config;
   return describeStage(

@@ -83,7 +83,8 @@ export interface OutgoingRecord {
   partition?: number;
 }
 
-interface EnvelopeBase {
+/** What an ok and a failed element share: the record's origin, its attempts, its ticket and its pipeline's context. */
+export interface EnvelopeBase {
   readonly origin: RecordOrigin;
   /** How many times a retrying stage has run this record (0 before any). */
   readonly attempts: number;

@@ -1,10 +1,32 @@
-/** Tributary's one public entry point (DESIGN.md §3). */
+/**
+ * The package's main entry point (`tributary-kafka`): the engine, the operators, configuration and logging, and every
+ * type their signatures use. The test driver is `tributary-kafka/testing` (src/testing/index.ts); the Prometheus
+ * metrics and the /metrics, /healthz and /readyz server are `tributary-kafka/metrics` (metrics/index.ts).
+ */
 
 export * from '../operators/index.js';
-export { type CancelTimer, type Clock, systemClock } from './clock.js';
+export type { CancelTimer, Clock } from './clock.js';
+export { CONFIG_EXIT_CODE, ConfigError, type ConfigProblem, formatConfigError } from './config/configError.js';
+export {
+  KAFKA_CLIENTS,
+  type KafkaClientLibrary,
+  LOG_LEVELS,
+  type LogLevel,
+  SASL_MECHANISMS,
+  type SaslMechanism,
+} from './config/configSchema.js';
+export {
+  type KafkaConfig,
+  type KafkaSaslConfig,
+  type KafkaSslConfig,
+  loadConfig,
+  redactConfig,
+  type TributaryConfig,
+} from './config/loadConfig.js';
 export type {
   Element,
   Envelope,
+  EnvelopeBase,
   FailedEnvelope,
   Outcome,
   OutgoingRecord,
@@ -15,21 +37,42 @@ export type {
   SettledOutcome,
 } from './envelope.js';
 export { failed, observedTicket, withAttempts, withValue } from './envelope.js';
-export { ERROR_CATALOGUE, errorMessage, isRetriable, TributaryError, type TributaryErrorCode } from './errors.js';
-export { type EngineObserver, noopObserver } from './instrumentation.js';
+export {
+  ERROR_CATALOGUE,
+  errorMessage,
+  isRetriable,
+  TributaryError,
+  type TributaryErrorCode,
+  type TributaryErrorContext,
+} from './errors.js';
+export type { EngineObserver } from './instrumentation.js';
 export { createKafkajsClient, type KafkaConnectionConfig } from './kafka/kafkajsClient.js';
 export type * from './kafka/ports.js';
 export { laneOfElement, mergeMapByLane } from './lanes.js';
-export * from './retryTopics/index.js';
-export { buildDeadLetterRecord, DLT_HEADERS, readIntegerHeader, readTextHeader } from './runtime/deadLetterRecord.js';
+export { createLogger, type LoggerConfig, type RecordBindings, recordBindings } from './logger.js';
+export {
+  buildDeadLetterRecord,
+  type DeadLetterOptions,
+  DLT_HEADERS,
+  readIntegerHeader,
+  readTextHeader,
+} from './runtime/deadLetterRecord.js';
 export {
   definePipeline,
   type OrderingMode,
   type Pipeline,
   type PipelineConfig,
+  type PipelineConsumerTuning,
   type PipelineSource,
+  pipelineConfigSchema,
 } from './runtime/definePipeline.js';
-export { createEngine, type Engine, type EngineOptions, type EngineStatus } from './runtime/engine.js';
+export {
+  createEngine,
+  type Engine,
+  type EngineOptions,
+  type EngineStatus,
+  type PipelineStatus,
+} from './runtime/engine.js';
 export { type InspectedStage, inspectPipeline, type PipelineInspection } from './runtime/inspectPipeline.js';
-export { describeStage, STAGE_INFO, type StageInfo, stageInfoOf } from './runtime/stageInfo.js';
-export * from './testing/index.js';
+export type { RunnerState } from './runtime/pipelineRunner.js';
+export { describeStage, type StageInfo } from './runtime/stageInfo.js';

@@ -14,8 +14,8 @@ import type { Pipeline } from '../runtime/definePipeline.js';
 import { createEngine, type Engine, type EngineOptions, type EngineStatus } from '../runtime/engine.js';
 
 export interface MonitoredEngineOptions {
-  // biome-ignore lint/suspicious/noExplicitAny: pipelines of any output type run side by side (as in EngineOptions)
-  pipelines: readonly Pipeline<any>[];
+  /** Pipelines of any output type run side by side. */
+  pipelines: readonly Pipeline<unknown>[];
   /** Connection settings, or a ready client port. */
   kafka: KafkaConnectionConfig | { client: KafkaClientPort };
   logger: Logger;

@@ -18,8 +18,9 @@ import kafkajs, {
   type RecordMetadata,
   type SASLOptions,
 } from 'kafkajs';
-import SnappyCodec from 'kafkajs-snappy';
+import type createSnappyCodec from 'kafkajs-snappy';
 import type { Logger } from 'pino';
+import { requireOptional } from '../optionalDependency.js';
 import { patchKafkajsNegativeTimeout } from './kafkajsTimeouts.js';
 import { waitForLeaders } from './kafkajsTopics.js';
 import type {
@@ -228,9 +229,15 @@ function groupByTopic(partitions: readonly TopicPartition[]): { topic: string; p
 }
 
 // Snappy (pure JavaScript, kafkajs' own codec package): producers may compress with it and consumers can read
-// topics that other clients (Go, Java) wrote with it.
+// topics that other clients (Go, Java) wrote with it. kafkajs-snappy is an optional peer dependency, loaded the first
+// time a snappy batch is written or read; without it that fails with an error naming the package.
+let snappyCodec: typeof createSnappyCodec | undefined;
+function loadSnappyCodec(): typeof createSnappyCodec {
+  snappyCodec ??= requireOptional<typeof createSnappyCodec>('kafkajs-snappy', 'snappy compression (kafkajs client)');
+  return snappyCodec;
+}
 // (CompressionCodecs is not a named export under Node's ESM loader: reach it through the default export)
-kafkajs.CompressionCodecs[CompressionTypes.Snappy] = SnappyCodec;
+kafkajs.CompressionCodecs[CompressionTypes.Snappy] = () => loadSnappyCodec()();
 
 // Node 24 warns on kafkajs' negative request-queue timer: the same timer, never below 1 ms (kafkajsTimeouts.ts)
 patchKafkajsNegativeTimeout();
@@ -272,6 +279,8 @@ class KafkajsProducer implements ProducerPort {
     this.#beforeConnect = beforeConnect;
     this.#session = { producer: create(), inFlight: 0, retired: false };
     this.#compression = compressionTypes[options.compression ?? 'none'];
+    // a producer set to snappy fails now, not at its first send, when kafkajs-snappy is not installed
+    if (this.#compression === CompressionTypes.Snappy) loadSnappyCodec();
     this.#logger = logger;
   }
   async connect(): Promise<void> {

@@ -2,26 +2,28 @@
  * The engine runs many pipelines in one process: one consumer per pipeline, one shared batching producer. It starts
  * them, reports readiness, and stops them gracefully (stop admitting, drain, commit, disconnect).
  */
-import { type Logger, pino } from 'pino';
+import type { Logger } from 'pino';
 import { type CancelTimer, type Clock, systemClock } from '../clock.js';
 import { TributaryError } from '../errors.js';
 import { type EngineObserver, noopObserver } from '../instrumentation.js';
 import { createKafkaClient } from '../kafka/createKafkaClient.js';
 import type { KafkaConnectionConfig } from '../kafka/kafkajsClient.js';
 import type { KafkaClientPort, ProducerPort } from '../kafka/ports.js';
+import { createLogger } from '../logger.js';
 import type { Pipeline } from './definePipeline.js';
 import { DestinationCheck, staticDestinations } from './destinationCheck.js';
 import { PipelineRunner, type RunnerState } from './pipelineRunner.js';
 import { ProducerBatcher } from './producerBatcher.js';
 
 export interface EngineOptions {
-  // biome-ignore lint/suspicious/noExplicitAny: pipelines of any output type run side by side
-  pipelines: readonly Pipeline<any>[];
+  /** Pipelines of any output type run side by side. */
+  pipelines: readonly Pipeline<unknown>[];
   /**
    * How to reach Kafka: connection settings (`library` picks the client: 'platformatic' by default, or 'kafkajs'), or a
    * ready client port (tests).
    */
   kafka: KafkaConnectionConfig | { client: KafkaClientPort };
+  /** Default: `createLogger()` (JSON lines on stdout, as `tributary run` writes them). */
   logger?: Logger;
   observer?: EngineObserver;
   producer?: { compression?: 'none' | 'gzip' | 'snappy'; maxBatchRecords?: number };
@@ -87,7 +89,7 @@ function checkDistinct(pipelines: readonly Pick<Pipeline, 'name' | 'source'>[]):
 }
 
 export function createEngine(options: EngineOptions): Engine {
-  const logger = options.logger ?? pino({ name: 'tributary' });
+  const logger = options.logger ?? createLogger();
   const observer = options.observer ?? noopObserver;
   const clock = options.clock ?? systemClock;
   const client = 'client' in options.kafka ? options.kafka.client : createKafkaClient({ logger, ...options.kafka });

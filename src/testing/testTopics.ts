@@ -4,9 +4,9 @@
  * keeps keys, values and header values as bytes.
  */
 import * as z from 'zod';
-import { serializeValue } from '../../operators/publish.js';
 import type { HeaderValue, RecordHeaders } from '../kafka/ports.js';
 import { DLT_HEADERS, readIntegerHeader, readTextHeader } from '../runtime/deadLetterRecord.js';
+import { serializeValue } from '../runtime/serializeValue.js';
 import type { PartitionChooser } from './partitioner.js';
 
 /** Header values as a test writes them: text or bytes, one or several per name. */

@@ -6,7 +6,8 @@
  * records within its partition, and the committed offsets.
  */
 import { expect } from 'vitest';
-import { DLT_HEADERS, type EngineObserver, noopObserver, RETRY_HEADERS, readIntegerHeader } from '../../src/index.js';
+import { DLT_HEADERS, type EngineObserver, RETRY_HEADERS, readIntegerHeader } from '../../src/index.js';
+import { noopObserver } from '../../src/instrumentation.js';
 import type { TestDriver, TestRecord } from '../../src/testing/index.js';
 import { committedOffsets, testAdmin, testKafka } from './kafka.js';
 import { readToEnd, type StoredRecord } from './readToEnd.js';

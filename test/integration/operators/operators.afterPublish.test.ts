@@ -11,12 +11,12 @@ import {
   definePipeline,
   type Element,
   type EngineObserver,
-  noopObserver,
   publish,
   type RawValue,
   readIntegerHeader,
   sink,
 } from '../../../src/index.js';
+import { noopObserver } from '../../../src/instrumentation.js';
 import { eventually, testEngine } from '../../support/engine.js';
 import {
   collect,

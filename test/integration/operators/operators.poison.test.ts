@@ -11,12 +11,12 @@ import {
   branchToDlq,
   DLT_HEADERS,
   definePipeline,
-  noopObserver,
   parseJson,
   publish,
   readIntegerHeader,
   validate,
 } from '../../../src/index.js';
+import { noopObserver } from '../../../src/instrumentation.js';
 import { eventually, testEngine } from '../../support/engine.js';
 import {
   collect,

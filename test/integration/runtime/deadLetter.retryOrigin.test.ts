@@ -4,6 +4,7 @@
  * it is dead-lettered with its reason, pointing at the delay-topic copy, and the delay topic is committed to its end.
  */
 import { describe, expect, it } from 'vitest';
+import { retryTopicPipelines } from '../../../operators/retryTopics/index.js';
 import {
   DLT_HEADERS,
   definePipeline,
@@ -14,7 +15,6 @@ import {
   retryTopicNames,
   retryViaTopics,
 } from '../../../src/index.js';
-import { retryTopicPipelines } from '../../../src/retryTopics/index.js';
 import { eventually, testEngine } from '../../support/engine.js';
 import { collect, committedOffsets, createNamedTopics, createTopic, produce, uniqueName } from '../../support/kafka.js';
 

@@ -3,7 +3,8 @@
  * once kafkajs refreshed the metadata) while every other destination keeps flowing.
  */
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { definePipeline, errorMessage, noopObserver, publish } from '../../../src/index.js';
+import { definePipeline, errorMessage, publish } from '../../../src/index.js';
+import { noopObserver } from '../../../src/instrumentation.js';
 import { createKafkajsClient } from '../../../src/kafka/kafkajsClient.js';
 import { ProducerBatcher } from '../../../src/runtime/producerBatcher.js';
 import { eventually, testEngine, testLogger } from '../../support/engine.js';

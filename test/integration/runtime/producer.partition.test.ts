@@ -3,7 +3,8 @@
  * resolves the send; the engine must refuse it (and dead-letter it), never acknowledge it.
  */
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { definePipeline, errorMessage, noopObserver, publish } from '../../../src/index.js';
+import { definePipeline, errorMessage, publish } from '../../../src/index.js';
+import { noopObserver } from '../../../src/instrumentation.js';
 import { createKafkajsClient } from '../../../src/kafka/kafkajsClient.js';
 import { ProducerBatcher } from '../../../src/runtime/producerBatcher.js';
 import { testEngine, testLogger } from '../../support/engine.js';

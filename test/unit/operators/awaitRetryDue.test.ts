@@ -6,7 +6,7 @@ import {
   awaitRetryDue,
   awaitRetryDueConfigSchema,
 } from '../../../operators/awaitRetryDue.js';
-import { RETRY_HEADERS } from '../../../operators/internal/retryTopics.js';
+import { RETRY_HEADERS } from '../../../operators/retryTopics/topics.js';
 import { type Element, type Envelope, failed, type RawValue } from '../../../src/envelope.js';
 import { TributaryError } from '../../../src/errors.js';
 import type { RecordHeaders } from '../../../src/kafka/ports.js';

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { dedupe } from '../../../operators/dedupe.js';
-import { redisDedupeStore } from '../../../operators/redisDedupeStore.js';
+import { type RedisDedupeClient, redisDedupeStore } from '../../../operators/redisDedupeStore.js';
 import { expectOk, runOperator, testEnvelope } from '../../support/envelopes.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -23,6 +23,12 @@ async function redisAnswers(): Promise<boolean> {
 
 const available = await redisAnswers();
 if (!available) console.warn(`[redisDedupeStore.test] no Redis at ${REDIS_URL}: skipped`);
+
+it('takes an ioredis Redis or Cluster as its client, without importing ioredis itself (types)', () => {
+  expectTypeOf<Redis>().toExtend<RedisDedupeClient>();
+  expectTypeOf<Cluster>().toExtend<RedisDedupeClient>();
+  expectTypeOf<{ exists(key: string): Promise<number> }>().not.toExtend<RedisDedupeClient>();
+});
 
 describe.skipIf(!available)('redisDedupeStore (Redis at REDIS_URL, default 127.0.0.1:6379)', () => {
   let client: Redis;

@@ -8,7 +8,7 @@ import {
   readRetryState,
   retryTopicName,
   retryTopicNames,
-} from '../../../operators/internal/retryTopics.js';
+} from '../../../operators/retryTopics/topics.js';
 import {
   type RetryViaTopicsConfig,
   retryViaTopics,

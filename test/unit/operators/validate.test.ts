@@ -2,6 +2,7 @@ import { type Observable, of } from 'rxjs';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import * as z from 'zod';
 import * as zm from 'zod/mini';
+import * as z3 from 'zod/v3';
 import { parseJson } from '../../../operators/parseJson.js';
 import { validate } from '../../../operators/validate.js';
 import { type Element, failed, type RawValue } from '../../../src/envelope.js';
@@ -140,5 +141,24 @@ describe('validate', () => {
   it('rejects invalid options when the pipeline is built', () => {
     expect(() => validate(z.string(), { maxReasonLength: 3 })).toThrowError(/maxReasonLength/);
     expect(() => validate(z.string(), { name: 'a b' })).toThrowError(/validate: invalid options: name/);
+  });
+
+  it('rejects a zod 3 schema when the pipeline is built, saying what to import instead', () => {
+    // zod 3's schemas have no `_zod`; run on records, each would fail with "Cannot read properties of undefined"
+    const zod3 = z3.object({ id: z3.number() }) as unknown as z.ZodType;
+    let thrown: unknown;
+    try {
+      validate(zod3);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(TributaryError);
+    expect((thrown as TributaryError).code).toBe('TRIBUTARY_ERR_PIPELINE_DEFINITION');
+    expect((thrown as TributaryError).message).toBe(
+      "validate: zod 4 schema expected, got a zod 3 one (it has no _zod property); with zod 3.25 import { z } from 'zod/v4'",
+    );
+    expect(() => validate(undefined as unknown as z.ZodType)).toThrowError(
+      /^validate: zod 4 schema expected, got undefined/,
+    );
   });
 });

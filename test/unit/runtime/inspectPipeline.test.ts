@@ -14,10 +14,10 @@ import {
   retryViaTopics,
   route,
   sink,
-  stageInfoOf,
   tapValue,
   validate,
 } from '../../../src/index.js';
+import { stageInfoOf } from '../../../src/runtime/stageInfo.js';
 
 const Order = z.object({ id: z.string(), kind: z.string() });
 

@@ -1,14 +1,14 @@
 import { lastValueFrom, map, type Observable, Subject, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { RETRY_HEADERS } from '../../../operators/internal/retryTopics.js';
-import { parseJson } from '../../../operators/parseJson.js';
-import { retryViaTopics } from '../../../operators/retryViaTopics.js';
-import type { Element, Envelope, RawValue } from '../../../src/envelope.js';
-import { TributaryError } from '../../../src/errors.js';
-import type { RecordHeaders } from '../../../src/kafka/ports.js';
-import { retryTopicPipelines } from '../../../src/retryTopics/index.js';
-import { definePipeline } from '../../../src/runtime/definePipeline.js';
-import { expectFailed, expectOk, rawEnvelope, testContext } from '../../support/envelopes.js';
+import { parseJson } from '../../../../operators/parseJson.js';
+import { retryTopicPipelines } from '../../../../operators/retryTopics/index.js';
+import { RETRY_HEADERS } from '../../../../operators/retryTopics/topics.js';
+import { retryViaTopics } from '../../../../operators/retryViaTopics.js';
+import type { Element, Envelope, RawValue } from '../../../../src/envelope.js';
+import { TributaryError } from '../../../../src/errors.js';
+import type { RecordHeaders } from '../../../../src/kafka/ports.js';
+import { definePipeline } from '../../../../src/runtime/definePipeline.js';
+import { expectFailed, expectOk, rawEnvelope, testContext } from '../../../support/envelopes.js';
 
 const retries = { delays: ['1s', '30s', 1000] };
 

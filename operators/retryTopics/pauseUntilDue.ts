@@ -4,7 +4,7 @@
  * before that record's `tributary-retry-due` time. A waiting record then holds no admission credit and nothing is
  * fetched for it; the `awaitRetryDue` stage of the retry pipeline times the last few seconds exactly.
  */
-import { RETRY_HEADERS, readDecimalHeader } from '../../operators/internal/retryTopics.js';
+
 import type {
   BatchHandler,
   ConsumedRecord,
@@ -12,7 +12,8 @@ import type {
   ConsumerPort,
   KafkaClientPort,
   TopicPartition,
-} from '../kafka/ports.js';
+} from '../../src/kafka/ports.js';
+import { RETRY_HEADERS, readDecimalHeader } from './topics.js';
 
 export interface PauseUntilDueOptions {
   /**

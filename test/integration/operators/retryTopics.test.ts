@@ -4,10 +4,10 @@
  */
 import { tap } from 'rxjs';
 import { describe, expect, it } from 'vitest';
+import { pauseUntilDue, retryTopicPipelines } from '../../../operators/retryTopics/index.js';
 import {
   DLT_HEADERS,
   definePipeline,
-  noopObserver,
   parseJson,
   publish,
   RETRY_HEADERS,
@@ -16,8 +16,8 @@ import {
   retryTopicNames,
   retryViaTopics,
 } from '../../../src/index.js';
+import { noopObserver } from '../../../src/instrumentation.js';
 import { createKafkajsClient } from '../../../src/kafka/kafkajsClient.js';
-import { pauseUntilDue, retryTopicPipelines } from '../../../src/retryTopics/index.js';
 import { eventually, testEngine, testLogger } from '../../support/engine.js';
 import {
   bootstrapServers,

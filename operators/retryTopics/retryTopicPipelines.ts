@@ -4,9 +4,12 @@
  */
 import { map, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import * as z from 'zod';
-import { awaitRetryDue } from '../../operators/awaitRetryDue.js';
-import { failAt } from '../../operators/internal/failure.js';
-import { checkConfig, schedulerSchema } from '../../operators/internal/options.js';
+import type { Element, Envelope, RawValue } from '../../src/envelope.js';
+import { definePipeline, type OrderingMode, type Pipeline } from '../../src/runtime/definePipeline.js';
+import { awaitRetryDue } from '../awaitRetryDue.js';
+import { failAt } from '../internal/failure.js';
+import { checkConfig, schedulerSchema } from '../internal/options.js';
+import { publish } from '../publish.js';
 import {
   RETRY_HEADERS,
   type RetryTopicsConfig,
@@ -14,10 +17,7 @@ import {
   retryPlan,
   retryTopicName,
   retryTopicsShape,
-} from '../../operators/internal/retryTopics.js';
-import { publish } from '../../operators/publish.js';
-import type { Element, Envelope, RawValue } from '../envelope.js';
-import { definePipeline, type OrderingMode, type Pipeline } from '../runtime/definePipeline.js';
+} from './topics.js';
 
 /**
  * Options of {@link retryTopicPipelines}: the `delays` and `topicPrefix` given to `retryViaTopics`, plus tuning. The

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { awaitRetryDue } from '../../../operators/awaitRetryDue.js';
-import { RETRY_HEADERS, readRetryState } from '../../../operators/internal/retryTopics.js';
-import type { RecordHeaders } from '../../../src/kafka/ports.js';
-import { captureLogger, runOperator, testContext, testEnvelope } from '../../support/envelopes.js';
+import { awaitRetryDue } from '../../../../operators/awaitRetryDue.js';
+import { RETRY_HEADERS, readRetryState } from '../../../../operators/retryTopics/topics.js';
+import type { RecordHeaders } from '../../../../src/kafka/ports.js';
+import { captureLogger, runOperator, testContext, testEnvelope } from '../../../support/envelopes.js';
 
 /** A record of `orders.retry.1s` partition 1 at offset 77 whose origin headers are `origin` (round 1). */
 function delayRecord(origin: RecordHeaders) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RETRY_HEADERS } from '../../../operators/internal/retryTopics.js';
+import { pauseUntilDue } from '../../../../operators/retryTopics/index.js';
+import { RETRY_HEADERS } from '../../../../operators/retryTopics/topics.js';
 import type {
   BatchControl,
   BatchHandler,
@@ -8,8 +9,7 @@ import type {
   KafkaClientPort,
   PartitionBatch,
   TopicPartition,
-} from '../../../src/kafka/ports.js';
-import { pauseUntilDue } from '../../../src/retryTopics/index.js';
+} from '../../../../src/kafka/ports.js';
 
 /** A consumer port that records pause/resume and lets the test hand batches to the running handler. */
 function fakeClient() {

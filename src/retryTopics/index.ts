@@ -1,8 +1,0 @@
-/** Non-blocking retries through delay topics: the retry pipelines (the operators live in operators/). */
-
-export { type PauseUntilDueOptions, pauseUntilDue } from './pauseUntilDue.js';
-export {
-  type RetryTopicPipelinesConfig,
-  retryTopicPipelines,
-  retryTopicPipelinesConfigSchema,
-} from './retryTopicPipelines.js';
