@@ -1,3 +1,7 @@
+import { createKafkaClient } from '../../src/kafka/createKafkaClient.js';
+import type { KafkaConnectionConfig } from '../../src/kafka/kafkajsClient.js';
+import type { KafkaClientPort } from '../../src/kafka/ports.js';
+
 /**
  * Which Kafka client library the engines of the broker tests use: unset or platformatic, the engine's default
  * (@platformatic/kafka); TRIBUTARY_TEST_CLIENT=kafkajs runs the same test files on the kafkajs adapter (child workers
@@ -10,4 +14,9 @@ export function testKafkaLibrary(): TestKafkaLibrary {
   if (value === undefined || value === '' || value === 'platformatic') return 'platformatic';
   if (value === 'kafkajs') return 'kafkajs';
   throw new Error(`TRIBUTARY_TEST_CLIENT: expected kafkajs or platformatic, got ${JSON.stringify(value)}`);
+}
+
+/** A client port of the broker tests' library (see {@link testKafkaLibrary}). */
+export function testKafkaClient(config: KafkaConnectionConfig): KafkaClientPort {
+  return createKafkaClient({ ...config, library: testKafkaLibrary() });
 }

@@ -45,6 +45,7 @@ import type {
   TopicPartitionOffset,
 } from '../ports.js';
 import { baseOptions, connectOnce, PlatformaticKafkaError, protocolErrorOf } from './connection.js';
+import { roundRobinAssigner } from './roundRobinAssigner.js';
 
 /** One Fetch response (the type is not exported by name). */
 type FetchResponse = Awaited<ReturnType<Consumer['fetch']>>;
@@ -114,6 +115,7 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
     this.#member = new Consumer({
       ...common,
       autocommit: false,
+      partitionAssigner: roundRobinAssigner,
       ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeout: options.sessionTimeoutMs }),
       ...(options.heartbeatIntervalMs === undefined ? {} : { heartbeatInterval: options.heartbeatIntervalMs }),
       ...rebalanceTimeout(options),

@@ -9,6 +9,7 @@ import { startTributary } from '../../../src/cli/startTributary.js';
 import { definePipeline, publish } from '../../../src/index.js';
 import { eventually } from '../../support/engine.js';
 import { bootstrapServers, createTopic, produce, uniqueName } from '../../support/kafka.js';
+import { testKafkaLibrary } from '../../support/testClient.js';
 import { sampleValue, seriesOf } from '../../unit/metrics/promText.js';
 
 interface Probe {
@@ -58,7 +59,7 @@ describe('operations: /readyz on the real broker', () => {
     let poller: Promise<void> | undefined;
     const app = await startTributary({
       pipelines,
-      kafka: { brokers: bootstrapServers(), clientId: 'tributary-test-ready' },
+      kafka: { brokers: bootstrapServers(), clientId: 'tributary-test-ready', library: testKafkaLibrary() },
       logger,
       port: 0,
       host: '127.0.0.1',

@@ -10,6 +10,7 @@ import { sink } from '../../../operators/sink.js';
 import { definePipeline, type RawValue } from '../../../src/index.js';
 import { eventually, testEngine } from '../../support/engine.js';
 import { bootstrapServers, createTopic, produce, testAdmin, uniqueName } from '../../support/kafka.js';
+import { testKafkaLibrary } from '../../support/testClient.js';
 
 describe('dedupe across a rebalance round trip', () => {
   it('never lets a redelivered copy be committed while the first copy (revoked partition) has no outcome', async () => {
@@ -64,7 +65,7 @@ describe('dedupe across a rebalance round trip', () => {
 
     // Kafka's RoundRobin assigner gives a lone partition to the member whose id sorts first (member ids start with
     // the client id): B's client id sorts before A's, so the partition moves to B when B joins.
-    const kafkaAs = (clientId: string) => ({ brokers: bootstrapServers(), clientId });
+    const kafkaAs = (clientId: string) => ({ brokers: bootstrapServers(), clientId, library: testKafkaLibrary() });
     const admin = await testAdmin();
     const committedX = async () => {
       const [offsets] = await admin.fetchOffsets({ groupId, topics: [input] });

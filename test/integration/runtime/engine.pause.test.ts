@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { definePipeline, publish } from '../../../src/index.js';
-import { createKafkajsClient } from '../../../src/kafka/kafkajsClient.js';
 import type { ConsumerPort, KafkaClientPort } from '../../../src/kafka/ports.js';
 import { eventually, testEngine } from '../../support/engine.js';
 import { bootstrapServers, collect, consume, createTopic, produce, uniqueName } from '../../support/kafka.js';
 import { work } from '../../support/operators.js';
+import { testKafkaClient } from '../../support/testClient.js';
 
 describe('per-partition pause (second line of backpressure)', () => {
   it('a slow partition is paused and cannot starve a fast one; nothing is lost or reordered', async () => {
@@ -72,9 +72,9 @@ describe('per-partition pause (second line of backpressure)', () => {
     }
     await produce(input, records);
 
-    // the real kafkajs client, counting what its consumer hands over and how often the engine pauses
+    // the real client (the broker tests' library), counting what its consumer hands over and how often the engine pauses
     const counts = { fetched: 0, pauses: 0 };
-    const real = createKafkajsClient({ brokers: bootstrapServers(), clientId: 'tributary-test-park' });
+    const real = testKafkaClient({ brokers: bootstrapServers(), clientId: 'tributary-test-park' });
     const counting: KafkaClientPort = {
       producer: (options) => real.producer(options),
       admin: () => real.admin(),

@@ -5,7 +5,6 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { definePipeline, errorMessage, publish } from '../../../src/index.js';
 import { noopObserver } from '../../../src/instrumentation.js';
-import { createKafkajsClient } from '../../../src/kafka/kafkajsClient.js';
 import { ProducerBatcher } from '../../../src/runtime/producerBatcher.js';
 import { eventually, testEngine, testLogger } from '../../support/engine.js';
 import {
@@ -17,12 +16,13 @@ import {
   produce,
   uniqueName,
 } from '../../support/kafka.js';
+import { testKafkaClient } from '../../support/testClient.js';
 
 describe('a destination topic that does not exist', () => {
   it('the batcher refuses its records and keeps acknowledging the other topics meanwhile', async () => {
     const out = await createTopic('f5-out', 2);
     const missing = uniqueName('f5-missing');
-    const port = createKafkajsClient({ brokers: bootstrapServers(), clientId: 'tributary-test-f5' }).producer();
+    const port = testKafkaClient({ brokers: bootstrapServers(), clientId: 'tributary-test-f5' }).producer();
     await port.connect();
     const batcher = new ProducerBatcher(port, { observer: noopObserver, logger: testLogger });
     onTestFinished(async () => {

@@ -1,18 +1,18 @@
 /**
  * F1: a produce request refused for one partition but written for the others. The shared producer must come out of it
  * with a fresh producer id, so that no record is acknowledged without being written and no written record is refused
- * as "out of order". Runs the engine's ProducerBatcher over the real kafkajs port.
+ * as "out of order". Runs the engine's ProducerBatcher over the real client port (the broker tests' library).
  */
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { errorMessage } from '../../../src/errors.js';
 import { noopObserver } from '../../../src/instrumentation.js';
-import { createKafkajsClient } from '../../../src/kafka/kafkajsClient.js';
 import { ProducerBatcher } from '../../../src/runtime/producerBatcher.js';
 import { testLogger } from '../../support/engine.js';
 import { bootstrapServers, consume, createTopic, testAdmin } from '../../support/kafka.js';
+import { testKafkaClient } from '../../support/testClient.js';
 
 async function realBatcher(): Promise<ProducerBatcher> {
-  const port = createKafkajsClient({ brokers: bootstrapServers(), clientId: 'tributary-test-f1' }).producer();
+  const port = testKafkaClient({ brokers: bootstrapServers(), clientId: 'tributary-test-f1' }).producer();
   await port.connect();
   const batcher = new ProducerBatcher(port, { observer: noopObserver, logger: testLogger });
   onTestFinished(async () => {

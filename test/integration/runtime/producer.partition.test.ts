@@ -5,7 +5,6 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { definePipeline, errorMessage, publish } from '../../../src/index.js';
 import { noopObserver } from '../../../src/instrumentation.js';
-import { createKafkajsClient } from '../../../src/kafka/kafkajsClient.js';
 import { ProducerBatcher } from '../../../src/runtime/producerBatcher.js';
 import { testEngine, testLogger } from '../../support/engine.js';
 import {
@@ -16,11 +15,12 @@ import {
   produce,
   uniqueName,
 } from '../../support/kafka.js';
+import { testKafkaClient } from '../../support/testClient.js';
 
 describe('a partition the topic does not have', () => {
   it('the batcher refuses the record; the others of its request are acked and written', async () => {
     const topic = await createTopic('f2-out', 2);
-    const port = createKafkajsClient({ brokers: bootstrapServers(), clientId: 'tributary-test-f2' }).producer();
+    const port = testKafkaClient({ brokers: bootstrapServers(), clientId: 'tributary-test-f2' }).producer();
     await port.connect();
     const batcher = new ProducerBatcher(port, { observer: noopObserver, logger: testLogger });
     onTestFinished(async () => {
