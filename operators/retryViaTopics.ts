@@ -48,7 +48,7 @@ export interface RetryViaTopicsConfig extends RetryTopicsConfig {
   /** Per-attempt time limit in milliseconds (TRIBUTARY_ERR_TIMEOUT, retriable). Default: none. */
   timeoutMs?: number;
   /** Whether an error may be retried (in process and through the delay topics). Default `isRetriable`. */
-  retryable?: (error: unknown) => boolean;
+  retriable?: (error: unknown) => boolean;
   /** Scheduler for in-process waits, timeouts and the due time (`now() + delay`). Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
   /** Random source in [0, 1) for the in-process jitter. Default `Math.random`. */
@@ -83,7 +83,7 @@ export const retryViaTopicsConfigSchema = z
       .positive()
       .optional()
       .describe('Per-attempt time limit in milliseconds (TRIBUTARY_ERR_TIMEOUT, retriable). Default: none.'),
-    retryable: functionSchema<(error: unknown) => boolean>(
+    retriable: functionSchema<(error: unknown) => boolean>(
       'Whether an error may be retried, in process and through the delay topics. Default: isRetriable.',
     ).optional(),
     scheduler: schedulerSchema.optional(),
@@ -95,13 +95,13 @@ const MAX_REASON_BYTES = 1024;
 
 /**
  * Runs an asynchronous step per record; a record that keeps failing is sent to a delay topic instead of holding its
- * partition, and retried there when due (Spring Kafka's non-blocking retryable topics).
+ * partition, and retried there when due (Spring Kafka's non-blocking retries, `@RetryableTopic`).
  *
  * <span class="informal">`retryWithBackoff` for the first tries, then `<topic>.retry.<delay>` topics, then the
  * dead-letter topic.</span>
  *
  * Each ok element runs `fn` with {@link retryWithBackoff} (`inProcessAttempts` tries, default 1, with its backoff
- * options), one at a time per ordering lane. When it still fails with a retryable error, the ORIGINAL record (its raw
+ * options), one at a time per ordering lane. When it still fails with a retriable error, the ORIGINAL record (its raw
  * value bytes, key and headers) is published to the delay topic of the next round, `<topicPrefix or original
  * topic>.retry.<delay>`, with the headers `tributary-retry-attempt` (the round, 1-based), `tributary-retry-due`
  * (epoch ms: now + delay), `tributary-retry-delay`, `tributary-retry-reason`, `tributary-attempts` (tries so far),
@@ -111,7 +111,7 @@ const MAX_REASON_BYTES = 1024;
  * the record finishes as `published` and is not emitted — the source partition moves on at once. The pipelines made
  * by `retryTopicPipelines(...)` consume the delay topics and run the chain again when a record is due; there this
  * stage reads the round from the headers. After the last delay the record fails (the last error's code, `attempts` =
- * every try of every round) and flows on to the dead-letter stage. A non-retryable error fails at once. A delay-topic
+ * every try of every round) and flows on to the dead-letter stage. A non-retriable error fails at once. A delay-topic
  * publish the broker refuses for good fails the record (TRIBUTARY_ERR_PUBLISH).
  *
  * Trade-offs (as with Spring): a retried record loses its order relative to later records of its key, and the retry
@@ -119,7 +119,7 @@ const MAX_REASON_BYTES = 1024;
  * (parse, validate, map: fine; a `sink` or `publish` before it would run again).
  *
  * ```text
- * --a--b--c--|       fn fails on b (retryable), inProcessAttempts: 1, delays: ['1s', '30s']
+ * --a--b--c--|       fn fails on b (retriable), inProcessAttempts: 1, delays: ['1s', '30s']
  *   retryViaTopics(fn, { delays: ['1s', '30s'] })
  * --A-----C--|       b → orders.retry.1s (tributary-retry-attempt: 1, due now + 1000), finished 'published'
  * ```
@@ -136,7 +136,7 @@ const MAX_REASON_BYTES = 1024;
  * @see retryWithBackoff for blocking (in-process) retries
  * @see awaitRetryDue
  * @param fn the work for one value; receives the value, its element, and `{ attempt, signal }`
- * @param config the delays, the delay topics' prefix, in-process attempts and backoff, `retryable`, scheduler
+ * @param config the delays, the delay topics' prefix, in-process attempts and backoff, `retriable`, scheduler
  * @returns an operator whose ok elements hold `fn`'s result
  */
 export function retryViaTopics<T, R>(
@@ -149,7 +149,7 @@ export function retryViaTopics<T, R>(
     topicPrefix,
     name = 'retryViaTopics',
     inProcessAttempts = 1,
-    retryable = isRetriable,
+    retriable = isRetriable,
     scheduler = asyncScheduler,
     initialDelayMs,
     maxDelayMs,
@@ -163,7 +163,7 @@ export function retryViaTopics<T, R>(
   const inner = retryWithBackoff(fn, {
     name,
     attempts: inProcessAttempts,
-    retryable,
+    retriable,
     scheduler,
     ...(initialDelayMs === undefined ? {} : { initialDelayMs }),
     ...(maxDelayMs === undefined ? {} : { maxDelayMs }),
@@ -175,11 +175,11 @@ export function retryViaTopics<T, R>(
 
   const mayRetry = (error: unknown, element: Envelope<T>): boolean => {
     try {
-      return retryable(error);
+      return retriable(error);
     } catch (predicateError) {
       element.context.logger.error(
         { stage: name, correlationId: element.origin.correlationId, err: predicateError },
-        'retryViaTopics: retryable() threw; not retrying',
+        'retryViaTopics: retriable() threw; not retrying',
       );
       return false;
     }

@@ -54,7 +54,7 @@ export interface RetryWithBackoffConfig<T = unknown> {
    */
   timeoutMs?: number;
   /** Whether an error may be retried. Default `isRetriable` (TributaryError.retriable; parse and validation errors are not). */
-  retryable?: (error: unknown) => boolean;
+  retriable?: (error: unknown) => boolean;
   /** Called each time a retry is scheduled, with the error, the attempt that failed (1-based) and the wait. Default: none. */
   onRetry?: (error: unknown, attempt: number, element: Envelope<T>, delayMs: number) => void;
   /** Scheduler for the backoff waits and timeouts. Default `asyncScheduler`. */
@@ -106,7 +106,7 @@ export const retryWithBackoffConfigSchema = z
       .describe(
         'Per-attempt time limit in milliseconds; exceeding it fails the attempt with TRIBUTARY_ERR_TIMEOUT. Default 30000; 0 or Infinity: none.',
       ),
-    retryable: functionSchema<(error: unknown) => boolean>(
+    retriable: functionSchema<(error: unknown) => boolean>(
       'Whether an error may be retried. Default: isRetriable (parse and validation errors are not).',
     ).optional(),
     onRetry: functionSchema<(error: unknown, attempt: number, element: Envelope<unknown>, delayMs: number) => void>(
@@ -126,10 +126,10 @@ export const retryWithBackoffConfigSchema = z
  * Elements of one lane (partition, key, or record, per the pipeline's ordering) are processed one at a time in
  * arrival order; different lanes run concurrently. An attempt that throws, rejects or exceeds `timeoutMs` (default
  * 30 s) is retried
- * while attempts remain and `retryable(error)` holds, after a wait of `random(0, cap(n))` with full jitter or
+ * while attempts remain and `retriable(error)` holds, after a wait of `random(0, cap(n))` with full jitter or
  * `cap(n)` without, where cap(n) = min(maxDelayMs, initialDelayMs × multiplier^(n−1)). The wait is a scheduler timer,
  * never a busy loop, so the consumer keeps heartbeating. The output element holds the function's result and
- * `attempts` = the tries made. When attempts run out or the error is not retryable, the element fails with the
+ * `attempts` = the tries made. When attempts run out or the error is not retriable, the element fails with the
  * thrown TributaryError's code (TRIBUTARY_ERR_PROCESSING for any other error) and a message that says
  * `after N attempts`. Failed input elements pass through untouched, in lane order.
  *
@@ -166,7 +166,7 @@ export function retryWithBackoff<T, R>(
     multiplier = 2,
     jitter = 'full',
     timeoutMs = DEFAULT_ATTEMPT_TIMEOUT_MS,
-    retryable = isRetriable,
+    retriable = isRetriable,
     onRetry,
     scheduler = asyncScheduler,
     random = Math.random,
@@ -206,11 +206,11 @@ export function retryWithBackoff<T, R>(
   const mayRetry = (error: unknown, attempt: number, element: Envelope<T>): boolean => {
     if (attempt >= attempts) return false;
     try {
-      return retryable(error);
+      return retriable(error);
     } catch (predicateError) {
       element.context.logger.error(
         { stage: name, correlationId: element.origin.correlationId, err: predicateError },
-        'retryWithBackoff: retryable() threw; not retrying',
+        'retryWithBackoff: retriable() threw; not retrying',
       );
       return false;
     }
@@ -218,7 +218,7 @@ export function retryWithBackoff<T, R>(
 
   const giveUp = (element: Envelope<T>, error: unknown, attempt: number, exhausted: boolean): Element<R> => {
     const tries = `after ${attempt} attempt${attempt === 1 ? '' : 's'}`;
-    const why = exhausted ? '' : ' (not retryable)';
+    const why = exhausted ? '' : ' (not retriable)';
     const message = `failed ${tries}${why}: ${errorMessage(error)}`;
     const original = error instanceof TributaryError ? error : undefined;
     const reason = recordError(element, original?.code ?? 'TRIBUTARY_ERR_PROCESSING', message, {

@@ -50,7 +50,7 @@ export const sinkConfigSchema = retryWithBackoffConfigSchema.describe(
  * @see retryWithBackoff
  * @see sinkBatch for one write per batch of records
  * @param fn the side effect; receives the value, its element and `{ attempt, signal }`
- * @param config retry options (`attempts`, backoff, `timeoutMs`, `retryable`, `onRetry`, `scheduler`, ...)
+ * @param config retry options (`attempts`, backoff, `timeoutMs`, `retriable`, `onRetry`, `scheduler`, ...)
  * @returns an operator that emits each element after its effect succeeded (or as a failed element)
  */
 export function sink<T>(fn: SinkFunction<T>, config: SinkConfig<T> = {}): OperatorFunction<Element<T>, Element<T>> {

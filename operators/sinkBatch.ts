@@ -94,7 +94,7 @@ const batchTicket: RecordTicket = {
  * ```
  * @see sink for one write per record
  * @param fn the write; receives the batch's values, its elements and `{ attempt, signal }`
- * @param config `maxRecords`, `maxWaitMs` and retry options (`attempts`, backoff, `timeoutMs`, `retryable`, ...)
+ * @param config `maxRecords`, `maxWaitMs` and retry options (`attempts`, backoff, `timeoutMs`, `retriable`, ...)
  * @returns an operator that emits each record after its batch was written (or as a failed element)
  */
 export function sinkBatch<T>(

@@ -38,7 +38,7 @@ import {
 import {
   createVideoPool,
   databaseUrl,
-  isRetryableDbError,
+  isRetriableDbError,
   postgresVideoStore,
   type SqlPool,
   type VideoStore,
@@ -244,7 +244,7 @@ export function createVideoResultsPipeline(options: VideoResultsOptions = {}): P
           initialDelayMs,
           maxDelayMs,
           jitter,
-          retryable: isRetryableDbError,
+          retriable: isRetriableDbError,
           scheduler,
           ...(random ? { random } : {}),
         },

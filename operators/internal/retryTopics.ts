@@ -1,5 +1,5 @@
 /**
- * Non-blocking retries through delay topics (Spring Kafka's retryable topics): the names, headers and delay syntax
+ * Non-blocking retries through delay topics (Spring Kafka's `@RetryableTopic`): the names, headers and delay syntax
  * shared by `retryViaTopics` (which forwards a failing record to `<topic>.retry.<delay>`), `awaitRetryDue` (which
  * holds a retry record until it is due) and `retryTopicPipelines` (which consumes the delay topics).
  */

@@ -172,7 +172,7 @@ const NETWORK_CODES = new Set([
  * (`23…`) and other SQL errors (`42…`) fail the same way every time: the record goes to the dead-letter topic.
  * Errors without an SQLSTATE (a connection that ended, a timeout of ours) are retried.
  */
-export function isRetryableDbError(error: unknown): boolean {
+export function isRetriableDbError(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return true;
   const { code, retriable } = error as { code?: unknown; retriable?: unknown };
   if (typeof retriable === 'boolean') return retriable;

@@ -6,8 +6,8 @@
  *
  * - a title containing `#flaky`: the first attempt of every stage fails with a transient error (then succeeds);
  * - `#outage-transcript`, `#outage-embedding`, `#outage-similarity`: that stage's service is down (every attempt
- *   fails with a transient error: `video.analysis.failed`, retryable = true);
- * - a URL whose host starts with `private.`: the video cannot be fetched (permanent: retryable = false).
+ *   fails with a transient error: `video.analysis.failed`, retriable = true);
+ * - a URL whose host starts with `private.`: the video cannot be fetched (permanent: retriable = false).
  */
 import { createHash } from 'node:crypto';
 import type {

@@ -122,7 +122,7 @@ describe('video analysis pipelines on the broker', () => {
     }
 
     const failures = failed.records.map((r) => AnalysisFailed.parse(JSON.parse(r.value ?? '')));
-    expect(failures.map((f) => [f.videoId, f.stage, f.retryable]).sort()).toEqual([
+    expect(failures.map((f) => [f.videoId, f.stage, f.retriable]).sort()).toEqual([
       ['down-0', 'similarity', true],
       ['long-0', 'intake', false],
       ['long-1', 'intake', false],

@@ -264,7 +264,7 @@ describe('retryViaTopics', () => {
       expect(a.ticket.finished).toBe(false); // the dead-letter stage finishes it
     });
 
-    it('does not send non-retryable errors to a delay topic', () => {
+    it('does not send non-retriable errors to a delay topic', () => {
       const a = testEnvelope(1, { offset: 3 });
       const b = testEnvelope(2, { offset: 4 });
       testScheduler().run(({ cold, expectObservable }) => {
@@ -272,7 +272,7 @@ describe('retryViaTopics', () => {
         const refused = flaky({ 2: 9 });
         const op = retryViaTopics((v: number) => (v === 1 ? validation.fn(v) : refused.fn(v)), {
           ...config,
-          retryable: (error) => !(error instanceof TributaryError) && (error as Error).message !== 'upstream 503',
+          retriable: (error) => !(error instanceof TributaryError) && (error as Error).message !== 'upstream 503',
         });
         expectObservable(cold<Element<number>>('ab|', { a, b }).pipe(op, map(summarize))).toBe('ab|', {
           a: 'failed 3 retryViaTopics TRIBUTARY_ERR_VALIDATION x1',
