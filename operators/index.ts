@@ -1,5 +1,9 @@
 export { type AwaitRetryDueConfig, awaitRetryDue, awaitRetryDueConfigSchema } from './awaitRetryDue.js';
-export { type BranchToDlqConfig, branchToDlq, branchToDlqConfigSchema } from './branchToDlq.js';
+export {
+  type BranchToDeadLetterConfig,
+  branchToDeadLetter,
+  branchToDeadLetterConfigSchema,
+} from './branchToDeadLetter.js';
 export { type DedupeConfig, type DedupeStore, dedupe, dedupeConfigSchema } from './dedupe.js';
 export { type FilterValueConfig, filterValue, filterValueConfigSchema } from './filterValue.js';
 export {

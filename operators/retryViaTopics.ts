@@ -129,7 +129,7 @@ const MAX_REASON_BYTES = 1024;
  * const retries = { delays: ['1s', '30s', '5m'], inProcessAttempts: 2 } satisfies RetryViaTopicsConfig;
  * const main = definePipeline({
  *   name: 'scraper', source: { topics: ['scraping-tasks'], groupId: 'scraper' }, deadLetter: { topic: 'dead-letter' },
- *   build: (records) => records.pipe(parseJson(), validate(Task), retryViaTopics(scrape, retries), branchToDlq(), publish('scraped-data')),
+ *   build: (records) => records.pipe(parseJson(), validate(Task), retryViaTopics(scrape, retries), branchToDeadLetter(), publish('scraped-data')),
  * });
  * createEngine({ pipelines: [main, ...retryTopicPipelines(main, retries)], kafka });
  * ```

@@ -103,11 +103,11 @@ interface Routed<T> {
  *     liked: pipe(mapValue((e) => ({ feedId: e.feedId })), publish('feed.likes')),
  *     viewed: pipe(filterValue(() => false)),
  *   }, { name: 'feed.route' }),
- *   branchToDlq(),
+ *   branchToDeadLetter(),
  * );
  * ```
  * @see publish
- * @see branchToDlq for what `'deadLetter'` elements become downstream
+ * @see branchToDeadLetter for what `'deadLetter'` elements become downstream
  * @param selector the route name of an ok element (`undefined`: no route)
  * @param routes route name → topic, or operator chain
  * @param config stage name and the default route

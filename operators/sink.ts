@@ -44,7 +44,7 @@ export const sinkConfigSchema = retryWithBackoffConfigSchema.describe(
  * records.pipe(
  *   validate(CompressFinished),
  *   sink((done) => db.query('UPDATE videos SET url = $2 WHERE id = $1', [done.videoId, done.url]), { name: 'videos.update' }),
- *   branchToDlq(),
+ *   branchToDeadLetter(),
  * );
  * ```
  * @see retryWithBackoff

@@ -21,7 +21,12 @@ export { createKafkajsClient, type KafkaConnectionConfig } from './kafka/kafkajs
 export type * from './kafka/ports.js';
 export { laneOfElement, mergeMapByLane } from './lanes.js';
 export * from './retryTopics/index.js';
-export { buildDeadLetterRecord, DLT_HEADERS, readIntegerHeader, readTextHeader } from './runtime/deadLetterRecord.js';
+export {
+  buildDeadLetterRecord,
+  DEAD_LETTER_HEADERS,
+  readIntegerHeader,
+  readTextHeader,
+} from './runtime/deadLetterRecord.js';
 export {
   definePipeline,
   type OrderingMode,

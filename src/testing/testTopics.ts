@@ -6,7 +6,7 @@
 import * as z from 'zod';
 import { serializeValue } from '../../operators/publish.js';
 import type { HeaderValue, RecordHeaders } from '../kafka/ports.js';
-import { DLT_HEADERS, readIntegerHeader, readTextHeader } from '../runtime/deadLetterRecord.js';
+import { DEAD_LETTER_HEADERS, readIntegerHeader, readTextHeader } from '../runtime/deadLetterRecord.js';
 import type { PartitionChooser } from './partitioner.js';
 
 /** Header values as a test writes them: text or bytes, one or several per name. */
@@ -361,24 +361,24 @@ export function deadLetterInfo(headers: RecordHeaders): DeadLetterInfo {
     return v === undefined ? undefined : Number(v);
   };
   const text = (name: string) => readTextHeader(headers[name]);
-  const timestamp = readIntegerHeader(headers[DLT_HEADERS.originalTimestamp]);
-  const attempts = text(DLT_HEADERS.attempts);
+  const timestamp = readIntegerHeader(headers[DEAD_LETTER_HEADERS.originalTimestamp]);
+  const attempts = text(DEAD_LETTER_HEADERS.attempts);
   return {
-    originalTopic: text(DLT_HEADERS.originalTopic),
-    originalPartition: int(DLT_HEADERS.originalPartition),
-    originalOffset: readIntegerHeader(headers[DLT_HEADERS.originalOffset]),
-    originalConsumerGroup: text(DLT_HEADERS.originalConsumerGroup),
+    originalTopic: text(DEAD_LETTER_HEADERS.originalTopic),
+    originalPartition: int(DEAD_LETTER_HEADERS.originalPartition),
+    originalOffset: readIntegerHeader(headers[DEAD_LETTER_HEADERS.originalOffset]),
+    originalConsumerGroup: text(DEAD_LETTER_HEADERS.originalConsumerGroup),
     originalTimestamp: timestamp === undefined ? undefined : timestamp.toString(),
-    exceptionFqcn: text(DLT_HEADERS.exceptionFqcn),
-    exceptionCauseFqcn: text(DLT_HEADERS.exceptionCauseFqcn),
-    exceptionMessage: text(DLT_HEADERS.exceptionMessage),
-    pipeline: text(DLT_HEADERS.pipeline),
-    stage: text(DLT_HEADERS.stage),
+    exceptionFqcn: text(DEAD_LETTER_HEADERS.exceptionFqcn),
+    exceptionCauseFqcn: text(DEAD_LETTER_HEADERS.exceptionCauseFqcn),
+    exceptionMessage: text(DEAD_LETTER_HEADERS.exceptionMessage),
+    pipeline: text(DEAD_LETTER_HEADERS.pipeline),
+    stage: text(DEAD_LETTER_HEADERS.stage),
     attempts: attempts === undefined ? undefined : Number(attempts),
-    errorCode: text(DLT_HEADERS.errorCode),
-    valueOmitted: text(DLT_HEADERS.valueOmitted),
-    headersOmitted: text(DLT_HEADERS.headersOmitted),
-    keyOmitted: text(DLT_HEADERS.keyOmitted),
+    errorCode: text(DEAD_LETTER_HEADERS.errorCode),
+    valueOmitted: text(DEAD_LETTER_HEADERS.valueOmitted),
+    headersOmitted: text(DEAD_LETTER_HEADERS.headersOmitted),
+    keyOmitted: text(DEAD_LETTER_HEADERS.keyOmitted),
   };
 }
 

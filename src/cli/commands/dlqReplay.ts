@@ -16,7 +16,7 @@ import type {
   RecordHeaders,
   TopicPartitionOffset,
 } from '../../kafka/ports.js';
-import { DLT_HEADERS, readIntegerHeader, readTextHeader } from '../../runtime/deadLetterRecord.js';
+import { DEAD_LETTER_HEADERS, readIntegerHeader, readTextHeader } from '../../runtime/deadLetterRecord.js';
 import { integerOption, parse, wantsHelp } from '../args.js';
 import { commandBody, configOrReport, Reported } from '../common.js';
 import { type CliIo, EXIT_FAILURE, EXIT_OK, UsageError, writeLines } from '../io.js';
@@ -141,9 +141,9 @@ export function replayDestination(
   from: string,
   to: string | undefined,
 ): { topic: string } | { skip: SkipReason } {
-  if (record.headers[DLT_HEADERS.valueOmitted] !== undefined) return { skip: 'value omitted' };
+  if (record.headers[DEAD_LETTER_HEADERS.valueOmitted] !== undefined) return { skip: 'value omitted' };
   if (to !== undefined) return { topic: to };
-  const original = readTextHeader(record.headers[DLT_HEADERS.originalTopic])?.trim();
+  const original = readTextHeader(record.headers[DEAD_LETTER_HEADERS.originalTopic])?.trim();
   if (original === undefined || original === '' || !isTopicName(original)) return { skip: 'no original topic' };
   if (original === from) return { skip: 'original topic is the dead-letter topic' };
   return { topic: original };
@@ -156,11 +156,11 @@ export interface ReplayOptions extends Omit<DlqReplayArgs, 'group'> {
 }
 
 function describeRecord(from: string, partition: number, record: ConsumedRecord): string {
-  const code = readTextHeader(record.headers[DLT_HEADERS.errorCode]);
-  const message = readTextHeader(record.headers[DLT_HEADERS.exceptionMessage]);
-  const origin = readTextHeader(record.headers[DLT_HEADERS.originalTopic]);
-  const originPartition = readIntegerHeader(record.headers[DLT_HEADERS.originalPartition]);
-  const originOffset = readIntegerHeader(record.headers[DLT_HEADERS.originalOffset]);
+  const code = readTextHeader(record.headers[DEAD_LETTER_HEADERS.errorCode]);
+  const message = readTextHeader(record.headers[DEAD_LETTER_HEADERS.exceptionMessage]);
+  const origin = readTextHeader(record.headers[DEAD_LETTER_HEADERS.originalTopic]);
+  const originPartition = readIntegerHeader(record.headers[DEAD_LETTER_HEADERS.originalPartition]);
+  const originOffset = readIntegerHeader(record.headers[DEAD_LETTER_HEADERS.originalOffset]);
   const where = origin === undefined ? '' : ` from ${origin}/${originPartition ?? '?'}@${originOffset ?? '?'}`;
   const key = record.key === null ? 'null' : JSON.stringify(record.key.toString('utf8').slice(0, 60));
   const why = code === undefined ? '' : `; ${code}${message === undefined ? '' : `: ${message.slice(0, 120)}`}`;

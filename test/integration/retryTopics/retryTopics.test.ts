@@ -5,7 +5,7 @@
 import { tap } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
-  DLT_HEADERS,
+  DEAD_LETTER_HEADERS,
   definePipeline,
   noopObserver,
   parseJson,
@@ -120,12 +120,12 @@ async function runScenario(mode: 'rerun' | 'redeliver') {
   expect(letter?.value).toBe(JSON.stringify({ id: 'doomed' }));
   expect(letter?.key).toBe('same-key');
   expect(letter?.headers['correlation-id']).toBe('c-doomed');
-  expect(letter?.headers[DLT_HEADERS.attempts]).toBe('3');
-  expect(letter?.headers[DLT_HEADERS.stage]).toBe('retryViaTopics');
-  expect(letter?.headers[DLT_HEADERS.exceptionMessage]).toBe(
+  expect(letter?.headers[DEAD_LETTER_HEADERS.attempts]).toBe('3');
+  expect(letter?.headers[DEAD_LETTER_HEADERS.stage]).toBe('retryViaTopics');
+  expect(letter?.headers[DEAD_LETTER_HEADERS.exceptionMessage]).toBe(
     'failed after 3 attempts (2 retry topics): doomed failed (call 3)',
   );
-  expect(letter?.headers[DLT_HEADERS.originalTopic]).toBe(input);
+  expect(letter?.headers[DEAD_LETTER_HEADERS.originalTopic]).toBe(input);
   expect(letter?.headers[RETRY_HEADERS.attempt]).toBe('2');
 
   // the delay topics held exactly flaky and doomed, once each, with the retry headers
@@ -139,7 +139,7 @@ async function runScenario(mode: 'rerun' | 'redeliver') {
   }
   // …and the original coordinates point at the poison record in the main topic
   if (mode === 'rerun') {
-    const offset = readIntegerHeader(letter?.rawHeaders[DLT_HEADERS.originalOffset]);
+    const offset = readIntegerHeader(letter?.rawHeaders[DEAD_LETTER_HEADERS.originalOffset]);
     expect(offset).toBe(5n);
   }
 

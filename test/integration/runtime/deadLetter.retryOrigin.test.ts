@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  DLT_HEADERS,
+  DEAD_LETTER_HEADERS,
   definePipeline,
   parseJson,
   RETRY_HEADERS,
@@ -101,19 +101,19 @@ describe('dead letters of delay-topic records with out-of-range origin headers',
         ['offset', 1n],
       ] as const) {
         const letter = byId.get(id);
-        expect(letter?.headers[DLT_HEADERS.exceptionMessage]).toBe(
+        expect(letter?.headers[DEAD_LETTER_HEADERS.exceptionMessage]).toBe(
           `failed after 2 attempts (1 retry topic): ${id} still failing`,
         );
-        expect(letter?.headers[DLT_HEADERS.errorCode]).toBe('TRIBUTARY_ERR_PROCESSING');
+        expect(letter?.headers[DEAD_LETTER_HEADERS.errorCode]).toBe('TRIBUTARY_ERR_PROCESSING');
         // the bad coordinates are replaced by the delay-topic copy's: one real record, holding the same value
-        expect(letter?.headers[DLT_HEADERS.originalTopic]).toBe(delayTopic);
-        expect(readIntegerHeader(letter?.rawHeaders[DLT_HEADERS.originalPartition])).toBe(0n);
-        expect(readIntegerHeader(letter?.rawHeaders[DLT_HEADERS.originalOffset])).toBe(offset);
+        expect(letter?.headers[DEAD_LETTER_HEADERS.originalTopic]).toBe(delayTopic);
+        expect(readIntegerHeader(letter?.rawHeaders[DEAD_LETTER_HEADERS.originalPartition])).toBe(0n);
+        expect(readIntegerHeader(letter?.rawHeaders[DEAD_LETTER_HEADERS.originalOffset])).toBe(offset);
         expect(letter?.headers['correlation-id']).toBe(`c-${id}`);
       }
       const valid = byId.get('valid');
-      expect(valid?.headers[DLT_HEADERS.originalTopic]).toBe(input);
-      expect(readIntegerHeader(valid?.rawHeaders[DLT_HEADERS.originalOffset])).toBe(7n);
+      expect(valid?.headers[DEAD_LETTER_HEADERS.originalTopic]).toBe(input);
+      expect(readIntegerHeader(valid?.rawHeaders[DEAD_LETTER_HEADERS.originalOffset])).toBe(7n);
       expect(unhandled).toEqual([]);
     } finally {
       process.off('unhandledRejection', onUnhandled);

@@ -5,21 +5,21 @@ import { describeStage } from '../src/runtime/stageInfo.js';
 import { checkConfig, stageNameSchema } from './internal/options.js';
 import { topicNameSchema } from './internal/topics.js';
 
-/** Options of {@link branchToDlq}. */
-export interface BranchToDlqConfig {
+/** Options of {@link branchToDeadLetter}. */
+export interface BranchToDeadLetterConfig {
   /** The dead-letter topic. Default: the pipeline's `deadLetter.topic`. */
   topic?: string;
-  /** Stage name (`[A-Za-z0-9._-]`): the log binding of this stage. Default `'branchToDlq'`. */
+  /** Stage name (`[A-Za-z0-9._-]`): the log binding of this stage. Default `'branchToDeadLetter'`. */
   name?: string;
 }
 
-/** The runtime check and reference documentation of {@link BranchToDlqConfig}. */
-export const branchToDlqConfigSchema = z
+/** The runtime check and reference documentation of {@link BranchToDeadLetterConfig}. */
+export const branchToDeadLetterConfigSchema = z
   .strictObject({
     topic: topicNameSchema.optional().describe("The dead-letter topic. Default: the pipeline's deadLetter.topic."),
     name: stageNameSchema.optional(),
   })
-  .describe('Options of branchToDlq(): dead-letter failed elements, let typed ok elements continue.');
+  .describe('Options of branchToDeadLetter(): dead-letter failed elements, let typed ok elements continue.');
 
 /**
  * Publishes failed elements to a dead-letter topic and lets the ok elements continue, typed without failures.
@@ -35,7 +35,7 @@ export const branchToDlqConfigSchema = z
  *
  * ```text
  * --a--X--b--Y--|      X, Y failed elements
- *   branchToDlq()
+ *   branchToDeadLetter()
  * --a-----b-----|      X and Y go to the dead-letter topic (finished 'dead_lettered' once acknowledged)
  * ```
  *
@@ -44,21 +44,21 @@ export const branchToDlqConfigSchema = z
  * records.pipe(
  *   parseJson(),
  *   validate(TranscriptRequested),
- *   branchToDlq(),                       // Observable<Envelope<TranscriptRequested>>: no failures past here
+ *   branchToDeadLetter(),                       // Observable<Envelope<TranscriptRequested>>: no failures past here
  *   publish('video.embedding.requested'),
  * );
- * records.pipe(parseJson(), branchToDlq('video.dlq.parse'));
+ * records.pipe(parseJson(), branchToDeadLetter('video.dlq.parse'));
  * ```
  * @see publish
  * @param topicOrConfig the dead-letter topic, or `{ topic, name }`; default: the pipeline's dead-letter topic
  * @returns an operator that emits only the ok elements
  */
-export function branchToDlq<T>(
-  topicOrConfig: string | BranchToDlqConfig = {},
+export function branchToDeadLetter<T>(
+  topicOrConfig: string | BranchToDeadLetterConfig = {},
 ): OperatorFunction<Element<T>, Envelope<T>> {
-  const config: BranchToDlqConfig = typeof topicOrConfig === 'string' ? { topic: topicOrConfig } : topicOrConfig;
-  checkConfig('branchToDlq', branchToDlqConfigSchema, config);
-  const { topic, name = 'branchToDlq' } = config;
+  const config: BranchToDeadLetterConfig = typeof topicOrConfig === 'string' ? { topic: topicOrConfig } : topicOrConfig;
+  checkConfig('branchToDeadLetter', branchToDeadLetterConfigSchema, config);
+  const { topic, name = 'branchToDeadLetter' } = config;
 
   const deadLetter = (element: FailedEnvelope): void => {
     let pending: Promise<void>;
@@ -71,7 +71,7 @@ export function branchToDlq<T>(
       const { topic: from, partition, offset, correlationId } = element.origin;
       element.context.logger.error(
         { stage: name, topic: from, partition, offset: String(offset), correlationId, err: error },
-        'branchToDlq: dead-letter publish failed; the record stays unfinished (not committed)',
+        'branchToDeadLetter: dead-letter publish failed; the record stays unfinished (not committed)',
       );
     });
   };
@@ -82,6 +82,6 @@ export function branchToDlq<T>(
       deadLetter(element);
       return false;
     }),
-    { name, kind: 'branchToDlq', outputTopics: topic === undefined ? [] : [topic] },
+    { name, kind: 'branchToDeadLetter', outputTopics: topic === undefined ? [] : [topic] },
   );
 }
