@@ -1,4 +1,4 @@
-export type { EngineMetrics, EngineMetricsConfig } from './createEngineMetrics.js';
+export type { EngineMetrics, EngineMetricsOptions } from './createEngineMetrics.js';
 export { createEngineMetrics, createRegistry, PROCESSING_BUCKETS, REQUEST_BUCKETS } from './createEngineMetrics.js';
 export type { LagFailure, LagOffsetsSource, LagReading, LagSample, LagTracker } from './lagTracker.js';
 export { createLagTracker } from './lagTracker.js';

@@ -11,11 +11,11 @@ import * as z from 'zod';
 import type { Element, RecordOrigin } from '../src/envelope.js';
 import { mergeMapByLane } from '../src/lanes.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
-import { checkConfig, schedulerSchema, stageNameSchema } from './internal/options.js';
+import { checkOptions, schedulerSchema, stageNameSchema } from './internal/options.js';
 import { originCoordinates, RETRY_HEADERS, readDecimalHeader, readRetryState } from './internal/retryTopics.js';
 
 /** Options of {@link awaitRetryDue}. */
-export interface AwaitRetryDueConfig {
+export interface AwaitRetryDueOptions {
   /** Stage name (`[A-Za-z0-9._-]`): the log binding of this stage. Default `'awaitRetryDue'`. */
   name?: string;
   /**
@@ -33,8 +33,8 @@ export interface AwaitRetryDueConfig {
   scheduler?: SchedulerLike;
 }
 
-/** The runtime check and reference documentation of {@link AwaitRetryDueConfig}. */
-export const awaitRetryDueConfigSchema = z
+/** The runtime check and reference documentation of {@link AwaitRetryDueOptions}. */
+export const awaitRetryDueOptionsSchema = z
   .strictObject({
     name: stageNameSchema.optional(),
     maxWaitMs: z
@@ -85,19 +85,19 @@ const partitionLane = (element: Element<unknown>): string => `${element.origin.t
  *   build: (records) => records.pipe(awaitRetryDue({ maxWaitMs: 60_000 }), parseJson(), retryViaTopics(scrape, retries)) });
  * ```
  * @see retryViaTopics
- * @param config stage name, wait limit, origin restoring, scheduler
+ * @param options stage name, wait limit, origin restoring, scheduler
  * @returns an operator that emits each element (an Envelope or Element) once it is due
  */
 export function awaitRetryDue<E extends Element<unknown>>(
-  config: AwaitRetryDueConfig = {},
+  options: AwaitRetryDueOptions = {},
 ): MonoTypeOperatorFunction<E> {
-  checkConfig('awaitRetryDue', awaitRetryDueConfigSchema, config);
+  checkOptions('awaitRetryDue', awaitRetryDueOptionsSchema, options);
   const {
     name = 'awaitRetryDue',
     maxWaitMs = Number.POSITIVE_INFINITY,
     restoreOrigin = true,
     scheduler = asyncScheduler,
-  } = config;
+  } = options;
 
   const restored = (element: E): E => {
     if (!restoreOrigin) return element;

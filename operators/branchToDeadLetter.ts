@@ -2,19 +2,19 @@ import { filter, type OperatorFunction } from 'rxjs';
 import * as z from 'zod';
 import type { Element, Envelope, FailedEnvelope } from '../src/envelope.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
-import { checkConfig, stageNameSchema } from './internal/options.js';
+import { checkOptions, stageNameSchema } from './internal/options.js';
 import { topicNameSchema } from './internal/topics.js';
 
 /** Options of {@link branchToDeadLetter}. */
-export interface BranchToDeadLetterConfig {
+export interface BranchToDeadLetterOptions {
   /** The dead-letter topic. Default: the pipeline's `deadLetter.topic`. */
   topic?: string;
   /** Stage name (`[A-Za-z0-9._-]`): the log binding of this stage. Default `'branchToDeadLetter'`. */
   name?: string;
 }
 
-/** The runtime check and reference documentation of {@link BranchToDeadLetterConfig}. */
-export const branchToDeadLetterConfigSchema = z
+/** The runtime check and reference documentation of {@link BranchToDeadLetterOptions}. */
+export const branchToDeadLetterOptionsSchema = z
   .strictObject({
     topic: topicNameSchema.optional().describe("The dead-letter topic. Default: the pipeline's deadLetter.topic."),
     name: stageNameSchema.optional(),
@@ -50,15 +50,16 @@ export const branchToDeadLetterConfigSchema = z
  * records.pipe(parseJson(), branchToDeadLetter('video.dlq.parse'));
  * ```
  * @see publish
- * @param topicOrConfig the dead-letter topic, or `{ topic, name }`; default: the pipeline's dead-letter topic
+ * @param topicOrOptions the dead-letter topic, or `{ topic, name }`; default: the pipeline's dead-letter topic
  * @returns an operator that emits only the ok elements
  */
 export function branchToDeadLetter<T>(
-  topicOrConfig: string | BranchToDeadLetterConfig = {},
+  topicOrOptions: string | BranchToDeadLetterOptions = {},
 ): OperatorFunction<Element<T>, Envelope<T>> {
-  const config: BranchToDeadLetterConfig = typeof topicOrConfig === 'string' ? { topic: topicOrConfig } : topicOrConfig;
-  checkConfig('branchToDeadLetter', branchToDeadLetterConfigSchema, config);
-  const { topic, name = 'branchToDeadLetter' } = config;
+  const options: BranchToDeadLetterOptions =
+    typeof topicOrOptions === 'string' ? { topic: topicOrOptions } : topicOrOptions;
+  checkOptions('branchToDeadLetter', branchToDeadLetterOptionsSchema, options);
+  const { topic, name = 'branchToDeadLetter' } = options;
 
   const deadLetter = (element: FailedEnvelope): void => {
     let pending: Promise<void>;

@@ -5,7 +5,7 @@ import { errorMessage } from '../src/errors.js';
 import { laneOfElement, mergeMapByLane } from '../src/lanes.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
-import { checkConfig, functionSchema, stageNameSchema } from './internal/options.js';
+import { checkOptions, functionSchema, stageNameSchema } from './internal/options.js';
 import { memoryDedupeStore } from './memoryDedupeStore.js';
 
 /** Where {@link dedupe} keeps the ids of records already processed. Implementations: memory, Redis. */
@@ -17,7 +17,7 @@ export interface DedupeStore {
 }
 
 /** Options of {@link dedupe}. */
-export interface DedupeConfig<T> {
+export interface DedupeOptions<T> {
   /** The record's idempotency id (e.g. a message-id header or `value.id`); `undefined` = never a duplicate. Required. */
   id: (element: Envelope<T>) => string | undefined;
   /** How long an id is remembered after its record finished, in milliseconds. Required. */
@@ -33,8 +33,8 @@ export interface DedupeConfig<T> {
   onStoreError?: 'process' | 'fail';
 }
 
-/** The runtime check and reference documentation of {@link DedupeConfig}. */
-export const dedupeConfigSchema = z
+/** The runtime check and reference documentation of {@link DedupeOptions}. */
+export const dedupeOptionsSchema = z
   .strictObject({
     id: functionSchema<(element: Envelope<unknown>) => string | undefined>(
       "The record's idempotency id (element) => string | undefined; undefined means never a duplicate.",
@@ -97,12 +97,12 @@ const SUCCESS: ReadonlySet<Outcome> = new Set<Outcome>(['published', 'sunk', 'fi
  * ```
  * @see memoryDedupeStore
  * @see redisDedupeStore
- * @param config id extractor, TTL, store, stage name, store-error policy
+ * @param options id extractor, TTL, store, stage name, store-error policy
  * @returns an operator that emits first-time records (and failed ones)
  */
-export function dedupe<T>(config: DedupeConfig<T>): OperatorFunction<Element<T>, Element<T>> {
-  checkConfig('dedupe', dedupeConfigSchema, config);
-  const { id: idOf, ttlMs, store = memoryDedupeStore(), name = 'dedupe', onStoreError = 'process' } = config;
+export function dedupe<T>(options: DedupeOptions<T>): OperatorFunction<Element<T>, Element<T>> {
+  checkOptions('dedupe', dedupeOptionsSchema, options);
+  const { id: idOf, ttlMs, store = memoryDedupeStore(), name = 'dedupe', onStoreError = 'process' } = options;
 
   const logContext = (element: Element<T>, id: string) => {
     const { topic, partition, offset, correlationId } = element.origin;

@@ -17,7 +17,7 @@
  * @example
  * records.pipe(parseJson(), publish('orders.enriched', { key: (el) => el.value.orderId }))
  * @param topic the destination topic, or a function choosing it per element
- * @param config key, value, headers and partition choices
+ * @param options key, value, headers and partition choices
  * @returns the same elements, after they were acknowledged
  */
 import { Observable, type OperatorFunction } from 'rxjs';
@@ -26,7 +26,7 @@ import { errorMessage, TributaryError } from '../src/errors.js';
 import type { HeaderValue, RecordHeaders } from '../src/kafka/ports.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 
-export interface PublishConfig<T> {
+export interface PublishOptions<T> {
   /** Stage name for metrics, logs and dead-letter headers. Default 'publish'. */
   name?: string;
   /** The output key; decides the partition. Default: the input record's key. */
@@ -53,9 +53,9 @@ const stageName = /^[A-Za-z0-9._-]{1,100}$/;
 
 export function publish<T>(
   topic: string | ((element: Envelope<T>) => string),
-  config: PublishConfig<T> = {},
+  options: PublishOptions<T> = {},
 ): OperatorFunction<Element<T>, Element<T>> {
-  const { name = 'publish', key, value, headers, partition } = config;
+  const { name = 'publish', key, value, headers, partition } = options;
   if (!stageName.test(name)) throw new TypeError(`publish: stage name "${name}" must match [A-Za-z0-9._-]{1,100}`);
   const build = (element: Envelope<T>): OutgoingRecord => {
     // this runs once per record on the hot path: no copies unless user headers meet an incoming id. The input's

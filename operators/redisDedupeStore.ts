@@ -1,18 +1,18 @@
 import type { Cluster, Redis } from 'ioredis';
 import * as z from 'zod';
 import type { DedupeStore } from './dedupe.js';
-import { checkConfig } from './internal/options.js';
+import { checkOptions } from './internal/options.js';
 
 /** Options of {@link redisDedupeStore}. */
-export interface RedisDedupeStoreConfig {
+export interface RedisDedupeStoreOptions {
   /** A connected (or lazily connecting) ioredis client or cluster; the caller owns it and quits it. Required. */
   client: Redis | Cluster;
   /** Prepended to every id to form the Redis key. Default `'tributary:dedupe:'`. */
   prefix?: string;
 }
 
-/** The runtime check and reference documentation of {@link RedisDedupeStoreConfig}. */
-export const redisDedupeStoreConfigSchema = z
+/** The runtime check and reference documentation of {@link RedisDedupeStoreOptions}. */
+export const redisDedupeStoreOptionsSchema = z
   .strictObject({
     client: z
       .custom<Redis | Cluster>(
@@ -39,12 +39,12 @@ export const redisDedupeStoreConfigSchema = z
  * records.pipe(dedupe({ id: (el) => el.value.messageId, ttlMs: 86_400_000, store: redisDedupeStore({ client: redis, prefix: 'scraper:seen:' }) }));
  * ```
  * @see dedupe
- * @param config the client and the key prefix
+ * @param options the client and the key prefix
  * @returns a store
  */
-export function redisDedupeStore(config: RedisDedupeStoreConfig): DedupeStore {
-  checkConfig('redisDedupeStore', redisDedupeStoreConfigSchema, config);
-  const { client, prefix = 'tributary:dedupe:' } = config;
+export function redisDedupeStore(options: RedisDedupeStoreOptions): DedupeStore {
+  checkOptions('redisDedupeStore', redisDedupeStoreOptionsSchema, options);
+  const { client, prefix = 'tributary:dedupe:' } = options;
   return {
     async seen(id) {
       return (await client.exists(prefix + id)) > 0;

@@ -17,12 +17,12 @@ import { laneOfElement, mergeMapByLane } from '../src/lanes.js';
 import { int32Header, int64Header } from '../src/runtime/deadLetterRecord.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { recordError } from './internal/failure.js';
-import { checkConfig, functionSchema, schedulerSchema, stageNameSchema } from './internal/options.js';
+import { checkOptions, functionSchema, schedulerSchema, stageNameSchema } from './internal/options.js';
 import {
   originCoordinates,
   RETRY_HEADERS,
   type RetryState,
-  type RetryTopicsConfig,
+  type RetryTopicsOptions,
   readRetryState,
   retryPlan,
   retryTopicName,
@@ -32,7 +32,7 @@ import {
 import { type RetryFunction, retryWithBackoff } from './retryWithBackoff.js';
 
 /** Options of {@link retryViaTopics}. Pass the same `delays` and `topicPrefix` to `retryTopicPipelines`. */
-export interface RetryViaTopicsConfig extends RetryTopicsConfig {
+export interface RetryViaTopicsOptions extends RetryTopicsOptions {
   /** Stage name (`[A-Za-z0-9._-]`): metric label, log binding, `tributary-stage` header. Default `'retryViaTopics'`. */
   name?: string;
   /** Tries per round before the record moves on to the next delay topic (1 = no in-process retry). Default 1. */
@@ -55,8 +55,8 @@ export interface RetryViaTopicsConfig extends RetryTopicsConfig {
   random?: () => number;
 }
 
-/** The runtime check and reference documentation of {@link RetryViaTopicsConfig}. */
-export const retryViaTopicsConfigSchema = z
+/** The runtime check and reference documentation of {@link RetryViaTopicsOptions}. */
+export const retryViaTopicsOptionsSchema = z
   .strictObject({
     ...retryTopicsShape,
     name: stageNameSchema.optional(),
@@ -126,7 +126,7 @@ const MAX_REASON_BYTES = 1024;
  *
  * @example
  * ```ts
- * const retries = { delays: ['1s', '30s', '5m'], inProcessAttempts: 2 } satisfies RetryViaTopicsConfig;
+ * const retries = { delays: ['1s', '30s', '5m'], inProcessAttempts: 2 } satisfies RetryViaTopicsOptions;
  * const main = definePipeline({
  *   name: 'scraper', source: { topics: ['scraping-tasks'], groupId: 'scraper' }, deadLetter: { topic: 'dead-letter' },
  *   build: (records) => records.pipe(parseJson(), validate(Task), retryViaTopics(scrape, retries), branchToDeadLetter(), publish('scraped-data')),
@@ -136,14 +136,14 @@ const MAX_REASON_BYTES = 1024;
  * @see retryWithBackoff for blocking (in-process) retries
  * @see awaitRetryDue
  * @param fn the work for one value; receives the value, its element, and `{ attempt, signal }`
- * @param config the delays, the delay topics' prefix, in-process attempts and backoff, `retriable`, scheduler
+ * @param options the delays, the delay topics' prefix, in-process attempts and backoff, `retriable`, scheduler
  * @returns an operator whose ok elements hold `fn`'s result
  */
 export function retryViaTopics<T, R>(
   fn: RetryFunction<T, R>,
-  config: RetryViaTopicsConfig,
+  options: RetryViaTopicsOptions,
 ): OperatorFunction<Element<T>, Element<R>> {
-  checkConfig('retryViaTopics', retryViaTopicsConfigSchema, config);
+  checkOptions('retryViaTopics', retryViaTopicsOptionsSchema, options);
   const {
     delays,
     topicPrefix,
@@ -157,7 +157,7 @@ export function retryViaTopics<T, R>(
     jitter,
     timeoutMs,
     random,
-  } = config;
+  } = options;
   const plan = retryPlan(delays);
   if (topicPrefix !== undefined) for (const hop of plan) retryTopicName(topicPrefix, hop.ms);
   const inner = retryWithBackoff(fn, {

@@ -19,7 +19,7 @@ import { errorMessage, isRetriable, TributaryError } from '../src/errors.js';
 import { laneOfElement, mergeMapByLane } from '../src/lanes.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { recordError } from './internal/failure.js';
-import { checkConfig, functionSchema, schedulerSchema, stageNameSchema } from './internal/options.js';
+import { checkOptions, functionSchema, schedulerSchema, stageNameSchema } from './internal/options.js';
 import { isPromiseLike } from './internal/promiseLike.js';
 
 /** What the retried function learns about the current attempt. */
@@ -34,7 +34,7 @@ export interface RetryAttempt {
 export type RetryFunction<T, R> = (value: T, element: Envelope<T>, attempt: RetryAttempt) => PromiseLike<R> | R;
 
 /** Options of {@link retryWithBackoff} (and of {@link sink}, which retries the same way). */
-export interface RetryWithBackoffConfig<T = unknown> {
+export interface RetryWithBackoffOptions<T = unknown> {
   /** Stage name (`[A-Za-z0-9._-]`): metric label, log binding, `tributary-stage` header. Default `'retryWithBackoff'`. */
   name?: string;
   /** Total tries, the first one included (1 = no retry). Default 3. */
@@ -75,8 +75,8 @@ export const DEFAULT_ATTEMPT_TIMEOUT_MS = 30_000;
 /** Whether `timeoutMs` asks for a limit at all (`0` and `Infinity` mean none). */
 const limits = (timeoutMs: number): boolean => timeoutMs > 0 && Number.isFinite(timeoutMs);
 
-/** The runtime check and reference documentation of {@link RetryWithBackoffConfig}. */
-export const retryWithBackoffConfigSchema = z
+/** The runtime check and reference documentation of {@link RetryWithBackoffOptions}. */
+export const retryWithBackoffOptionsSchema = z
   .strictObject({
     name: stageNameSchema.optional(),
     attempts: z
@@ -150,14 +150,14 @@ export const retryWithBackoffConfigSchema = z
  * ```
  * @see sink for a side effect that finishes the record
  * @param fn the work for one value; receives the value, its element, and `{ attempt, signal }`
- * @param config attempts, backoff, timeout, retry predicate, hook, scheduler
+ * @param options attempts, backoff, timeout, retry predicate, hook, scheduler
  * @returns an operator whose ok elements hold `fn`'s result
  */
 export function retryWithBackoff<T, R>(
   fn: RetryFunction<T, R>,
-  config: RetryWithBackoffConfig<T> = {},
+  options: RetryWithBackoffOptions<T> = {},
 ): OperatorFunction<Element<T>, Element<R>> {
-  checkConfig('retryWithBackoff', retryWithBackoffConfigSchema, config);
+  checkOptions('retryWithBackoff', retryWithBackoffOptionsSchema, options);
   const {
     name = 'retryWithBackoff',
     attempts = 3,
@@ -170,7 +170,7 @@ export function retryWithBackoff<T, R>(
     onRetry,
     scheduler = asyncScheduler,
     random = Math.random,
-  } = config;
+  } = options;
 
   /** The wait after failed attempt `attempt` (1-based). */
   const backoff = (attempt: number): number => {

@@ -29,7 +29,7 @@ export const DEFAULT_LOAD_TOPICS: Readonly<LoadTopics> = {
   compressions: 'finish_compress',
 };
 
-export interface LoadGeneratorConfig {
+export interface LoadGeneratorOptions {
   topics?: Partial<LoadTopics>;
   /** Share of records that are malformed or invalid. Default 0.01. */
   malformedRatio?: number;
@@ -85,8 +85,8 @@ const COMMENTS = [
   'Saved.',
 ];
 
-export function createLoadGenerator(config: LoadGeneratorConfig = {}): LoadGenerator {
-  const topics = { ...DEFAULT_LOAD_TOPICS, ...config.topics };
+export function createLoadGenerator(options: LoadGeneratorOptions = {}): LoadGenerator {
+  const topics = { ...DEFAULT_LOAD_TOPICS, ...options.topics };
   const {
     malformedRatio = 0.01,
     duplicateRatio = 0.005,
@@ -95,7 +95,7 @@ export function createLoadGenerator(config: LoadGeneratorConfig = {}): LoadGener
     scrapingRatio = 0.06,
     resultsRatio = 0.06,
     seed = Date.now() % 2 ** 31,
-  } = config;
+  } = options;
   const random = rng(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const run = seed.toString(36);
@@ -365,7 +365,7 @@ export function createLoadGenerator(config: LoadGeneratorConfig = {}): LoadGener
   };
 }
 
-export interface LoadRunConfig {
+export interface LoadRunOptions {
   generator: LoadGenerator;
   /** Sends one batch (e.g. a ProducerPort's `send`). */
   send: (records: readonly OutgoingMessage[]) => Promise<void>;
@@ -390,8 +390,8 @@ export interface LoadRun {
 }
 
 /** Sends the generator's records at `rate` per second, in batches every `tickMs`. */
-export function runLoad(config: LoadRunConfig): LoadRun {
-  const { generator, send, rate, durationMs, tickMs = 100, onError } = config;
+export function runLoad(options: LoadRunOptions): LoadRun {
+  const { generator, send, rate, durationMs, tickMs = 100, onError } = options;
   if (!(rate > 0)) throw new RangeError(`rate must be > 0, got ${rate}`);
   const started = performance.now();
   let due = 0;

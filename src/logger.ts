@@ -37,7 +37,7 @@ export const REDACT_PATHS: readonly string[] = [
 
 export const REDACTED = '[REDACTED]';
 
-export interface LoggerConfig {
+export interface LoggerOptions {
   /** Minimum level written. Default `info`. */
   level?: LevelWithSilent;
   /** Human-readable lines through pino-pretty instead of JSON. Default: stdout is a terminal. */
@@ -66,14 +66,14 @@ function prettyAvailable(): boolean {
  * const logger = createLogger({ level: config.logLevel });
  * logger.child(recordBindings(envelope.origin)).warn({ err }, 'record dead-lettered');
  *
- * @param config Level, pretty printing and destination; all optional.
+ * @param options Level, pretty printing and destination; all optional.
  * @returns A pino logger.
  */
-export function createLogger(config: LoggerConfig = {}): Logger {
-  const { level = 'info', destination } = config;
-  const wantPretty = config.pretty ?? (destination === undefined && process.stdout.isTTY === true);
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const { level = 'info', destination } = options;
+  const wantPretty = options.pretty ?? (destination === undefined && process.stdout.isTTY === true);
   const pretty = wantPretty && prettyAvailable();
-  const options = {
+  const pinoOptions = {
     level,
     base: { service: 'tributary', pid: process.pid, hostname: hostname() },
     timestamp: stdTimeFunctions.isoTime,
@@ -89,11 +89,11 @@ export function createLogger(config: LoggerConfig = {}): Logger {
       prettyFactory: (options: object) => (line: string) => string;
     };
     const prettify = prettyFactory({ colorize: false });
-    logger = pino(options, { write: (line: string) => destination.write(prettify(line)) });
+    logger = pino(pinoOptions, { write: (line: string) => destination.write(prettify(line)) });
   } else if (pretty) {
-    logger = pino({ ...options, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:standard' } } });
+    logger = pino({ ...pinoOptions, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:standard' } } });
   } else {
-    logger = pino(options, destination);
+    logger = pino(pinoOptions, destination);
   }
   if (wantPretty && !pretty) logger.debug('pino-pretty is not installed; writing JSON logs');
   return logger;

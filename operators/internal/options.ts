@@ -1,6 +1,8 @@
 /**
  * Shared option checking for operators: every operator validates its options once, when the pipeline is built,
  * against its exported zod schema, so a typo or an out-of-range value fails at start-up instead of on a record.
+ * Naming: an operator's options are `XxxOptions`, checked by `xxxOptionsSchema` (`Config` is for configuration the
+ * process loads or is given to run: `TributaryConfig`, `KafkaConnectionConfig`, `PipelineConfig`).
  */
 import type { SchedulerLike } from 'rxjs';
 import * as z from 'zod';
@@ -37,11 +39,11 @@ export const schedulerSchema = z
   .describe('RxJS scheduler for the timed parts; defaults to asyncScheduler (tests pass a TestScheduler).');
 
 /**
- * Throws `TRIBUTARY_ERR_PIPELINE_DEFINITION` when `config` does not match `schema`. The caller keeps using its own
- * typed `config` (functions keep their identity); the schema is the runtime check and the documentation.
+ * Throws `TRIBUTARY_ERR_PIPELINE_DEFINITION` when `options` does not match `schema`. The caller keeps using its own
+ * typed `options` (functions keep their identity); the schema is the runtime check and the documentation.
  */
-export function checkConfig(operator: string, schema: z.core.$ZodType, config: unknown): void {
-  const result = z.safeParse(schema, config ?? {});
+export function checkOptions(operator: string, schema: z.core.$ZodType, options: unknown): void {
+  const result = z.safeParse(schema, options ?? {});
   if (!result.success) {
     throw new TributaryError(
       'TRIBUTARY_ERR_PIPELINE_DEFINITION',

@@ -68,7 +68,7 @@ export const retryDelaySchema = z
   .describe("A delay: positive milliseconds, or '<n>ms', '<n>s', '<n>m', '<n>h'.");
 
 /** The fields shared by retryViaTopics and retryTopicPipelines: pass the same values to both. */
-export interface RetryTopicsConfig {
+export interface RetryTopicsOptions {
   /** One delay per retry round, e.g. `['1s', '30s', '5m']` or `[1000, 30000]`. Required, at least one. */
   delays: readonly RetryDelay[];
   /** Base of the delay topics' names, `<topicPrefix>.retry.<delay>`. Default: the record's original topic. */
@@ -107,10 +107,10 @@ export function retryTopicName(base: string, delay: RetryDelay): string {
  * Every delay topic a pipeline consuming `sourceTopics` needs, in delay order without repeats — create them
  * (same partition count as the source is a good default) before starting the pipelines.
  */
-export function retryTopicNames(sourceTopics: readonly string[], config: RetryTopicsConfig): string[] {
-  const bases = config.topicPrefix === undefined ? sourceTopics : [config.topicPrefix];
+export function retryTopicNames(sourceTopics: readonly string[], options: RetryTopicsOptions): string[] {
+  const bases = options.topicPrefix === undefined ? sourceTopics : [options.topicPrefix];
   const names: string[] = [];
-  for (const hop of retryPlan(config.delays)) {
+  for (const hop of retryPlan(options.delays)) {
     for (const base of bases) {
       const topic = retryTopicName(base, hop.ms);
       if (!names.includes(topic)) names.push(topic);

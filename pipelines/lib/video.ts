@@ -178,7 +178,7 @@ export function failureIsRetriable(failure: FailedEnvelope): boolean {
   return cause === undefined ? failure.error.retriable : isRetriable(cause);
 }
 
-export interface ReportFailuresConfig {
+export interface ReportFailuresOptions {
   /** The stage names whose failures are business failures (the others go on to the dead-letter topic). */
   stages: readonly string[];
   /** The analysis stage named in the event. */
@@ -194,8 +194,8 @@ export interface ReportFailuresConfig {
  * `published`); other failures and ok elements pass on. A failure whose report cannot be published goes on to the
  * dead-letter topic.
  */
-export function reportAnalysisFailures<T>(config: ReportFailuresConfig): OperatorFunction<Element<T>, Element<T>> {
-  const { stages, stage, schema, topic, now } = config;
+export function reportAnalysisFailures<T>(options: ReportFailuresOptions): OperatorFunction<Element<T>, Element<T>> {
+  const { stages, stage, schema, topic, now } = options;
   const name = `${stage}.report-failure`;
   return mergeMap((element: Element<T>): Observable<Element<T>> => {
     if (element.ok || !stages.includes(element.stage)) return of(element);

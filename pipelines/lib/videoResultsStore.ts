@@ -182,7 +182,7 @@ export function isRetriableDbError(error: unknown): boolean {
   return TRANSIENT_CLASSES.has(code.slice(0, 2)) || TRANSIENT_CODES.has(code);
 }
 
-export interface PostgresVideoStoreConfig {
+export interface PostgresVideoStoreOptions {
   /** A `pg.Pool` (the caller ends it), or a function that returns it on first use (created lazily). */
   pool: SqlPool | (() => SqlPool);
   /** The table, `[schema.]name`. Default `'videos'`. */
@@ -199,8 +199,8 @@ export interface PostgresVideoStore extends VideoStore {
  * A {@link VideoStore} on PostgreSQL. The first `apply` creates the table if it is missing ({@link ensureSchema},
  * once); each update is one UPSERT ({@link upsertSql}).
  */
-export function postgresVideoStore(config: PostgresVideoStoreConfig): PostgresVideoStore {
-  const table = config.table ?? 'videos';
+export function postgresVideoStore(options: PostgresVideoStoreOptions): PostgresVideoStore {
+  const table = options.table ?? 'videos';
   quoteTableName(table);
   const sql = {
     request: upsertSql(table, 'request'),
@@ -209,7 +209,7 @@ export function postgresVideoStore(config: PostgresVideoStoreConfig): PostgresVi
   };
   let pool: SqlPool | undefined;
   const poolOf = (): SqlPool => {
-    pool ??= typeof config.pool === 'function' ? config.pool() : config.pool;
+    pool ??= typeof options.pool === 'function' ? options.pool() : options.pool;
     return pool;
   };
   let schema: Promise<void> | undefined;

@@ -128,7 +128,7 @@ export function standInEmbed(): Embed {
   };
 }
 
-export interface SimilarityIndexConfig {
+export interface SimilarityIndexOptions {
   /** Most videos kept; the oldest are forgotten first. Default 1000. */
   maxEntries?: number;
   /** Most similar videos returned. Default 3. */
@@ -136,8 +136,8 @@ export interface SimilarityIndexConfig {
 }
 
 /** A stand-in vector index (in memory): cosine similarity against the videos it saw before. */
-export function standInSimilarityIndex(config: SimilarityIndexConfig = {}): FindSimilar {
-  const { maxEntries = 1000, topK = 3 } = config;
+export function standInSimilarityIndex(options: SimilarityIndexOptions = {}): FindSimilar {
+  const { maxEntries = 1000, topK = 3 } = options;
   const index = new Map<string, number[]>();
   const cosine = (a: readonly number[], b: readonly number[]) => {
     let dot = 0;

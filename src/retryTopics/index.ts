@@ -2,7 +2,7 @@
 
 export { type PauseUntilDueOptions, pauseUntilDue } from './pauseUntilDue.js';
 export {
-  type RetryTopicPipelinesConfig,
+  type RetryTopicPipelinesOptions,
   retryTopicPipelines,
-  retryTopicPipelinesConfigSchema,
+  retryTopicPipelinesOptionsSchema,
 } from './retryTopicPipelines.js';

@@ -11,7 +11,7 @@ import {
   parseJson,
   publish,
   RETRY_HEADERS,
-  type RetryViaTopicsConfig,
+  type RetryViaTopicsOptions,
   readIntegerHeader,
   retryTopicNames,
   retryViaTopics,
@@ -38,7 +38,7 @@ async function runScenario(mode: 'rerun' | 'redeliver') {
   const input = await createTopic(`rt-${mode}-in`, 2);
   const output = await createTopic(`rt-${mode}-out`, 2);
   const dlq = await createTopic(`rt-${mode}-dlq`, 1);
-  const retries = { delays: ['1s', '2s'], inProcessAttempts: 1 } satisfies RetryViaTopicsConfig;
+  const retries = { delays: ['1s', '2s'], inProcessAttempts: 1 } satisfies RetryViaTopicsOptions;
   const delayTopics = retryTopicNames([input], retries);
   expect(delayTopics).toEqual([`${input}.retry.1s`, `${input}.retry.2s`]);
   await createNamedTopics(delayTopics, 2);
@@ -175,7 +175,7 @@ describe('non-blocking retries through delay topics', () => {
     const input = await createTopic('rt-wait-in', 1);
     const output = await createTopic('rt-wait-out', 1);
     const dlq = await createTopic('rt-wait-dlq', 1);
-    const retries = { delays: ['6s'] } satisfies RetryViaTopicsConfig;
+    const retries = { delays: ['6s'] } satisfies RetryViaTopicsOptions;
     await createNamedTopics(retryTopicNames([input], retries), 1);
     await produce(input, [
       { key: 'k', value: '{"id":"late"}' },
@@ -229,7 +229,7 @@ describe('non-blocking retries through delay topics', () => {
     const input = await createTopic('rt-pause-in', 1);
     const output = await createTopic('rt-pause-out', 1);
     const dlq = await createTopic('rt-pause-dlq', 1);
-    const retries = { delays: ['9s'] } satisfies RetryViaTopicsConfig;
+    const retries = { delays: ['9s'] } satisfies RetryViaTopicsOptions;
     await createNamedTopics(retryTopicNames([input], retries), 1);
     await produce(input, [{ key: 'k', value: '{"id":"late"}' }]);
     const calls: number[] = [];

@@ -9,7 +9,7 @@ import {
   definePipeline,
   parseJson,
   RETRY_HEADERS,
-  type RetryViaTopicsConfig,
+  type RetryViaTopicsOptions,
   readIntegerHeader,
   retryTopicNames,
   retryViaTopics,
@@ -26,7 +26,7 @@ describe('dead letters of delay-topic records with out-of-range origin headers',
     try {
       const input = await createTopic('dl-origin-in', 1);
       const dlq = await createTopic('dl-origin-dlq', 1);
-      const retries = { delays: ['1s'], inProcessAttempts: 1 } satisfies RetryViaTopicsConfig;
+      const retries = { delays: ['1s'], inProcessAttempts: 1 } satisfies RetryViaTopicsOptions;
       const [delayTopic] = retryTopicNames([input], retries);
       if (delayTopic === undefined) throw new Error('no delay topic');
       await createNamedTopics([delayTopic], 1);

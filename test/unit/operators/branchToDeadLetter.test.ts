@@ -2,9 +2,9 @@ import { map, type Observable, tap } from 'rxjs';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import * as z from 'zod';
 import {
-  type BranchToDeadLetterConfig,
+  type BranchToDeadLetterOptions,
   branchToDeadLetter,
-  branchToDeadLetterConfigSchema,
+  branchToDeadLetterOptionsSchema,
 } from '../../../operators/branchToDeadLetter.js';
 import { type Element, type Envelope, type FailedEnvelope, failed } from '../../../src/envelope.js';
 import { TributaryError } from '../../../src/errors.js';
@@ -114,18 +114,18 @@ describe('branchToDeadLetter', () => {
       expect((thrown as TributaryError).message).toMatch(/^branchToDeadLetter: invalid options: topic:/);
     }
     expect(() => branchToDeadLetter({ name: 'bad name' })).toThrow(/branchToDeadLetter: invalid options: name/);
-    expect(() => branchToDeadLetter({ topci: 'x' } as BranchToDeadLetterConfig)).toThrow(/Unrecognized key/);
+    expect(() => branchToDeadLetter({ topci: 'x' } as BranchToDeadLetterOptions)).toThrow(/Unrecognized key/);
   });
 
   it('describes every option in its schema', () => {
-    const json = z.toJSONSchema(branchToDeadLetterConfigSchema, { unrepresentable: 'any' }) as {
+    const json = z.toJSONSchema(branchToDeadLetterOptionsSchema, { unrepresentable: 'any' }) as {
       description?: string;
       properties: Record<string, { description?: string }>;
     };
     expect(json.description).toMatch(/^Options of branchToDeadLetter/);
     expect(Object.entries(json.properties).filter(([, f]) => !f.description)).toEqual([]);
-    expectTypeOf<keyof z.input<typeof branchToDeadLetterConfigSchema>>().toEqualTypeOf<
-      keyof BranchToDeadLetterConfig
+    expectTypeOf<keyof z.input<typeof branchToDeadLetterOptionsSchema>>().toEqualTypeOf<
+      keyof BranchToDeadLetterOptions
     >();
   });
 

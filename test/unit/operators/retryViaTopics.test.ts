@@ -10,9 +10,9 @@ import {
   retryTopicNames,
 } from '../../../operators/internal/retryTopics.js';
 import {
-  type RetryViaTopicsConfig,
+  type RetryViaTopicsOptions,
   retryViaTopics,
-  retryViaTopicsConfigSchema,
+  retryViaTopicsOptionsSchema,
 } from '../../../operators/retryViaTopics.js';
 import { type Element, failed, type OutgoingRecord } from '../../../src/envelope.js';
 import { TributaryError } from '../../../src/errors.js';
@@ -47,7 +47,7 @@ function retryHeaders(round: number, attempts: number, extra: RecordHeaders = {}
 const text = (record: OutgoingRecord | undefined, name: string) => readTextHeader(record?.headers?.[name]);
 const int = (record: OutgoingRecord | undefined, name: string) => readIntegerHeader(record?.headers?.[name]);
 
-const config: RetryViaTopicsConfig = {
+const config: RetryViaTopicsOptions = {
   delays: ['1s', '30s'],
   inProcessAttempts: 2,
   initialDelayMs: 10,
@@ -91,7 +91,7 @@ describe('retryViaTopics', () => {
       ]) {
         let thrown: unknown;
         try {
-          retryViaTopics(noop, bad as RetryViaTopicsConfig);
+          retryViaTopics(noop, bad as RetryViaTopicsOptions);
         } catch (error) {
           thrown = error;
         }
@@ -101,13 +101,13 @@ describe('retryViaTopics', () => {
     });
 
     it('describes every option in its schema', () => {
-      const json = z.toJSONSchema(retryViaTopicsConfigSchema, { unrepresentable: 'any' }) as {
+      const json = z.toJSONSchema(retryViaTopicsOptionsSchema, { unrepresentable: 'any' }) as {
         description?: string;
         properties: Record<string, { description?: string }>;
       };
       expect(json.description).toMatch(/^Options of retryViaTopics/);
       expect(Object.entries(json.properties).filter(([, f]) => !f.description)).toEqual([]);
-      expectTypeOf<keyof z.input<typeof retryViaTopicsConfigSchema>>().toEqualTypeOf<keyof RetryViaTopicsConfig>();
+      expectTypeOf<keyof z.input<typeof retryViaTopicsOptionsSchema>>().toEqualTypeOf<keyof RetryViaTopicsOptions>();
     });
   });
 

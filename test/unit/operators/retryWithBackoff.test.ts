@@ -1,7 +1,7 @@
 import { map, type Observable, of, tap, timer } from 'rxjs';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { parseJson } from '../../../operators/parseJson.js';
-import { type RetryWithBackoffConfig, retryWithBackoff } from '../../../operators/retryWithBackoff.js';
+import { type RetryWithBackoffOptions, retryWithBackoff } from '../../../operators/retryWithBackoff.js';
 import { type Element, type Envelope, failed, type RawValue } from '../../../src/envelope.js';
 import { isRetriable, TributaryError } from '../../../src/errors.js';
 import {
@@ -19,7 +19,7 @@ import { flakyFunction } from '../../support/operators.js';
 const flaky = (failures: Record<number, number>, error: () => unknown = () => new Error('boom')) =>
   flakyFunction(failures, error, (value) => value * 2);
 
-const none: RetryWithBackoffConfig = { jitter: 'none', initialDelayMs: 10 };
+const none: RetryWithBackoffOptions = { jitter: 'none', initialDelayMs: 10 };
 
 describe('retryWithBackoff', () => {
   describe('timing (TestScheduler)', () => {
