@@ -21,9 +21,9 @@
  * @returns the same elements, after they were acknowledged
  */
 import { Observable, type OperatorFunction } from 'rxjs';
-import { type Element, type Envelope, failed, type OutgoingRecord } from '../src/envelope.js';
+import { type Element, type Envelope, failed } from '../src/envelope.js';
 import { errorMessage, TributaryError } from '../src/errors.js';
-import type { HeaderValue, RecordHeaders } from '../src/kafka/ports.js';
+import type { HeaderValue, OutgoingRecord, RecordHeaders } from '../src/kafka/ports.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 
 export interface PublishOptions<T> {
@@ -71,7 +71,7 @@ export function publish<T>(
     } else if (incoming !== undefined) {
       outHeaders = { 'correlation-id': incoming };
     }
-    const record: OutgoingRecord = {
+    const record: { -readonly [K in keyof OutgoingRecord]: OutgoingRecord[K] } = {
       topic: typeof topic === 'string' ? topic : topic(element),
       key: key ? key(element) : element.origin.key,
       value: value ? value(element.value, element) : serializeValue(element.value),

@@ -7,7 +7,7 @@
  * (the same record again); a few videos hit the stand-in services' failure markers (#flaky, #outage-*, private
  * URLs, too long) so failure events and retries show up too.
  */
-import type { OutgoingMessage } from '../src/index.js';
+import type { OutgoingRecord } from '../src/index.js';
 
 export interface LoadTopics {
   videoCreated: string;
@@ -58,7 +58,7 @@ export interface LoadStats {
 
 export interface LoadGenerator {
   /** The next `count` records to send. */
-  batch(count: number): OutgoingMessage[];
+  batch(count: number): OutgoingRecord[];
   readonly stats: LoadStats;
 }
 
@@ -102,7 +102,7 @@ export function createLoadGenerator(options: LoadGeneratorOptions = {}): LoadGen
   const stats: LoadStats = { records: 0, malformed: 0, duplicates: 0, byTopic: {}, byKind: {} };
   const users: string[] = [];
   const feeds: string[] = [];
-  const recent: OutgoingMessage[] = [];
+  const recent: OutgoingRecord[] = [];
   let n = 0;
   const now = () => new Date().toISOString();
   const id = (prefix: string) => `${prefix}-${run}-${(++n).toString(36)}`;
@@ -121,10 +121,10 @@ export function createLoadGenerator(options: LoadGeneratorOptions = {}): LoadGen
       key,
       value: value === null ? null : typeof value === 'string' ? value : JSON.stringify(value),
       headers: { 'correlation-id': correlationId, ...extra },
-    } satisfies OutgoingMessage;
+    } satisfies OutgoingRecord;
   };
 
-  const newUser = (): OutgoingMessage => {
+  const newUser = (): OutgoingRecord => {
     const userId = id('user');
     users.push(userId);
     if (users.length > 5000) users.splice(0, 1000);
@@ -144,7 +144,7 @@ export function createLoadGenerator(options: LoadGeneratorOptions = {}): LoadGen
     );
   };
 
-  const newVideo = (): OutgoingMessage => {
+  const newVideo = (): OutgoingRecord => {
     const videoId = id('vid');
     const roll = random();
     let title = `${pick(TOPICS_WORDS)} ${pick(FORMATS)}`;
@@ -183,7 +183,7 @@ export function createLoadGenerator(options: LoadGeneratorOptions = {}): LoadGen
     );
   };
 
-  const scrapingTask = (): OutgoingMessage => {
+  const scrapingTask = (): OutgoingRecord => {
     const taskId = id('task');
     const roll = random();
     // the stand-in fetcher understands URL markers: fail=N fails N times (retried via the delay topics),
@@ -216,7 +216,7 @@ export function createLoadGenerator(options: LoadGeneratorOptions = {}): LoadGen
 
   // each video goes through: transcription requested → transcript → compressed
   const pending: { videoId: string; step: 0 | 1 | 2 }[] = [];
-  const videoResult = (): OutgoingMessage => {
+  const videoResult = (): OutgoingRecord => {
     const open = pending.length > 0 && random() < 0.7 ? pick(pending) : undefined;
     if (open === undefined) {
       const videoId = id('rv');
@@ -262,7 +262,7 @@ export function createLoadGenerator(options: LoadGeneratorOptions = {}): LoadGen
     );
   };
 
-  const feedActivity = (): OutgoingMessage => {
+  const feedActivity = (): OutgoingRecord => {
     if (users.length === 0) return newUser();
     const who = pick(users);
     if (feeds.length === 0 || random() < 0.1) {
@@ -294,7 +294,7 @@ export function createLoadGenerator(options: LoadGeneratorOptions = {}): LoadGen
     return record(topics.feedEvents, feedId, value, type);
   };
 
-  const malformed = (): OutgoingMessage => {
+  const malformed = (): OutgoingRecord => {
     stats.malformed++;
     const roll = random();
     const topic = pick([topics.videoCreated, topics.feedEvents, topics.feedEvents, topics.userEvents]);
@@ -326,7 +326,7 @@ export function createLoadGenerator(options: LoadGeneratorOptions = {}): LoadGen
     );
   };
 
-  const next = (): OutgoingMessage => {
+  const next = (): OutgoingRecord => {
     const roll = random();
     if (roll < malformedRatio) return malformed();
     if (roll < malformedRatio + duplicateRatio && recent.length > 0) {
@@ -353,7 +353,7 @@ export function createLoadGenerator(options: LoadGeneratorOptions = {}): LoadGen
   return {
     stats,
     batch(count) {
-      const out: OutgoingMessage[] = [];
+      const out: OutgoingRecord[] = [];
       for (let i = 0; i < count; i++) {
         const r = next();
         stats.records++;
@@ -368,7 +368,7 @@ export function createLoadGenerator(options: LoadGeneratorOptions = {}): LoadGen
 export interface LoadRunOptions {
   generator: LoadGenerator;
   /** Sends one batch (e.g. a ProducerPort's `send`). */
-  send: (records: readonly OutgoingMessage[]) => Promise<void>;
+  send: (records: readonly OutgoingRecord[]) => Promise<void>;
   /** Records per second. */
   rate: number;
   /** Stop after this long; default: until `stop()`. */

@@ -7,7 +7,6 @@ export type {
   Envelope,
   FailedEnvelope,
   Outcome,
-  OutgoingRecord,
   PipelineContext,
   RawValue,
   RecordOrigin,

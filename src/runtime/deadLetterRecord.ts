@@ -3,9 +3,9 @@
  * kept, and Spring Kafka's `kafka_dlt-*` headers are added in Spring's own encoding (partition as a 4-byte and
  * offset/timestamp as 8-byte big-endian integers, text as UTF-8) so Java tooling reads them, plus `tributary-*`.
  */
-import type { FailedEnvelope, OutgoingRecord } from '../envelope.js';
+import type { FailedEnvelope } from '../envelope.js';
 import { errorMessage } from '../errors.js';
-import type { HeaderValue, RecordHeaders } from '../kafka/ports.js';
+import type { HeaderValue, OutgoingRecord, RecordHeaders } from '../kafka/ports.js';
 
 export const DEAD_LETTER_HEADERS = {
   originalTopic: 'kafka_dlt-original-topic',

@@ -17,8 +17,9 @@
  * end the process.
  */
 import type { Logger } from 'pino';
-import type { FailedEnvelope, OutgoingRecord } from '../envelope.js';
+import type { FailedEnvelope } from '../envelope.js';
 import { causeChain, errorMessage, isRetriable } from '../errors.js';
+import type { OutgoingRecord } from '../kafka/ports.js';
 import { buildDeadLetterRecord, buildMinimalDeadLetterRecord } from './deadLetterRecord.js';
 
 export interface DeadLetterWriterDeps {

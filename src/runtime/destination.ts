@@ -2,7 +2,7 @@
  * One destination topic of the shared producer: its records waiting to be sent, and the groups of records being sent
  * again after a failure, which stay ahead of them (so the topic's order per partition holds).
  */
-import type { OutgoingRecord } from '../envelope.js';
+import type { OutgoingRecord } from '../kafka/ports.js';
 
 /** Called once per record: without an error when the broker acknowledged it, with the refusal otherwise. */
 export type SendCallback = (error?: unknown) => void;

@@ -23,10 +23,9 @@
  */
 import type { Logger } from 'pino';
 import { type CancelTimer, type Clock, sleep, systemClock } from '../clock.js';
-import type { OutgoingRecord } from '../envelope.js';
 import { errorMessage, TributaryError } from '../errors.js';
 import type { EngineObserver } from '../instrumentation.js';
-import { type ProducerPort, UnwrittenRecordsError } from '../kafka/ports.js';
+import { type OutgoingRecord, type ProducerPort, UnwrittenRecordsError } from '../kafka/ports.js';
 import { Destination, type Queued, type SendCallback } from './destination.js';
 import { recordBytes } from './recordBytes.js';
 import { isPermanentSendError, isTopicRefusal } from './sendErrors.js';

@@ -4,7 +4,7 @@
  * build envelopes here, so a pipeline sees the same elements in unit tests as in production.
  */
 import type { Envelope, PipelineContext, RawValue, RecordTicket } from '../envelope.js';
-import type { RecordHeaders } from '../kafka/ports.js';
+import type { ConsumedRecord, RecordHeaders } from '../kafka/ports.js';
 import type { OrderingMode, Pipeline } from '../runtime/definePipeline.js';
 
 const partitionLanes = new Map<string, string[]>();
@@ -50,19 +50,11 @@ function headerText(value: RecordHeaders[string]): string | undefined {
   return undefined;
 }
 
-export interface SourceRecord {
-  readonly offset: bigint;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly headers: RecordHeaders;
-  readonly timestamp: string;
-}
-
 export function recordEnvelope(
   pipeline: Pick<Pipeline, 'name' | 'source' | 'ordering'>,
   topic: string,
   partition: number,
-  record: SourceRecord,
+  record: ConsumedRecord,
   ticket: RecordTicket,
   context: PipelineContext,
 ): Envelope<RawValue> {

@@ -35,7 +35,6 @@ export {
   type SchemaOutputTopicOptions,
   type StoredRecord,
   TestDeadLetterTopic,
-  type TestHeaders,
   type TestInputRecord,
   TestInputTopic,
   TestOutputTopic,

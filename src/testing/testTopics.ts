@@ -5,12 +5,9 @@
  */
 import * as z from 'zod';
 import { serializeValue } from '../../operators/publish.js';
-import type { HeaderValue, RecordHeaders } from '../kafka/ports.js';
+import type { ConsumedRecord, HeaderValue, OutgoingRecord, RecordHeaders } from '../kafka/ports.js';
 import { DEAD_LETTER_HEADERS, readIntegerHeader, readTextHeader } from '../runtime/deadLetterRecord.js';
 import type { PartitionChooser } from './partitioner.js';
-
-/** Header values as a test writes them: text or bytes, one or several per name. */
-export type TestHeaders = Readonly<Record<string, HeaderValue | readonly HeaderValue[] | undefined>>;
 
 /** A record to pipe into an input topic. */
 export interface TestInputRecord {
@@ -18,7 +15,7 @@ export interface TestInputRecord {
   key?: string | Buffer | null;
   /** A Buffer as is, a string as UTF-8, `null` as a tombstone, anything else as JSON. */
   value: unknown;
-  headers?: TestHeaders;
+  headers?: RecordHeaders;
   /** An explicit partition; default: chosen from the key (round-robin without a key). */
   partition?: number;
   /** Record timestamp in ms since the epoch (or a Date). Default: the driver clock's now. */
@@ -32,14 +29,8 @@ export interface RecordPosition {
   readonly offset: bigint;
 }
 
-/** A record as the store keeps it (bytes, like a broker). */
-export interface StoredRecord extends RecordPosition {
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly headers: RecordHeaders;
-  /** Milliseconds since the epoch, as a decimal string (what the engine's consumer gives). */
-  readonly timestamp: string;
-}
+/** A record as the store keeps it (bytes, like a broker): what a consumer receives, and where it is. */
+export interface StoredRecord extends RecordPosition, ConsumedRecord {}
 
 /** A record read from an output topic: the key and headers as text, the value decoded, the raw bytes kept. */
 export interface TestRecord<V> extends RecordPosition {
@@ -73,13 +64,8 @@ export interface TopicLog {
   cursor: number;
 }
 
-/** What the store appends: a record before it has a partition and offset. */
-export interface AppendRequest {
-  readonly topic: string;
-  readonly key: Buffer | string | null;
-  readonly value: Buffer | string | null;
-  readonly headers?: TestHeaders | undefined;
-  readonly partition?: number | undefined;
+/** What the store appends: a record to produce, with the time it is written at unless `timestamp` says otherwise. */
+export interface AppendRequest extends OutgoingRecord {
   readonly timestamp?: number | Date | undefined;
 }
 
@@ -88,7 +74,7 @@ export function toBuffer(value: Buffer | string): Buffer {
 }
 
 /** Header values become bytes, as a broker hands them to consumers. */
-export function normalizeHeaders(headers: TestHeaders | undefined): RecordHeaders {
+export function normalizeHeaders(headers: RecordHeaders | undefined): RecordHeaders {
   const out: Record<string, Buffer | Buffer[]> = {};
   for (const [name, value] of Object.entries(headers ?? {})) {
     if (value === undefined) continue;
@@ -227,7 +213,7 @@ export class TestInputTopic {
   }
 
   /** Keyless records (round-robin over the partitions), one per value. */
-  pipeValues(values: Iterable<unknown>, options: { headers?: TestHeaders } = {}): RecordPosition[] {
+  pipeValues(values: Iterable<unknown>, options: { headers?: RecordHeaders } = {}): RecordPosition[] {
     return [...values].map((value) => this.#pipe({ value, ...(options.headers ? { headers: options.headers } : {}) }));
   }
 
@@ -235,7 +221,7 @@ export class TestInputTopic {
   pipeKeyValues(
     entries: Iterable<
       | readonly [string | Buffer | null, unknown]
-      | { key: string | Buffer | null; value: unknown; headers?: TestHeaders }
+      | { key: string | Buffer | null; value: unknown; headers?: RecordHeaders }
     >,
   ): RecordPosition[] {
     return [...entries].map((entry) =>

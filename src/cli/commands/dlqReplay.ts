@@ -11,7 +11,7 @@ import type {
   ConsumedRecord,
   HeaderValue,
   KafkaClientPort,
-  OutgoingMessage,
+  OutgoingRecord,
   PartitionBatch,
   RecordHeaders,
   TopicPartitionOffset,
@@ -168,9 +168,9 @@ function describeRecord(from: string, partition: number, record: ConsumedRecord)
 }
 
 /** Splits the messages so one produce request stays under the broker's record-batch limit. */
-function chunks(messages: readonly OutgoingMessage[]): OutgoingMessage[][] {
-  const out: OutgoingMessage[][] = [];
-  let current: OutgoingMessage[] = [];
+function chunks(messages: readonly OutgoingRecord[]): OutgoingRecord[][] {
+  const out: OutgoingRecord[][] = [];
+  let current: OutgoingRecord[] = [];
   let bytes = 0;
   for (const message of messages) {
     const size = (message.value?.length ?? 0) + (message.key?.length ?? 0);
@@ -245,7 +245,7 @@ export async function replayDeadLetters(client: KafkaClientPort, options: Replay
     if (finished || batch.topic !== from || !pending.has(batch.partition)) return;
     const end = ends.get(batch.partition) ?? 0n;
     const current = starts.get(batch.partition) ?? 0n;
-    const messages: OutgoingMessage[] = [];
+    const messages: OutgoingRecord[] = [];
     let next: bigint | undefined;
     let stoppedBy: 'end' | 'limit' | undefined;
     for (const record of batch.records) {

@@ -14,9 +14,9 @@ import {
   retryViaTopics,
   retryViaTopicsOptionsSchema,
 } from '../../../operators/retryViaTopics.js';
-import { type Element, failed, type OutgoingRecord } from '../../../src/envelope.js';
+import { type Element, failed } from '../../../src/envelope.js';
 import { TributaryError } from '../../../src/errors.js';
-import type { RecordHeaders } from '../../../src/kafka/ports.js';
+import type { OutgoingRecord, RecordHeaders } from '../../../src/kafka/ports.js';
 import { readIntegerHeader, readTextHeader } from '../../../src/runtime/deadLetterRecord.js';
 import { expectFailed, expectOk, runOperator, testContext, testEnvelope } from '../../support/envelopes.js';
 import { summarize, testScheduler } from '../../support/marbles.js';
