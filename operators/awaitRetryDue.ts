@@ -10,8 +10,9 @@ import {
 import * as z from 'zod';
 import type { Element, RecordOrigin } from '../src/envelope.js';
 import { mergeMapByLane } from '../src/lanes.js';
+import { stageNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
-import { checkOptions, schedulerSchema, stageNameSchema } from './internal/options.js';
+import { checkOptions, schedulerSchema } from './internal/options.js';
 import { originCoordinates, RETRY_HEADERS, readDecimalHeader, readRetryState } from './internal/retryTopics.js';
 
 /** Options of {@link awaitRetryDue}. */

@@ -1,9 +1,9 @@
 import { filter, type OperatorFunction } from 'rxjs';
 import * as z from 'zod';
 import type { Element, Envelope, FailedEnvelope } from '../src/envelope.js';
+import { stageNameSchema, topicNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
-import { checkOptions, stageNameSchema } from './internal/options.js';
-import { topicNameSchema } from './internal/topics.js';
+import { checkOptions } from './internal/options.js';
 
 /** Options of {@link branchToDeadLetter}. */
 export interface BranchToDeadLetterOptions {

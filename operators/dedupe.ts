@@ -3,9 +3,10 @@ import * as z from 'zod';
 import { type Element, type Envelope, type Outcome, observedTicket, type RecordTicket } from '../src/envelope.js';
 import { errorMessage } from '../src/errors.js';
 import { laneOfElement, mergeMapByLane } from '../src/lanes.js';
+import { stageNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
-import { checkOptions, functionSchema, stageNameSchema } from './internal/options.js';
+import { checkOptions, functionSchema } from './internal/options.js';
 import { memoryDedupeStore } from './memoryDedupeStore.js';
 
 /** Where {@link dedupe} keeps the ids of records already processed. Implementations: memory, Redis. */

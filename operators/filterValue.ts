@@ -2,9 +2,10 @@ import { filter, map, type OperatorFunction } from 'rxjs';
 import * as z from 'zod';
 import type { Element, Envelope } from '../src/envelope.js';
 import { errorMessage } from '../src/errors.js';
+import { stageNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
-import { checkOptions, stageNameSchema } from './internal/options.js';
+import { checkOptions } from './internal/options.js';
 
 /** Options of {@link filterValue}. */
 export interface FilterValueOptions {

@@ -2,9 +2,10 @@ import { map, type OperatorFunction } from 'rxjs';
 import * as z from 'zod';
 import { type Element, type RawValue, withValue } from '../src/envelope.js';
 import { errorMessage } from '../src/errors.js';
+import { stageNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
-import { checkOptions, stageNameSchema } from './internal/options.js';
+import { checkOptions } from './internal/options.js';
 import { checkRaw, DEFAULT_MAX_BYTES, decodeUtf8 } from './internal/rawValue.js';
 
 /** Options of {@link parseJson}. */

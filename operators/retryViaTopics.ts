@@ -14,10 +14,11 @@ import { type Element, type Envelope, type FailedEnvelope, failed, withAttempts 
 import { errorMessage, isRetriable } from '../src/errors.js';
 import type { HeaderValue } from '../src/kafka/ports.js';
 import { laneOfElement, mergeMapByLane } from '../src/lanes.js';
+import { stageNameSchema } from '../src/names.js';
 import { int32Header, int64Header } from '../src/runtime/deadLetterRecord.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { recordError } from './internal/failure.js';
-import { checkOptions, functionSchema, schedulerSchema, stageNameSchema } from './internal/options.js';
+import { checkOptions, functionSchema, schedulerSchema } from './internal/options.js';
 import {
   originCoordinates,
   RETRY_HEADERS,

@@ -17,9 +17,10 @@ import * as z from 'zod';
 import { type Element, type Envelope, failed, withAttempts, withValue } from '../src/envelope.js';
 import { errorMessage, isRetriable, TributaryError } from '../src/errors.js';
 import { laneOfElement, mergeMapByLane } from '../src/lanes.js';
+import { stageNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { recordError } from './internal/failure.js';
-import { checkOptions, functionSchema, schedulerSchema, stageNameSchema } from './internal/options.js';
+import { checkOptions, functionSchema, schedulerSchema } from './internal/options.js';
 import { isPromiseLike } from './internal/promiseLike.js';
 
 /** What the retried function learns about the current attempt. */

@@ -2,10 +2,10 @@ import { connect, filter, map, merge, type Observable, type OperatorFunction } f
 import * as z from 'zod';
 import type { Element, Envelope } from '../src/envelope.js';
 import { errorMessage, TributaryError } from '../src/errors.js';
+import { isStageName, isTopicName, stageNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
-import { checkOptions, STAGE_NAME_PATTERN, stageNameSchema } from './internal/options.js';
-import { isTopicName } from './internal/topics.js';
+import { checkOptions } from './internal/options.js';
 import { publish } from './publish.js';
 
 /** Where {@link route} sends one kind of element: a topic to publish to, or an operator chain to run. */
@@ -135,7 +135,7 @@ export function route<T, R extends RouteTable<T>>(
         throw definitionError(`route: route "${routeName}" targets "${target}", which is not a Kafka topic name`);
       }
       const stage = `${name}.${stageSuffix(routeName)}`.slice(0, 100);
-      if (!STAGE_NAME_PATTERN.test(stage)) throw definitionError(`route: invalid stage name "${stage}"`);
+      if (!isStageName(stage)) throw definitionError(`route: invalid stage name "${stage}"`);
       branches.push(publish<T>(target, { name: stage }) as OperatorFunction<Element<T>, Element<unknown>>);
       if (!topicTargets.includes(target)) topicTargets.push(target);
     } else if (typeof target === 'function') {

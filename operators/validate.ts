@@ -2,10 +2,11 @@ import { map, type OperatorFunction } from 'rxjs';
 import * as z from 'zod';
 import { type Element, withValue } from '../src/envelope.js';
 import { errorMessage } from '../src/errors.js';
+import { stageNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
 import { formatIssues } from './internal/formatIssues.js';
-import { checkOptions, stageNameSchema } from './internal/options.js';
+import { checkOptions } from './internal/options.js';
 
 /** Options of {@link validate}. */
 export interface ValidateOptions {

@@ -9,18 +9,6 @@ import * as z from 'zod';
 import { TributaryError } from '../../src/errors.js';
 import { formatIssues } from './formatIssues.js';
 
-/** Stage names become metric labels, log bindings and dead-letter headers: `[A-Za-z0-9._-]`, 1 to 100 characters. */
-export const STAGE_NAME_PATTERN = /^[A-Za-z0-9._-]{1,100}$/;
-
-/** The `name` option every stage takes. */
-export const stageNameSchema = z
-  .string()
-  .regex(STAGE_NAME_PATTERN, 'a stage name may only contain A-Z, a-z, 0-9, ".", "_" and "-" (1 to 100 characters)')
-  .describe(
-    'Stage name: the metric label, the log binding and the tributary-stage dead-letter header. ' +
-      'Set it explicitly to keep it stable when the pipeline is edited.',
-  );
-
 /** A function-valued option (zod cannot describe a function's signature; TypeScript does). */
 export function functionSchema<F>(description: string) {
   return z.custom<F>((value) => typeof value === 'function', { message: 'expected a function' }).describe(description);

@@ -6,8 +6,8 @@
 import * as z from 'zod';
 import type { RecordOrigin } from '../../src/envelope.js';
 import type { HeaderValue, RecordHeaders } from '../../src/kafka/ports.js';
+import { isTopicName, topicNameSchema } from '../../src/names.js';
 import { readIntegerHeader, readTextHeader } from '../../src/runtime/deadLetterRecord.js';
-import { isTopicName, topicNameSchema } from './topics.js';
 
 /**
  * Headers of a record in a delay topic. `kafka_original-*` are Spring Kafka's names (partition as a 4-byte, offset

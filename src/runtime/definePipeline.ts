@@ -6,6 +6,7 @@ import type { Observable } from 'rxjs';
 import { z } from 'zod';
 import type { Element, Envelope, RawValue } from '../envelope.js';
 import { TributaryError } from '../errors.js';
+import { STAGE_NAME_PATTERN, STAGE_NAME_RULE, topicNameSchema } from '../names.js';
 
 export type OrderingMode = 'partition' | 'key' | 'unordered';
 
@@ -67,21 +68,16 @@ export interface Pipeline<TOut = unknown> {
   readonly build: (records: Observable<Envelope<RawValue>>) => Observable<Element<TOut>>;
 }
 
-const namePattern = /^[A-Za-z0-9._-]{1,100}$/;
-const topicName = z
-  .string()
-  .regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name: [A-Za-z0-9._-], 1–249 characters')
-  .refine((t) => t !== '.' && t !== '..', 'a Kafka topic name other than "." and ".."');
 const positiveInt = z.number().int().positive();
 
 export const pipelineConfigSchema = z.object({
-  name: z.string().regex(namePattern, 'a stage-safe name: [A-Za-z0-9._-], 1–100 characters'),
+  name: z.string().regex(STAGE_NAME_PATTERN, `a stage-safe name: ${STAGE_NAME_RULE}`),
   source: z.object({
-    topics: z.array(topicName).min(1, 'at least one topic'),
+    topics: z.array(topicNameSchema).min(1, 'at least one topic'),
     groupId: z.string().min(1, 'a consumer group id'),
     fromBeginning: z.boolean().optional(),
   }),
-  deadLetter: z.object({ topic: topicName }),
+  deadLetter: z.object({ topic: topicNameSchema }),
   maxInFlight: positiveInt.max(1_000_000).optional(),
   ordering: z.enum(['partition', 'key', 'unordered']).optional(),
   commitIntervalMs: positiveInt.optional(),

@@ -16,6 +16,7 @@ import type {
   RecordHeaders,
   TopicPartitionOffset,
 } from '../../kafka/ports.js';
+import { isTopicName } from '../../names.js';
 import { DEAD_LETTER_HEADERS, readIntegerHeader, readTextHeader } from '../../runtime/deadLetterRecord.js';
 import { integerOption, parse, wantsHelp } from '../args.js';
 import { commandBody, configOrReport, Reported } from '../common.js';
@@ -55,10 +56,6 @@ const USAGE = 'tributary dlq replay --from DLQ_TOPIC [--to TOPIC | --original] [
 const STRIPPED_PREFIXES = ['kafka_dlt-', 'kafka_original-', 'tributary-'] as const;
 /** Most bytes of values in one produce request (the broker's default record-batch limit is ~1 MB). */
 const MAX_REQUEST_BYTES = 900_000;
-
-function isTopicName(topic: string): boolean {
-  return /^[A-Za-z0-9._-]{1,249}$/.test(topic) && topic !== '.' && topic !== '..';
-}
 
 export interface DlqReplayArgs {
   readonly from: string;

@@ -5,6 +5,7 @@
  */
 import { errorMessage } from '../../errors.js';
 import type { AdminPort } from '../../kafka/ports.js';
+import { isTopicName, TOPIC_NAME_RULE } from '../../names.js';
 import { integerOption, listOption, parse, wantsHelp } from '../args.js';
 import { commandBody, configOrReport, formatTable, pipelinesOrReport, withAdmin } from '../common.js';
 import { type CliIo, EXIT_FAILURE, EXIT_OK, UsageError, writeLines } from '../io.js';
@@ -25,7 +26,6 @@ Options:
   -h, --help               show this help`;
 
 const USAGE = 'tributary topics create [files or folders...] [--partitions N] [--replication-factor N] [--extra T]';
-const topicPattern = /^[A-Za-z0-9._-]{1,249}$/;
 
 export interface TopicsCreateArgs {
   readonly paths: readonly string[];
@@ -44,8 +44,8 @@ export function parseTopicsCreateArgs(argv: readonly string[]): TopicsCreateArgs
   });
   const extra = listOption(values.extra);
   for (const topic of extra) {
-    if (!topicPattern.test(topic) || topic === '.' || topic === '..') {
-      throw new UsageError(`--extra "${topic}" is not a Kafka topic name ([A-Za-z0-9._-], 1-249 characters)`);
+    if (!isTopicName(topic)) {
+      throw new UsageError(`--extra "${topic}" is not a Kafka topic name (${TOPIC_NAME_RULE})`);
     }
   }
   return {
