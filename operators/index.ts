@@ -21,7 +21,7 @@ export {
 } from './memoryDedupeStore.js';
 export { type Codec, codecSchema, type Decoder, type ParseOptions, parse, parseOptionsSchema } from './parse.js';
 export { type ParseJsonOptions, parseJson, parseJsonOptionsSchema } from './parseJson.js';
-export { type PublishOptions, publish, serializeValue } from './publish.js';
+export { type PublishOptions, publish, publishOptionsSchema, serializeValue } from './publish.js';
 export { type RedisDedupeStoreOptions, redisDedupeStore, redisDedupeStoreOptionsSchema } from './redisDedupeStore.js';
 export { type RetryViaTopicsOptions, retryViaTopics, retryViaTopicsOptionsSchema } from './retryViaTopics.js';
 export {

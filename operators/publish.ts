@@ -21,10 +21,14 @@
  * @returns the same elements, after they were acknowledged
  */
 import { Observable, type OperatorFunction } from 'rxjs';
-import { type Element, type Envelope, failed } from '../src/envelope.js';
+import * as z from 'zod';
+import type { Element, Envelope } from '../src/envelope.js';
 import { errorMessage, TributaryError } from '../src/errors.js';
 import type { HeaderValue, OutgoingRecord, RecordHeaders } from '../src/kafka/ports.js';
+import { isTopicName, stageNameSchema, TOPIC_NAME_RULE } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
+import { failAt } from './internal/failure.js';
+import { checkOptions, functionSchema } from './internal/options.js';
 
 export interface PublishOptions<T> {
   /** Stage name for metrics, logs and dead-letter headers. Default 'publish'. */
@@ -43,20 +47,45 @@ export interface PublishOptions<T> {
   partition?: (element: Envelope<T>) => number | undefined;
 }
 
+/** The runtime check and reference documentation of {@link PublishOptions}. */
+export const publishOptionsSchema = z
+  .strictObject({
+    name: stageNameSchema.optional(),
+    key: functionSchema<(element: Envelope<unknown>) => Buffer | string | null>(
+      "The output key (element) => Buffer | string | null; decides the partition. Default: the input record's key.",
+    ).optional(),
+    value: functionSchema<(value: unknown, element: Envelope<unknown>) => Buffer | string | null>(
+      'The output value (value, element) => Buffer | string | null. Default: Buffer and string as they are, null ' +
+        'as a tombstone, anything else as JSON.',
+    ).optional(),
+    headers: functionSchema<(element: Envelope<unknown>) => RecordHeaders>(
+      "The output's headers (element) => headers. The input's correlation-id header is carried over unless these " +
+        'set their own. Default: only that header.',
+    ).optional(),
+    partition: functionSchema<(element: Envelope<unknown>) => number | undefined>(
+      'An explicit partition (element) => number | undefined. Default: chosen by the key.',
+    ).optional(),
+  })
+  .describe("Options of publish(): the output record's key, value, headers and partition.");
+
 export function serializeValue(value: unknown): Buffer | string | null {
   if (value === null || value === undefined) return null;
   if (Buffer.isBuffer(value) || typeof value === 'string') return value;
   return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 }
 
-const stageName = /^[A-Za-z0-9._-]{1,100}$/;
-
 export function publish<T>(
   topic: string | ((element: Envelope<T>) => string),
   options: PublishOptions<T> = {},
 ): OperatorFunction<Element<T>, Element<T>> {
+  checkOptions('publish', publishOptionsSchema, options);
+  if (typeof topic === 'string' ? !isTopicName(topic) : typeof topic !== 'function') {
+    throw new TributaryError(
+      'TRIBUTARY_ERR_PIPELINE_DEFINITION',
+      `publish: ${JSON.stringify(topic)} is not a Kafka topic name (${TOPIC_NAME_RULE}) or a function choosing one`,
+    );
+  }
   const { name = 'publish', key, value, headers, partition } = options;
-  if (!stageName.test(name)) throw new TypeError(`publish: stage name "${name}" must match [A-Za-z0-9._-]{1,100}`);
   const build = (element: Envelope<T>): OutgoingRecord => {
     // this runs once per record on the hot path: no copies unless user headers meet an incoming id. The input's
     // correlation id travels as the bytes it came with; nothing is added to records that had none (a header costs
@@ -108,14 +137,15 @@ export function publish<T>(
             record = build(element);
           } catch (error) {
             subscriber.next(
-              failed(
+              failAt(
                 element,
                 name,
-                new TributaryError(
-                  'TRIBUTARY_ERR_PROCESSING',
-                  `publish could not build the record: ${errorMessage(error)}`,
-                  { cause: error, retriable: false },
-                ),
+                'TRIBUTARY_ERR_PROCESSING',
+                `publish could not build the record: ${errorMessage(error)}`,
+                {
+                  cause: error,
+                  retriable: false,
+                },
               ),
             );
             return;
@@ -128,19 +158,14 @@ export function publish<T>(
               subscriber.next(element);
             } else {
               subscriber.next(
-                failed(
+                failAt(
                   element,
                   name,
-                  new TributaryError(
-                    'TRIBUTARY_ERR_PUBLISH',
-                    `publish to ${record.topic} refused: ${errorMessage(error)}`,
-                    {
-                      cause: error,
-                      topic: element.origin.topic,
-                      partition: element.origin.partition,
-                      offset: element.origin.offset,
-                    },
-                  ),
+                  'TRIBUTARY_ERR_PUBLISH',
+                  `publish to ${record.topic} refused: ${errorMessage(error)}`,
+                  {
+                    cause: error,
+                  },
                 ),
               );
             }

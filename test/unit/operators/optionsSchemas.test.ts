@@ -4,19 +4,31 @@
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import * as z from 'zod';
+import { type AwaitRetryDueOptions, awaitRetryDueOptionsSchema } from '../../../operators/awaitRetryDue.js';
+import {
+  type BranchToDeadLetterOptions,
+  branchToDeadLetterOptionsSchema,
+} from '../../../operators/branchToDeadLetter.js';
 import { type DedupeOptions, dedupeOptionsSchema } from '../../../operators/dedupe.js';
 import { type FilterValueOptions, filterValueOptionsSchema } from '../../../operators/filterValue.js';
 import { type MapValueOptions, mapValue, mapValueOptionsSchema } from '../../../operators/mapValue.js';
 import { type MemoryDedupeStoreOptions, memoryDedupeStoreOptionsSchema } from '../../../operators/memoryDedupeStore.js';
 import { type ParseOptions, parseOptionsSchema } from '../../../operators/parse.js';
 import { type ParseJsonOptions, parseJsonOptionsSchema } from '../../../operators/parseJson.js';
+import { type PublishOptions, publishOptionsSchema } from '../../../operators/publish.js';
 import { type RedisDedupeStoreOptions, redisDedupeStoreOptionsSchema } from '../../../operators/redisDedupeStore.js';
+import { type RetryViaTopicsOptions, retryViaTopicsOptionsSchema } from '../../../operators/retryViaTopics.js';
 import { type RetryWithBackoffOptions, retryWithBackoffOptionsSchema } from '../../../operators/retryWithBackoff.js';
+import { type RouteOptions, routeOptionsSchema } from '../../../operators/route.js';
 import { type SinkOptions, sinkOptionsSchema } from '../../../operators/sink.js';
 import { type SinkBatchOptions, sinkBatchOptionsSchema } from '../../../operators/sinkBatch.js';
 import { type TapValueOptions, tapValueOptionsSchema } from '../../../operators/tapValue.js';
 import { type ValidateOptions, validateOptionsSchema } from '../../../operators/validate.js';
 import { TributaryError } from '../../../src/errors.js';
+import {
+  type RetryTopicPipelinesOptions,
+  retryTopicPipelinesOptionsSchema,
+} from '../../../src/retryTopics/retryTopicPipelines.js';
 
 const schemas = {
   parseJson: parseJsonOptionsSchema,
@@ -31,6 +43,12 @@ const schemas = {
   dedupe: dedupeOptionsSchema,
   memoryDedupeStore: memoryDedupeStoreOptionsSchema,
   redisDedupeStore: redisDedupeStoreOptionsSchema,
+  publish: publishOptionsSchema,
+  branchToDeadLetter: branchToDeadLetterOptionsSchema,
+  route: routeOptionsSchema,
+  retryViaTopics: retryViaTopicsOptionsSchema,
+  retryTopicPipelines: retryTopicPipelinesOptionsSchema,
+  awaitRetryDue: awaitRetryDueOptionsSchema,
 };
 
 describe('operator option schemas', () => {
@@ -60,11 +78,17 @@ describe('operator option schemas', () => {
     expectTypeOf<Keys<typeof dedupeOptionsSchema>>().toEqualTypeOf<keyof DedupeOptions<unknown>>();
     expectTypeOf<Keys<typeof memoryDedupeStoreOptionsSchema>>().toEqualTypeOf<keyof MemoryDedupeStoreOptions>();
     expectTypeOf<Keys<typeof redisDedupeStoreOptionsSchema>>().toEqualTypeOf<keyof RedisDedupeStoreOptions>();
+    expectTypeOf<Keys<typeof publishOptionsSchema>>().toEqualTypeOf<keyof PublishOptions<unknown>>();
+    expectTypeOf<Keys<typeof branchToDeadLetterOptionsSchema>>().toEqualTypeOf<keyof BranchToDeadLetterOptions>();
+    expectTypeOf<Keys<typeof routeOptionsSchema>>().toEqualTypeOf<keyof RouteOptions>();
+    expectTypeOf<Keys<typeof retryViaTopicsOptionsSchema>>().toEqualTypeOf<keyof RetryViaTopicsOptions>();
+    expectTypeOf<Keys<typeof retryTopicPipelinesOptionsSchema>>().toEqualTypeOf<keyof RetryTopicPipelinesOptions>();
+    expectTypeOf<Keys<typeof awaitRetryDueOptionsSchema>>().toEqualTypeOf<keyof AwaitRetryDueOptions>();
   });
 
   it('accept the defaults (no options) where no option is required', () => {
     for (const [operator, schema] of Object.entries(schemas)) {
-      const required = ['dedupe', 'redisDedupeStore'].includes(operator);
+      const required = ['dedupe', 'redisDedupeStore', 'retryViaTopics', 'retryTopicPipelines'].includes(operator);
       expect(schema.safeParse({}).success, operator).toBe(!required);
     }
   });
