@@ -9,11 +9,12 @@ import {
 } from 'rxjs';
 import * as z from 'zod';
 import type { Element, RecordOrigin } from '../src/envelope.js';
+import { readDecimalHeader } from '../src/kafka/headers.js';
 import { mergeMapByLane } from '../src/lanes.js';
 import { stageNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { checkOptions, schedulerSchema } from './internal/options.js';
-import { originCoordinates, RETRY_HEADERS, readDecimalHeader, readRetryState } from './internal/retryTopics.js';
+import { originCoordinates, RETRY_HEADERS, readRetryState } from './internal/retryTopics.js';
 
 /** Options of {@link awaitRetryDue}. */
 export interface AwaitRetryDueOptions {

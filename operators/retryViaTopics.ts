@@ -12,10 +12,10 @@ import {
 import * as z from 'zod';
 import { type Element, type Envelope, type FailedEnvelope, failed, withAttempts } from '../src/envelope.js';
 import { errorMessage, isRetriable } from '../src/errors.js';
+import { int32Header, int64Header, truncateUtf8 } from '../src/kafka/headers.js';
 import type { HeaderValue } from '../src/kafka/ports.js';
 import { laneOfElement, mergeMapByLane } from '../src/lanes.js';
 import { stageNameSchema } from '../src/names.js';
-import { int32Header, int64Header } from '../src/runtime/deadLetterRecord.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { recordError } from './internal/failure.js';
 import { checkOptions, functionSchema, schedulerSchema } from './internal/options.js';
@@ -218,7 +218,7 @@ export function retryViaTopics<T, R>(
       headers[RETRY_HEADERS.attempt] = String(round);
       headers[RETRY_HEADERS.due] = String(Math.round(scheduler.now() + hop.ms));
       headers[RETRY_HEADERS.delay] = hop.label;
-      headers[RETRY_HEADERS.reason] = truncateBytes(errorMessage(last.error.cause ?? last.error), MAX_REASON_BYTES);
+      headers[RETRY_HEADERS.reason] = truncateUtf8(errorMessage(last.error.cause ?? last.error), MAX_REASON_BYTES);
       headers[RETRY_HEADERS.attempts] = String(total);
       headers[RETRY_HEADERS.originalTopic] = state.originalTopic;
       // without valid origin coordinates the state holds this delay-topic copy's partition and offset: written next to
@@ -300,9 +300,4 @@ export function retryViaTopics<T, R>(
         }
       : { name, kind: 'retryViaTopics', outputTopics: labels.map((label) => retryTopicName(topicPrefix, label)) },
   );
-}
-
-function truncateBytes(text: string, maxBytes: number): string {
-  const bytes = Buffer.from(text, 'utf8');
-  return bytes.length <= maxBytes ? text : `${bytes.subarray(0, maxBytes - 3).toString('utf8')}…`;
 }

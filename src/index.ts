@@ -16,16 +16,12 @@ export type {
 export { failed, observedTicket, withAttempts, withValue } from './envelope.js';
 export { ERROR_CATALOGUE, errorMessage, isRetriable, TributaryError, type TributaryErrorCode } from './errors.js';
 export { type EngineObserver, noopObserver } from './instrumentation.js';
+export { readIntegerHeader, readTextHeader } from './kafka/headers.js';
 export { createKafkajsClient, type KafkaConnectionConfig } from './kafka/kafkajsClient.js';
 export type * from './kafka/ports.js';
 export { laneOfElement, mergeMapByLane } from './lanes.js';
 export * from './retryTopics/index.js';
-export {
-  buildDeadLetterRecord,
-  DEAD_LETTER_HEADERS,
-  readIntegerHeader,
-  readTextHeader,
-} from './runtime/deadLetterRecord.js';
+export { buildDeadLetterRecord, DEAD_LETTER_HEADERS } from './runtime/deadLetterRecord.js';
 export {
   definePipeline,
   type OrderingMode,

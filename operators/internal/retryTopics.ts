@@ -5,9 +5,9 @@
  */
 import * as z from 'zod';
 import type { RecordOrigin } from '../../src/envelope.js';
+import { readDecimalHeader, readIntegerHeader, readTextHeader, withoutHeaders } from '../../src/kafka/headers.js';
 import type { HeaderValue, RecordHeaders } from '../../src/kafka/ports.js';
 import { isTopicName, topicNameSchema } from '../../src/names.js';
-import { readIntegerHeader, readTextHeader } from '../../src/runtime/deadLetterRecord.js';
 
 /**
  * Headers of a record in a delay topic. `kafka_original-*` are Spring Kafka's names (partition as a 4-byte, offset
@@ -131,15 +131,6 @@ export interface RetryState {
   readonly originalTimestamp: string;
 }
 
-/**
- * A decimal-text header (`tributary-retry-attempt`, `tributary-retry-due`, `tributary-attempts`). Not
- * readIntegerHeader: that one reads 4- and 8-byte values as Spring's binary integers, so "1000" would be misread.
- */
-export function readDecimalHeader(value: HeaderValue | readonly HeaderValue[] | undefined): bigint | undefined {
-  const text = readTextHeader(value)?.trim();
-  return text !== undefined && /^-?\d{1,19}$/.test(text) ? BigInt(text) : undefined;
-}
-
 function nonNegative(value: bigint | undefined): number | undefined {
   return value !== undefined && value >= 0n && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : undefined;
 }
@@ -217,9 +208,5 @@ export function readRetryState(element: { readonly origin: RecordOrigin }): Retr
 
 /** The headers without any retry header (the user's own headers, `correlation-id` included). */
 export function withoutRetryHeaders(headers: RecordHeaders): Record<string, HeaderValue | readonly HeaderValue[]> {
-  const kept: Record<string, HeaderValue | readonly HeaderValue[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined && !RETRY_HEADER_NAMES.has(name)) kept[name] = value;
-  }
-  return kept;
+  return withoutHeaders(headers, (name) => RETRY_HEADER_NAMES.has(name));
 }

@@ -4,7 +4,8 @@
  * before that record's `tributary-retry-due` time. A waiting record then holds no admission credit and nothing is
  * fetched for it; the `awaitRetryDue` stage of the retry pipeline times the last few seconds exactly.
  */
-import { RETRY_HEADERS, readDecimalHeader } from '../../operators/internal/retryTopics.js';
+import { RETRY_HEADERS } from '../../operators/internal/retryTopics.js';
+import { readDecimalHeader } from '../kafka/headers.js';
 import type {
   BatchHandler,
   ConsumedRecord,

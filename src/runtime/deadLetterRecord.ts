@@ -5,6 +5,7 @@
  */
 import type { FailedEnvelope } from '../envelope.js';
 import { errorMessage } from '../errors.js';
+import { int32Header, int64Header, truncateUtf8 } from '../kafka/headers.js';
 import type { HeaderValue, OutgoingRecord, RecordHeaders } from '../kafka/ports.js';
 
 export const DEAD_LETTER_HEADERS = {
@@ -38,41 +39,6 @@ const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
-
-export function int32Header(value: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(value);
-  return b;
-}
-
-export function int64Header(value: bigint): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeBigInt64BE(value);
-  return b;
-}
-
-/** Reads a header written by Spring (binary big-endian) or by a person (decimal text). */
-export function readIntegerHeader(value: HeaderValue | readonly HeaderValue[] | undefined): bigint | undefined {
-  const v = Array.isArray(value) ? value[value.length - 1] : value;
-  if (v === undefined) return undefined;
-  if (typeof v === 'string') return /^-?\d+$/.test(v) ? BigInt(v) : undefined;
-  const buf = v as Buffer;
-  if (buf.length === 4) return BigInt(buf.readInt32BE());
-  if (buf.length === 8) return buf.readBigInt64BE();
-  const text = buf.toString('utf8');
-  return /^-?\d+$/.test(text) ? BigInt(text) : undefined;
-}
-
-export function readTextHeader(value: HeaderValue | readonly HeaderValue[] | undefined): string | undefined {
-  const v = Array.isArray(value) ? value[value.length - 1] : value;
-  if (v === undefined) return undefined;
-  return typeof v === 'string' ? v : (v as Buffer).toString('utf8');
-}
-
-function truncate(text: string, max: number): string {
-  const bytes = Buffer.from(text, 'utf8');
-  return bytes.length <= max ? text : `${bytes.subarray(0, max - 3).toString('utf8')}…`;
-}
 
 export interface DeadLetterOptions {
   /** Drop the value (too large for the dead-letter topic); the headers still say where the original is. */
@@ -109,7 +75,7 @@ function setFailure(headers: Headers, failed: FailedEnvelope, maxMessageBytes: n
   headers[DEAD_LETTER_HEADERS.exceptionFqcn] = `TributaryError.${error.code}`;
   if (error.cause instanceof Error) headers[DEAD_LETTER_HEADERS.exceptionCauseFqcn] = error.cause.constructor.name;
   else delete headers[DEAD_LETTER_HEADERS.exceptionCauseFqcn];
-  headers[DEAD_LETTER_HEADERS.exceptionMessage] = truncate(errorMessage(error), maxMessageBytes);
+  headers[DEAD_LETTER_HEADERS.exceptionMessage] = truncateUtf8(errorMessage(error), maxMessageBytes);
   headers[DEAD_LETTER_HEADERS.pipeline] = origin.pipeline;
   headers[DEAD_LETTER_HEADERS.stage] = failed.stage;
   headers[DEAD_LETTER_HEADERS.attempts] = String(failed.attempts);

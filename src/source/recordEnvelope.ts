@@ -4,7 +4,8 @@
  * build envelopes here, so a pipeline sees the same elements in unit tests as in production.
  */
 import type { Envelope, PipelineContext, RawValue, RecordTicket } from '../envelope.js';
-import type { ConsumedRecord, RecordHeaders } from '../kafka/ports.js';
+import { readTextHeader } from '../kafka/headers.js';
+import type { ConsumedRecord } from '../kafka/ports.js';
 import type { OrderingMode, Pipeline } from '../runtime/definePipeline.js';
 
 const partitionLanes = new Map<string, string[]>();
@@ -43,13 +44,6 @@ export function laneFor(
   }
 }
 
-function headerText(value: RecordHeaders[string]): string | undefined {
-  const v = Array.isArray(value) ? value[value.length - 1] : value;
-  if (typeof v === 'string') return v;
-  if (Buffer.isBuffer(v)) return v.toString('utf8');
-  return undefined;
-}
-
 export function recordEnvelope(
   pipeline: Pick<Pipeline, 'name' | 'source' | 'ordering'>,
   topic: string,
@@ -75,7 +69,7 @@ export function recordEnvelope(
       headers: record.headers,
       timestamp: record.timestamp,
       raw: record.value,
-      correlationId: headerText(record.headers['correlation-id']) ?? `${topic}-${partition}-${offset}`,
+      correlationId: readTextHeader(record.headers['correlation-id']) ?? `${topic}-${partition}-${offset}`,
       lane: laneFor(pipeline.ordering, topic, partition, key, offset),
     },
   };

@@ -5,8 +5,9 @@
  */
 import * as z from 'zod';
 import { serializeValue } from '../../operators/publish.js';
+import { readIntegerHeader, readTextHeader } from '../kafka/headers.js';
 import type { ConsumedRecord, HeaderValue, OutgoingRecord, RecordHeaders } from '../kafka/ports.js';
-import { DEAD_LETTER_HEADERS, readIntegerHeader, readTextHeader } from '../runtime/deadLetterRecord.js';
+import { DEAD_LETTER_HEADERS } from '../runtime/deadLetterRecord.js';
 import type { PartitionChooser } from './partitioner.js';
 
 /** A record to pipe into an input topic. */

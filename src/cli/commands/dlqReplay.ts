@@ -6,6 +6,7 @@
  */
 import type { TributaryConfig } from '../../config/loadConfig.js';
 import { errorMessage } from '../../errors.js';
+import { readIntegerHeader, readTextHeader, withoutHeaders } from '../../kafka/headers.js';
 import { createKafkajsClient } from '../../kafka/kafkajsClient.js';
 import type {
   ConsumedRecord,
@@ -17,7 +18,7 @@ import type {
   TopicPartitionOffset,
 } from '../../kafka/ports.js';
 import { isTopicName } from '../../names.js';
-import { DEAD_LETTER_HEADERS, readIntegerHeader, readTextHeader } from '../../runtime/deadLetterRecord.js';
+import { DEAD_LETTER_HEADERS } from '../../runtime/deadLetterRecord.js';
 import { integerOption, parse, wantsHelp } from '../args.js';
 import { commandBody, configOrReport, Reported } from '../common.js';
 import { type CliIo, EXIT_FAILURE, EXIT_OK, UsageError, writeLines } from '../io.js';
@@ -123,13 +124,7 @@ export class ReplayError extends Error {
 
 /** The record without the dead-letter and retry headers. */
 export function stripDeadLetterHeaders(headers: RecordHeaders): Record<string, HeaderValue | readonly HeaderValue[]> {
-  const kept: Record<string, HeaderValue | readonly HeaderValue[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    if (STRIPPED_PREFIXES.some((prefix) => name.startsWith(prefix))) continue;
-    kept[name] = value;
-  }
-  return kept;
+  return withoutHeaders(headers, (name) => STRIPPED_PREFIXES.some((prefix) => name.startsWith(prefix)));
 }
 
 /** Where one dead letter goes, or why it is skipped. */

@@ -16,8 +16,8 @@ import {
 } from '../../../operators/retryViaTopics.js';
 import { type Element, failed } from '../../../src/envelope.js';
 import { TributaryError } from '../../../src/errors.js';
+import { readIntegerHeader, readTextHeader } from '../../../src/kafka/headers.js';
 import type { OutgoingRecord, RecordHeaders } from '../../../src/kafka/ports.js';
-import { readIntegerHeader, readTextHeader } from '../../../src/runtime/deadLetterRecord.js';
 import { expectFailed, expectOk, runOperator, testContext, testEnvelope } from '../../support/envelopes.js';
 import { summarize, testScheduler } from '../../support/marbles.js';
 import { flakyFunction } from '../../support/operators.js';

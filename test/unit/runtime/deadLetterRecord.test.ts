@@ -2,12 +2,11 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { FailedEnvelope } from '../../../src/envelope.js';
 import { TributaryError } from '../../../src/errors.js';
+import { readIntegerHeader, readTextHeader } from '../../../src/kafka/headers.js';
 import {
   buildDeadLetterRecord,
   buildMinimalDeadLetterRecord,
   DEAD_LETTER_HEADERS,
-  readIntegerHeader,
-  readTextHeader,
 } from '../../../src/runtime/deadLetterRecord.js';
 
 function failedRecord(): FailedEnvelope {
@@ -72,6 +71,18 @@ describe('dead-letter record', () => {
     const dl = buildDeadLetterRecord(failedRecord(), 'orders.dlq', { omitValue: 'too large' });
     expect(dl.value).toBeNull();
     expect(readTextHeader(dl.headers?.[DEAD_LETTER_HEADERS.valueOmitted])).toBe('too large');
+  });
+
+  it('cuts a long exception message to 4 KiB on a character boundary, never leaving half a character', () => {
+    const f = failedRecord();
+    for (const message of [`a${'😀'.repeat(2000)}`, `ab${'😀'.repeat(2000)}`, `é${'€'.repeat(3000)}`]) {
+      const dl = buildDeadLetterRecord({ ...f, error: new TributaryError('TRIBUTARY_ERR_PROCESSING', message) }, 't');
+      const text = readTextHeader(dl.headers?.[DEAD_LETTER_HEADERS.exceptionMessage]) ?? '';
+      expect(Buffer.byteLength(text)).toBeLessThanOrEqual(4096);
+      expect(Buffer.byteLength(text)).toBeGreaterThan(4090);
+      expect(text).not.toContain('\uFFFD');
+      expect(text.endsWith('…')).toBe(true);
+    }
   });
 
   it('reads integer headers written as decimal text too', () => {

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { FailedEnvelope } from '../../../src/envelope.js';
 import { failed } from '../../../src/envelope.js';
 import { TributaryError } from '../../../src/errors.js';
+import { readIntegerHeader, readTextHeader } from '../../../src/kafka/headers.js';
 import type { OutgoingRecord } from '../../../src/kafka/ports.js';
-import { DEAD_LETTER_HEADERS, readIntegerHeader, readTextHeader } from '../../../src/runtime/deadLetterRecord.js';
+import { DEAD_LETTER_HEADERS } from '../../../src/runtime/deadLetterRecord.js';
 import { type DeadLetterWriterDeps, writeDeadLetter } from '../../../src/runtime/deadLetterWriter.js';
 import { captureLogger, type RecordingTicket, rawEnvelope } from '../../support/envelopes.js';
 
