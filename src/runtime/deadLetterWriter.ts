@@ -17,6 +17,7 @@
  * end the process.
  */
 import type { Logger } from 'pino';
+import { backoffDelay } from '../backoff.js';
 import type { FailedEnvelope } from '../envelope.js';
 import { causeChain, errorMessage, isRetriable } from '../errors.js';
 import type { OutgoingRecord } from '../kafka/ports.js';
@@ -149,7 +150,7 @@ async function write(failed: FailedEnvelope, topic: string, deps: DeadLetterWrit
     deadLetterTopic: topic,
   };
   let { record, form } = build(failed, topic, 'full', '', deps.logger);
-  let delay = 100;
+  let failures = 0;
   for (;;) {
     try {
       await deps.send(record);
@@ -173,9 +174,9 @@ async function write(failed: FailedEnvelope, topic: string, deps: DeadLetterWrit
         );
         return;
       }
+      const delay = backoffDelay(++failures, 100, 10_000);
       deps.logger.error({ ...bindings, err: error, form, retryInMs: delay }, refusalMessage(error, sizeRefusal, form));
       await deps.sleep(delay);
-      delay = Math.min(delay * 2, 10_000);
     }
   }
 }

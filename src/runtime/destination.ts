@@ -12,8 +12,6 @@ export interface Queued {
   readonly done: SendCallback;
 }
 
-export const FIRST_RETRY_DELAY_MS = 100;
-
 export class Destination {
   readonly topic: string;
   /** Records not sent yet, in arrival order. */
@@ -29,7 +27,8 @@ export class Destination {
   trusted = false;
   /** No request before this time (performance.now()): backing off after a transient failure. */
   notBefore = 0;
-  delayMs = FIRST_RETRY_DELAY_MS;
+  /** Transient failures in a row (the backoff grows with them). */
+  failures = 0;
   /** When the group at the head of `retry` first failed; -1 when nothing is failing. */
   failingSince = -1;
 
@@ -44,7 +43,7 @@ export class Destination {
   /** Acknowledged: back to normal. */
   succeeded(): void {
     this.trusted = true;
-    this.delayMs = FIRST_RETRY_DELAY_MS;
+    this.failures = 0;
     this.failingSince = -1;
     this.notBefore = 0;
   }
