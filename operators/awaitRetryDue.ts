@@ -11,6 +11,7 @@ import * as z from 'zod';
 import type { Element, RecordOrigin } from '../src/envelope.js';
 import { readDecimalHeader } from '../src/kafka/headers.js';
 import { mergeMapByLane } from '../src/lanes.js';
+import { recordBindings } from '../src/logger.js';
 import { stageNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { checkOptions, schedulerSchema } from './internal/options.js';
@@ -110,13 +111,7 @@ export function awaitRetryDue<E extends Element<unknown>>(
       // a missing, corrupt or hand-written kafka_original-partition/-offset: the delay-topic copy is the only record
       // that can be named for sure, so dead letters and logs keep pointing at it
       element.context.logger.warn(
-        {
-          stage: name,
-          topic: origin.topic,
-          partition: origin.partition,
-          offset: String(origin.offset),
-          correlationId: origin.correlationId,
-        },
+        { stage: name, ...recordBindings(origin) },
         `awaitRetryDue: no valid ${RETRY_HEADERS.springOriginalPartition}/${RETRY_HEADERS.springOriginalOffset} headers (missing or out of range); the record keeps its delay-topic coordinates`,
       );
       return element;
@@ -137,10 +132,9 @@ export function awaitRetryDue<E extends Element<unknown>>(
 
   const wait = (element: E): Observable<E> => {
     const due = readDecimalHeader(element.origin.headers[RETRY_HEADERS.due]);
-    const { topic, partition, offset, correlationId } = element.origin;
     if (due === undefined) {
       element.context.logger.warn(
-        { stage: name, topic, partition, offset: String(offset), correlationId },
+        { stage: name, ...recordBindings(element.origin) },
         `awaitRetryDue: no valid ${RETRY_HEADERS.due} header; processing the record now`,
       );
       return of(restored(element));
@@ -148,7 +142,7 @@ export function awaitRetryDue<E extends Element<unknown>>(
     const waitMs = Math.min(maxWaitMs, Math.max(0, Number(due) - scheduler.now()));
     if (waitMs <= 0) return of(restored(element));
     element.context.logger.debug(
-      { stage: name, topic, partition, offset: String(offset), correlationId, waitMs },
+      { stage: name, ...recordBindings(element.origin), waitMs },
       'awaitRetryDue: waiting until the record is due',
     );
     return timer(waitMs, scheduler).pipe(map(() => restored(element)));

@@ -1,6 +1,7 @@
 import { filter, type OperatorFunction } from 'rxjs';
 import * as z from 'zod';
 import type { Element, Envelope, FailedEnvelope } from '../src/envelope.js';
+import { recordBindings } from '../src/logger.js';
 import { stageNameSchema, topicNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { checkOptions } from './internal/options.js';
@@ -69,9 +70,8 @@ export function branchToDeadLetter<T>(
       pending = Promise.reject(error);
     }
     pending.catch((error: unknown) => {
-      const { topic: from, partition, offset, correlationId } = element.origin;
       element.context.logger.error(
-        { stage: name, topic: from, partition, offset: String(offset), correlationId, err: error },
+        { stage: name, ...recordBindings(element.origin), err: error },
         'branchToDeadLetter: dead-letter publish failed; the record stays unfinished (not committed)',
       );
     });

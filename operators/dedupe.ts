@@ -3,6 +3,7 @@ import * as z from 'zod';
 import { type Element, type Envelope, type Outcome, observedTicket, type RecordTicket } from '../src/envelope.js';
 import { errorMessage } from '../src/errors.js';
 import { laneOfElement, mergeMapByLane } from '../src/lanes.js';
+import { recordBindings } from '../src/logger.js';
 import { stageNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
@@ -105,10 +106,11 @@ export function dedupe<T>(options: DedupeOptions<T>): OperatorFunction<Element<T
   checkOptions('dedupe', dedupeOptionsSchema, options);
   const { id: idOf, ttlMs, store = memoryDedupeStore(), name = 'dedupe', onStoreError = 'process' } = options;
 
-  const logContext = (element: Element<T>, id: string) => {
-    const { topic, partition, offset, correlationId } = element.origin;
-    return { stage: name, topic, partition, offset: String(offset), correlationId, dedupeId: id };
-  };
+  const logContext = (element: Element<T>, id: string) => ({
+    stage: name,
+    ...recordBindings(element.origin),
+    dedupeId: id,
+  });
 
   const remember = (element: Envelope<T>, id: string) => {
     let pending: Promise<void>;

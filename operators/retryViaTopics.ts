@@ -15,6 +15,7 @@ import { errorMessage, isRetriable } from '../src/errors.js';
 import { int32Header, int64Header, truncateUtf8 } from '../src/kafka/headers.js';
 import type { HeaderValue } from '../src/kafka/ports.js';
 import { laneOfElement, mergeMapByLane } from '../src/lanes.js';
+import { recordBindings } from '../src/logger.js';
 import { stageNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { recordError } from './internal/failure.js';
@@ -179,7 +180,7 @@ export function retryViaTopics<T, R>(
       return retriable(error);
     } catch (predicateError) {
       element.context.logger.error(
-        { stage: name, correlationId: element.origin.correlationId, err: predicateError },
+        { stage: name, ...recordBindings(element.origin), err: predicateError },
         'retryViaTopics: retriable() threw; not retrying',
       );
       return false;
@@ -245,18 +246,8 @@ export function retryViaTopics<T, R>(
       mergeMap((): Observable<Element<R>> => {
         element.ticket.finish('published');
         context.recordRetry(name);
-        const { topic: from, partition, offset, correlationId } = origin;
         context.logger.info(
-          {
-            stage: name,
-            topic: from,
-            partition,
-            offset: String(offset),
-            correlationId,
-            retryTopic: topic,
-            round,
-            attempts: total,
-          },
+          { stage: name, ...recordBindings(origin), retryTopic: topic, round, attempts: total },
           `retryViaTopics: attempt ${total} failed, retrying in ${hop.label} via ${topic}: ${errorMessage(last.error.cause ?? last.error)}`,
         );
         return EMPTY;

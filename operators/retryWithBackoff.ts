@@ -17,6 +17,7 @@ import * as z from 'zod';
 import { type Element, type Envelope, failed, withAttempts, withValue } from '../src/envelope.js';
 import { errorMessage, isRetriable, TributaryError } from '../src/errors.js';
 import { laneOfElement, mergeMapByLane } from '../src/lanes.js';
+import { recordBindings } from '../src/logger.js';
 import { stageNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { recordError } from './internal/failure.js';
@@ -210,7 +211,7 @@ export function retryWithBackoff<T, R>(
       return retriable(error);
     } catch (predicateError) {
       element.context.logger.error(
-        { stage: name, correlationId: element.origin.correlationId, err: predicateError },
+        { stage: name, ...recordBindings(element.origin), err: predicateError },
         'retryWithBackoff: retriable() threw; not retrying',
       );
       return false;
@@ -236,9 +237,8 @@ export function retryWithBackoff<T, R>(
       catchError((error: unknown) => {
         if (!mayRetry(error, attempt, element)) return of(giveUp(element, error, attempt, attempt >= attempts));
         const delayMs = backoff(attempt);
-        const { topic, partition, offset, correlationId } = element.origin;
         element.context.logger.debug(
-          { stage: name, topic, partition, offset: String(offset), correlationId, attempt, delayMs, err: error },
+          { stage: name, ...recordBindings(element.origin), attempt, delayMs, err: error },
           'retryWithBackoff: attempt failed; retrying',
         );
         element.context.recordRetry(name);
@@ -247,7 +247,7 @@ export function retryWithBackoff<T, R>(
             onRetry(error, attempt, element, delayMs);
           } catch (hookError) {
             element.context.logger.error(
-              { stage: name, correlationId, err: hookError },
+              { stage: name, ...recordBindings(element.origin), err: hookError },
               'retryWithBackoff: onRetry threw',
             );
           }

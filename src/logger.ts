@@ -1,7 +1,7 @@
 /**
  * The process logger: pino JSON lines on stdout (pretty-printed with pino-pretty only on a terminal, when it is
- * installed), secrets redacted, and `recordBindings` to put a record's pipeline, topic, partition, offset and
- * correlation id on every line about it.
+ * installed), secrets redacted, and `recordBindings` to put a record's topic, partition, offset and correlation id on
+ * every line about it.
  */
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
@@ -64,7 +64,7 @@ function prettyAvailable(): boolean {
  *
  * @example
  * const logger = createLogger({ level: config.logLevel });
- * logger.child(recordBindings(envelope.origin)).warn({ err }, 'record dead-lettered');
+ * element.context.logger.warn({ ...recordBindings(element.origin), err }, 'record dead-lettered');
  *
  * @param options Level, pretty printing and destination; all optional.
  * @returns A pino logger.
@@ -100,7 +100,6 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 }
 
 export interface RecordBindings {
-  readonly pipeline: string;
   readonly topic: string;
   readonly partition: number;
   /** int64 offset as a decimal string (JSON has no bigint). */
@@ -108,10 +107,12 @@ export interface RecordBindings {
   readonly correlationId: string;
 }
 
-/** The fields every log line about a record carries; pass them to `logger.child()`. */
+/**
+ * The fields every log line about a record carries: where it was consumed and its correlation id. The pipeline's
+ * logger (`element.context.logger`) already binds `pipeline` and `groupId`, so a line logged there has all of them.
+ */
 export function recordBindings(origin: RecordOrigin): RecordBindings {
   return {
-    pipeline: origin.pipeline,
     topic: origin.topic,
     partition: origin.partition,
     offset: origin.offset.toString(),

@@ -431,14 +431,14 @@ describe('retryWithBackoff', () => {
       expect(failure.attempts).toBe(2);
     });
 
-    it('survives a throwing retriable() or onRetry() and logs them', async () => {
+    it('survives a throwing retriable() or onRetry() and logs them, with the record they were about', async () => {
       const { logger, lines } = captureLogger('error');
       const context = testContext({ logger });
       const failing = async () => {
         throw new Error('boom');
       };
       const [notRetried] = await runOperator(
-        [testEnvelope(1, { context })],
+        [testEnvelope(1, { context, topic: 'orders', partition: 2, offset: 7n, correlationId: 'c-7' })],
         retryWithBackoff(failing, {
           initialDelayMs: 1,
           retriable: () => {
@@ -462,6 +462,8 @@ describe('retryWithBackoff', () => {
         'retryWithBackoff: retriable() threw; not retrying',
         'retryWithBackoff: onRetry threw',
       ]);
+      expect(lines[0]).toMatchObject({ topic: 'orders', partition: 2, offset: '7', correlationId: 'c-7' });
+      expect(Object.keys(lines[1] ?? {})).toEqual(expect.arrayContaining(['topic', 'partition', 'offset']));
     });
   });
 
