@@ -7,7 +7,7 @@ import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
 import { checkOptions, functionSchema } from './internal/options.js';
 import { isPromiseLike } from './internal/promiseLike.js';
-import { checkRaw, DEFAULT_MAX_BYTES, decodeUtf8 } from './internal/rawValue.js';
+import { checkRaw, DEFAULT_MAX_BYTES, decodeUtf8, maxBytesSchema } from './internal/rawValue.js';
 
 /** A synchronous decoder of a record's value bytes; what it throws becomes a failed element (TRIBUTARY_ERR_PARSE). */
 export type Decoder<T> = (raw: Buffer, element: Envelope<RawValue>) => T;
@@ -27,12 +27,7 @@ export interface ParseOptions {
 export const parseOptionsSchema = z
   .strictObject({
     name: stageNameSchema.optional(),
-    maxBytes: z
-      .number()
-      .int()
-      .positive()
-      .optional()
-      .describe('Largest value accepted, in bytes; longer values fail with TRIBUTARY_ERR_PARSE. Default 1048576.'),
+    maxBytes: maxBytesSchema.optional(),
   })
   .describe('Options of parse(): decode each record value with a codec.');
 

@@ -6,7 +6,7 @@ import { stageNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
 import { checkOptions } from './internal/options.js';
-import { checkRaw, DEFAULT_MAX_BYTES, decodeUtf8 } from './internal/rawValue.js';
+import { checkRaw, DEFAULT_MAX_BYTES, decodeUtf8, maxBytesSchema } from './internal/rawValue.js';
 
 /** Options of {@link parseJson}. */
 export interface ParseJsonOptions {
@@ -20,12 +20,7 @@ export interface ParseJsonOptions {
 export const parseJsonOptionsSchema = z
   .strictObject({
     name: stageNameSchema.optional(),
-    maxBytes: z
-      .number()
-      .int()
-      .positive()
-      .optional()
-      .describe('Largest value accepted, in bytes; longer values fail with TRIBUTARY_ERR_PARSE. Default 1048576.'),
+    maxBytes: maxBytesSchema.optional(),
   })
   .describe('Options of parseJson(): decode each record value as UTF-8 JSON.');
 

@@ -1,14 +1,4 @@
-import {
-  asyncScheduler,
-  catchError,
-  defer,
-  EMPTY,
-  mergeMap,
-  type Observable,
-  type OperatorFunction,
-  of,
-  type SchedulerLike,
-} from 'rxjs';
+import { asyncScheduler, catchError, defer, EMPTY, mergeMap, type Observable, type OperatorFunction, of } from 'rxjs';
 import * as z from 'zod';
 import { type Element, type Envelope, type FailedEnvelope, failed, withAttempts } from '../src/envelope.js';
 import { errorMessage, isRetriable } from '../src/errors.js';
@@ -16,10 +6,9 @@ import { int32Header, int64Header, truncateUtf8 } from '../src/kafka/headers.js'
 import type { HeaderValue } from '../src/kafka/ports.js';
 import { laneOfElement, mergeMapByLane } from '../src/lanes.js';
 import { recordBindings } from '../src/logger.js';
-import { stageNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { recordError } from './internal/failure.js';
-import { checkOptions, functionSchema, schedulerSchema } from './internal/options.js';
+import { checkOptions, functionSchema } from './internal/options.js';
 import {
   originCoordinates,
   RETRY_HEADERS,
@@ -31,65 +20,43 @@ import {
   retryTopicsShape,
   withoutRetryHeaders,
 } from './internal/retryTopics.js';
-import { type RetryFunction, retryWithBackoff } from './retryWithBackoff.js';
+import {
+  type RetryFunction,
+  type RetryWithBackoffOptions,
+  retryWithBackoff,
+  retryWithBackoffOptionsSchema,
+} from './retryWithBackoff.js';
 
-/** Options of {@link retryViaTopics}. Pass the same `delays` and `topicPrefix` to `retryTopicPipelines`. */
-export interface RetryViaTopicsOptions extends RetryTopicsOptions {
+/**
+ * Options of {@link retryViaTopics}: the delay topics, and {@link retryWithBackoff}'s options for the tries of each
+ * round (`inProcessAttempts` in place of `attempts`). Pass the same `delays` and `topicPrefix` to
+ * `retryTopicPipelines`.
+ */
+export interface RetryViaTopicsOptions
+  extends RetryTopicsOptions,
+    Omit<RetryWithBackoffOptions, 'name' | 'attempts' | 'onRetry' | 'retriable'> {
   /** Stage name (`[A-Za-z0-9._-]`): metric label, log binding, `tributary-stage` header. Default `'retryViaTopics'`. */
   name?: string;
   /** Tries per round before the record moves on to the next delay topic (1 = no in-process retry). Default 1. */
   inProcessAttempts?: number;
-  /** In-process backoff cap before the first retry, in milliseconds (see retryWithBackoff). Default 200. */
-  initialDelayMs?: number;
-  /** Largest in-process backoff, in milliseconds. Default 5000. */
-  maxDelayMs?: number;
-  /** Growth of the in-process backoff cap per retry. Default 2. */
-  multiplier?: number;
-  /** In-process jitter: `'full'` or `'none'`. Default `'full'`. */
-  jitter?: 'full' | 'none';
-  /** Per-attempt time limit in milliseconds (TRIBUTARY_ERR_TIMEOUT, retriable). Default: none. */
-  timeoutMs?: number;
-  /** Whether an error may be retried (in process and through the delay topics). Default `isRetriable`. */
+  /** Whether an error may be retried, in process and through the delay topics. Default `isRetriable`. */
   retriable?: (error: unknown) => boolean;
-  /** Scheduler for in-process waits, timeouts and the due time (`now() + delay`). Default `asyncScheduler`. */
-  scheduler?: SchedulerLike;
-  /** Random source in [0, 1) for the in-process jitter. Default `Math.random`. */
-  random?: () => number;
 }
 
 /** The runtime check and reference documentation of {@link RetryViaTopicsOptions}. */
-export const retryViaTopicsOptionsSchema = z
-  .strictObject({
+export const retryViaTopicsOptionsSchema = retryWithBackoffOptionsSchema
+  .omit({ attempts: true, onRetry: true })
+  .extend({
     ...retryTopicsShape,
-    name: stageNameSchema.optional(),
     inProcessAttempts: z
       .number()
       .int()
       .min(1)
       .optional()
       .describe('Tries per round before the record moves on to the next delay topic (1 = none in process). Default 1.'),
-    initialDelayMs: z
-      .number()
-      .nonnegative()
-      .optional()
-      .describe('In-process backoff cap before the first retry, in milliseconds. Default 200.'),
-    maxDelayMs: z
-      .number()
-      .nonnegative()
-      .optional()
-      .describe('Largest in-process backoff, in milliseconds. Default 5000.'),
-    multiplier: z.number().min(1).optional().describe('Growth of the in-process backoff cap per retry. Default 2.'),
-    jitter: z.enum(['full', 'none']).optional().describe("In-process jitter: 'full' or 'none'. Default 'full'."),
-    timeoutMs: z
-      .number()
-      .positive()
-      .optional()
-      .describe('Per-attempt time limit in milliseconds (TRIBUTARY_ERR_TIMEOUT, retriable). Default: none.'),
     retriable: functionSchema<(error: unknown) => boolean>(
       'Whether an error may be retried, in process and through the delay topics. Default: isRetriable.',
     ).optional(),
-    scheduler: schedulerSchema.optional(),
-    random: functionSchema<() => number>('Random source in [0, 1) for the in-process jitter.').optional(),
   })
   .describe('Options of retryViaTopics(): non-blocking retries through delay topics, then the dead-letter topic.');
 
@@ -146,34 +113,11 @@ export function retryViaTopics<T, R>(
   options: RetryViaTopicsOptions,
 ): OperatorFunction<Element<T>, Element<R>> {
   checkOptions('retryViaTopics', retryViaTopicsOptionsSchema, options);
-  const {
-    delays,
-    topicPrefix,
-    name = 'retryViaTopics',
-    inProcessAttempts = 1,
-    retriable = isRetriable,
-    scheduler = asyncScheduler,
-    initialDelayMs,
-    maxDelayMs,
-    multiplier,
-    jitter,
-    timeoutMs,
-    random,
-  } = options;
+  const { delays, topicPrefix, inProcessAttempts = 1, ...backoff } = options;
+  const { name = 'retryViaTopics', retriable = isRetriable, scheduler = asyncScheduler } = backoff;
   const plan = retryPlan(delays);
   if (topicPrefix !== undefined) for (const hop of plan) retryTopicName(topicPrefix, hop.ms);
-  const inner = retryWithBackoff(fn, {
-    name,
-    attempts: inProcessAttempts,
-    retriable,
-    scheduler,
-    ...(initialDelayMs === undefined ? {} : { initialDelayMs }),
-    ...(maxDelayMs === undefined ? {} : { maxDelayMs }),
-    ...(multiplier === undefined ? {} : { multiplier }),
-    ...(jitter === undefined ? {} : { jitter }),
-    ...(timeoutMs === undefined ? {} : { timeoutMs }),
-    ...(random === undefined ? {} : { random }),
-  });
+  const inner = retryWithBackoff(fn, { ...backoff, name, attempts: inProcessAttempts, retriable, scheduler });
 
   const mayRetry = (error: unknown, element: Envelope<T>): boolean => {
     try {

@@ -169,6 +169,18 @@ describe('retryViaTopics', () => {
       expect(context.retries).toEqual(['retryViaTopics', 'retryViaTopics']); // one in process, one via topic
     });
 
+    it("times an attempt out after retryWithBackoff's default 30 s, then forwards the record; timeoutMs 0 sets no limit", () => {
+      const hangs = () => new Promise<number>(() => {});
+      const a = testEnvelope(1, { offset: 1 });
+      testScheduler().run(({ cold }) => {
+        cold<Element<number>>('-a|', { a })
+          .pipe(retryViaTopics(hangs, { delays: ['1s'] }))
+          .subscribe();
+      });
+      expect(text(a.context.sent[0], RETRY_HEADERS.reason)).toBe('attempt 1 did not settle within 30000 ms');
+      expect(() => retryViaTopics(hangs, { delays: ['1s'], timeoutMs: 0 })).not.toThrow();
+    });
+
     it('keeps other lanes flowing while one record retries in process', () => {
       const a = testEnvelope(1, { offset: 1, lane: 'p0' });
       const b = testEnvelope(2, { offset: 2, lane: 'p1' });
