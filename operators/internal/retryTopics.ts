@@ -5,9 +5,10 @@
  */
 import * as z from 'zod';
 import type { RecordOrigin } from '../../src/envelope.js';
+import { TributaryError } from '../../src/errors.js';
 import { readDecimalHeader, readIntegerHeader, readTextHeader, withoutHeaders } from '../../src/kafka/headers.js';
 import type { HeaderValue, RecordHeaders } from '../../src/kafka/ports.js';
-import { isTopicName, topicNameSchema } from '../../src/names.js';
+import { isTopicName, TOPIC_NAME_RULE, topicNameSchema } from '../../src/names.js';
 
 /**
  * Headers of a record in a delay topic. `kafka_original-*` are Spring Kafka's names (partition as a 4-byte, offset
@@ -85,11 +86,15 @@ export const retryTopicsShape = {
     .describe("Base of the delay topics' names, <topicPrefix>.retry.<delay>. Default: the record's original topic."),
 };
 
+function definitionError(message: string): TributaryError {
+  return new TributaryError('TRIBUTARY_ERR_PIPELINE_DEFINITION', message);
+}
+
 /** The parsed delays (validated by the schema first). */
 export function retryPlan(delays: readonly RetryDelay[]): RetryHop[] {
   return delays.map((delay) => {
     const ms = delayMs(delay);
-    if (ms === undefined) throw new TypeError(`invalid retry delay ${JSON.stringify(delay)}`);
+    if (ms === undefined) throw definitionError(`invalid retry delay ${JSON.stringify(delay)}`);
     return { ms, label: delayLabel(ms) };
   });
 }
@@ -97,9 +102,9 @@ export function retryPlan(delays: readonly RetryDelay[]): RetryHop[] {
 /** `<base>.retry.<label>`. */
 export function retryTopicName(base: string, delay: RetryDelay): string {
   const ms = delayMs(delay);
-  if (ms === undefined) throw new TypeError(`invalid retry delay ${JSON.stringify(delay)}`);
+  if (ms === undefined) throw definitionError(`invalid retry delay ${JSON.stringify(delay)}`);
   const topic = `${base}.retry.${delayLabel(ms)}`;
-  if (!isTopicName(topic)) throw new TypeError(`"${topic}" is not a valid Kafka topic name (at most 249 characters)`);
+  if (!isTopicName(topic)) throw definitionError(`"${topic}" is not a Kafka topic name (${TOPIC_NAME_RULE})`);
   return topic;
 }
 

@@ -78,7 +78,7 @@ describe('retryViaTopics', () => {
         'b.retry.5m',
       ]);
       expect(retryTopicNames(['a', 'b'], { delays: ['1s'], topicPrefix: 'scraping' })).toEqual(['scraping.retry.1s']);
-      expect(() => retryTopicName('x'.repeat(245), '1s')).toThrow(/not a valid Kafka topic name/);
+      expect(() => retryTopicName('x'.repeat(245), '1s')).toThrow(/is not a Kafka topic name/);
     });
 
     it('rejects bad options when the pipeline is built', () => {
