@@ -50,9 +50,10 @@ export interface EngineMetrics {
   /** Sets (or removes) where the lag gauge reads offsets from, e.g. once the admin client is connected. */
   setLagSource(source: LagOffsetsSource | undefined): void;
   /**
-   * The pipeline's consumer left its group (the engine stopped it): its partition series (committed offset, assigned
-   * partitions, consumer lag) are dropped and its lag is no longer read. Unlike `observer.assigned(name, group, [])`
-   * this is not counted as a rebalance. Call it after `engine.stop()` when the process (and its /metrics) lives on.
+   * The pipeline's consumer left its group: its partition series (committed offset, assigned partitions, consumer lag)
+   * are dropped and its lag is no longer read. Unlike `observer.assigned(name, group, [])` this is not counted as a
+   * rebalance. The engine reports it itself (`observer.released`) each time a pipeline's run closes — a stop, a crash,
+   * a restart — so nothing needs to call it after `engine.stop()`.
    */
   released(pipeline: string): void;
 }

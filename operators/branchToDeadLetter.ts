@@ -27,12 +27,13 @@ export const branchToDeadLetterOptionsSchema = z
  *
  * <span class="informal">A `filter` for ok elements whose rejected half goes to the dead-letter topic.</span>
  *
- * Each failed element is handed to `element.context.deadLetter(element, topic)`, which publishes the DESIGN.md §4
- * record (the original raw value, key and headers, Spring's `kafka_dlt-*` headers and `tributary-pipeline`,
- * `tributary-stage`, `tributary-attempts`, `tributary-error-code`), retries until the broker acknowledged it and only
- * then finishes the record as `dead_lettered`. If the dead-letter publish cannot succeed, the record stays
- * unfinished: its offset is never committed and it is re-delivered after a restart. Nothing waits for the publish:
- * ok elements (of this lane and of every other) flow on at once, and the failed element is not emitted.
+ * Each failed element is handed to `element.context.deadLetter(element, topic)`, which publishes the dead-letter
+ * record of `src/runtime/deadLetterRecord.ts` (the original raw value, key and headers, Spring's `kafka_dlt-*`
+ * headers and `tributary-pipeline`, `tributary-stage`, `tributary-attempts`, `tributary-error-code`), retries until
+ * the broker acknowledged it and only then finishes the record as `dead_lettered`. If the dead-letter publish cannot
+ * succeed, the record stays unfinished: its offset is never committed and it is re-delivered after a restart. Nothing
+ * waits for the publish: ok elements (of this lane and of every other) flow on at once, and the failed element is not
+ * emitted.
  *
  * ```text
  * --a--X--b--Y--|      X, Y failed elements

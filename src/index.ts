@@ -1,4 +1,4 @@
-/** Tributary's one public entry point (DESIGN.md §3). */
+/** Tributary's one public entry point. */
 
 export * from '../operators/index.js';
 export { type CancelTimer, type Clock, systemClock } from './clock.js';

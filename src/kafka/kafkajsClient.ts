@@ -2,11 +2,6 @@
  * The kafkajs adapter: the only file that imports kafkajs for the engine. It converts offsets to bigint, headers
  * and batches to engine types, and turns kafkajs' instrumentation events into assignment/rebalance callbacks.
  */
-
-/**
- * The kafkajs adapter: the only file that imports kafkajs for the engine. It converts offsets to bigint, headers
- * and batches to engine types, and turns kafkajs' instrumentation events into assignment/rebalance callbacks.
- */
 import kafkajs, {
   type Admin,
   CompressionTypes,

@@ -1,5 +1,5 @@
 /**
- * The dead-letter record format (DESIGN.md §4): value and key are the original bytes, the original headers are
+ * The dead-letter record format: value and key are the original bytes, the original headers are
  * kept, and Spring Kafka's `kafka_dlt-*` headers are added in Spring's own encoding (partition as a 4-byte and
  * offset/timestamp as 8-byte big-endian integers, text as UTF-8) so Java tooling reads them, plus `tributary-*`.
  */

@@ -34,7 +34,7 @@ export interface PipelineConfig<TOut = unknown> {
   /** Names metrics, logs and dead-letter headers: [A-Za-z0-9._-], at most 100 characters. */
   name: string;
   source: PipelineSource;
-  /** Where failed records go (DESIGN.md §4 record format). Required: a failure is never dropped. */
+  /** Where failed records go (the record: src/runtime/deadLetterRecord.ts). Required: a failure is never dropped. */
   deadLetter: { topic: string };
   /** Admission limit (backpressure): most records admitted and unfinished at once. Default 1000. */
   maxInFlight?: number;
@@ -96,13 +96,13 @@ export const pipelineConfigSchema = z.object({
   build: z.custom<PipelineConfig['build']>((v) => typeof v === 'function', 'a function (records) => Observable'),
 });
 
-/** Declares a pipeline. Throws TRIBUTARY_ERR_PIPELINE_DEFINITION naming each wrong field. */
 /** A pipeline's admission limit unless it sets `maxInFlight`. */
 export const DEFAULT_MAX_IN_FLIGHT = 1000;
 
 /** How long a record may stay unfinished before it is reported, unless the pipeline sets `stuckAfterMs`. */
 export const DEFAULT_STUCK_AFTER_MS = 180_000;
 
+/** Declares a pipeline. Throws TRIBUTARY_ERR_PIPELINE_DEFINITION naming each wrong field. */
 export function definePipeline<TOut>(config: PipelineConfig<TOut>): Pipeline<TOut> {
   const parsed = pipelineConfigSchema.safeParse(config);
   if (!parsed.success) {

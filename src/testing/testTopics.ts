@@ -316,7 +316,7 @@ export class TestOutputTopic<V> {
   }
 }
 
-/** What the dead-letter headers (DESIGN.md §4) say about a dead letter. */
+/** What the dead-letter headers (src/runtime/deadLetterRecord.ts) say about a dead letter. */
 export interface DeadLetterInfo {
   readonly originalTopic: string | undefined;
   readonly originalPartition: number | undefined;
