@@ -7,7 +7,7 @@ import { recordBindings } from '../src/logger.js';
 import { stageNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
-import { checkOptions, functionSchema } from './internal/options.js';
+import { checkOptions, functionSchema, TS_TYPE } from './internal/options.js';
 import { memoryDedupeStore } from './memoryDedupeStore.js';
 
 /** Where {@link dedupe} keeps the ids of records already processed. Implementations: memory, Redis. */
@@ -39,9 +39,14 @@ export interface DedupeOptions<T> {
 export const dedupeOptionsSchema = z
   .strictObject({
     id: functionSchema<(element: Envelope<unknown>) => string | undefined>(
-      "The record's idempotency id (element) => string | undefined; undefined means never a duplicate.",
+      '(element) => string | undefined',
+      "The record's idempotency id (a message-id header, value.id); undefined means never a duplicate. Required.",
     ),
-    ttlMs: z.number().int().positive().describe('How long an id is remembered after its record finished, in ms.'),
+    ttlMs: z
+      .number()
+      .int()
+      .positive()
+      .describe('How long an id is remembered after its record finished, in milliseconds. Required.'),
     store: z
       .custom<DedupeStore>(
         (value) =>
@@ -51,8 +56,11 @@ export const dedupeOptionsSchema = z
           typeof (value as DedupeStore).remember === 'function',
         { message: 'expected a DedupeStore ({ seen(id), remember(id, ttlMs) })' },
       )
-      .optional()
-      .describe('Where ids are kept (memoryDedupeStore, redisDedupeStore). Default: a new in-memory store.'),
+      .meta({
+        description: 'Where ids are kept (memoryDedupeStore, redisDedupeStore). Default: a new in-memory store.',
+        [TS_TYPE]: 'DedupeStore',
+      })
+      .optional(),
     name: stageNameSchema.optional(),
     onStoreError: z
       .enum(['process', 'fail'])

@@ -19,7 +19,7 @@ export const memoryDedupeStoreOptionsSchema = z
       .positive()
       .optional()
       .describe('Most ids kept; beyond it the least recently remembered id is forgotten first. Default 100000.'),
-    now: functionSchema<() => number>('Clock in milliseconds. Default Date.now.').optional(),
+    now: functionSchema<() => number>('() => number', 'Clock in milliseconds. Default Date.now.').optional(),
   })
   .describe('Options of memoryDedupeStore(): ids kept in this process, with expiry.');
 

@@ -37,7 +37,8 @@ export const codecSchema = z
     z.literal('string').describe('Strict UTF-8 text (a leading BOM is dropped).'),
     z.literal('bytes').describe('The value bytes as a Buffer, unchanged.'),
     functionSchema<Decoder<unknown>>(
-      'A synchronous decoder (raw: Buffer, element) => T; what it throws fails the record.',
+      '(raw: Buffer, element) => T',
+      'A synchronous decoder; what it throws fails the record.',
     ),
   ])
   .describe('How parse() decodes a record value.');

@@ -52,18 +52,21 @@ export const publishOptionsSchema = z
   .strictObject({
     name: stageNameSchema.optional(),
     key: functionSchema<(element: Envelope<unknown>) => Buffer | string | null>(
-      "The output key (element) => Buffer | string | null; decides the partition. Default: the input record's key.",
+      '(element) => Buffer | string | null',
+      "The output key; decides the partition. Default: the input record's key.",
     ).optional(),
     value: functionSchema<(value: unknown, element: Envelope<unknown>) => Buffer | string | null>(
-      'The output value (value, element) => Buffer | string | null. Default: Buffer and string as they are, null ' +
-        'as a tombstone, anything else as JSON.',
+      '(value, element) => Buffer | string | null',
+      'The output value. Default: Buffers and strings as they are, null as a tombstone, anything else as JSON.',
     ).optional(),
     headers: functionSchema<(element: Envelope<unknown>) => RecordHeaders>(
-      "The output's headers (element) => headers. The input's correlation-id header is carried over unless these " +
-        'set their own. Default: only that header.',
+      '(element) => RecordHeaders',
+      "The output's headers. The input's correlation-id header is carried over unless these set their own. " +
+        'Default: only that header.',
     ).optional(),
     partition: functionSchema<(element: Envelope<unknown>) => number | undefined>(
-      'An explicit partition (element) => number | undefined. Default: chosen by the key.',
+      '(element) => number | undefined',
+      'An explicit partition. Default: chosen by the key.',
     ).optional(),
   })
   .describe("Options of publish(): the output record's key, value, headers and partition.");

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import * as z from 'zod';
 import type { DedupeStore } from './dedupe.js';
-import { checkOptions } from './internal/options.js';
+import { checkOptions, TS_TYPE } from './internal/options.js';
 
 /** Options of {@link redisDedupeStore}. */
 export interface RedisDedupeStoreOptions {
@@ -23,7 +23,10 @@ export const redisDedupeStoreOptionsSchema = z
           typeof (value as Redis).set === 'function',
         { message: 'expected an ioredis client (Redis or Cluster)' },
       )
-      .describe('An ioredis client or cluster; the caller owns its lifecycle.'),
+      .meta({
+        description: 'An ioredis client or cluster; the caller connects and quits it. Required.',
+        [TS_TYPE]: 'Redis | Cluster',
+      }),
     prefix: z.string().optional().describe("Prepended to every id to form the Redis key. Default 'tributary:dedupe:'."),
   })
   .describe('Options of redisDedupeStore(): ids kept in Redis, shared by every instance.');

@@ -55,6 +55,7 @@ export const retryViaTopicsOptionsSchema = retryWithBackoffOptionsSchema
       .optional()
       .describe('Tries per round before the record moves on to the next delay topic (1 = none in process). Default 1.'),
     retriable: functionSchema<(error: unknown) => boolean>(
+      '(error) => boolean',
       'Whether an error may be retried, in process and through the delay topics. Default: isRetriable.',
     ).optional(),
   })

@@ -109,13 +109,18 @@ export const retryWithBackoffOptionsSchema = z
         'Per-attempt time limit in milliseconds; exceeding it fails the attempt with TRIBUTARY_ERR_TIMEOUT. Default 30000; 0 or Infinity: none.',
       ),
     retriable: functionSchema<(error: unknown) => boolean>(
+      '(error) => boolean',
       'Whether an error may be retried. Default: isRetriable (parse and validation errors are not).',
     ).optional(),
     onRetry: functionSchema<(error: unknown, attempt: number, element: Envelope<unknown>, delayMs: number) => void>(
-      'Called when a retry is scheduled: (error, failed attempt number, element, delay in ms).',
+      '(error, attempt, element, delayMs) => void',
+      'Called each time a retry is scheduled, with the error, the attempt that failed (1-based) and the wait. Default: none.',
     ).optional(),
     scheduler: schedulerSchema.optional(),
-    random: functionSchema<() => number>('Random source in [0, 1) for the jitter. Default Math.random.').optional(),
+    random: functionSchema<() => number>(
+      '() => number',
+      'Random source in [0, 1) for the jitter (tests inject one). Default Math.random.',
+    ).optional(),
   })
   .describe('Options of retryWithBackoff(): bounded retries with exponential backoff and jitter.');
 

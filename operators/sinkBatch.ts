@@ -45,7 +45,8 @@ export const sinkBatchOptionsSchema = retryWithBackoffOptionsSchema
       .optional()
       .describe('A batch is written at the latest this many milliseconds after its first record. Default 100.'),
     onRetry: functionSchema<(error: unknown, attempt: number, elements: readonly unknown[], delayMs: number) => void>(
-      'Called when a retry of a batch is scheduled: (error, failed attempt number, the batch’s elements, delay in ms).',
+      '(error, attempt, elements, delayMs) => void',
+      "Called each time a retry of the batch is scheduled, with the error, the attempt that failed, the batch's elements and the wait. Default: none.",
     ).optional(),
   })
   .describe(

@@ -34,7 +34,4 @@ export function isStageName(value: string): boolean {
 export const stageNameSchema = z
   .string()
   .regex(STAGE_NAME_PATTERN, `a stage name may only contain ${STAGE_NAME_RULE}`)
-  .describe(
-    'Stage name: the metric label, the log binding and the tributary-stage dead-letter header. ' +
-      'Set it explicitly to keep it stable when the pipeline is edited.',
-  );
+  .describe('Stage name: metric label, log binding, tributary-stage header. Set it to keep it stable across edits.');

@@ -9,9 +9,17 @@ import * as z from 'zod';
 import { TributaryError } from '../../src/errors.js';
 import { formatIssues } from './formatIssues.js';
 
-/** A function-valued option (zod cannot describe a function's signature; TypeScript does). */
-export function functionSchema<F>(description: string) {
-  return z.custom<F>((value) => typeof value === 'function', { message: 'expected a function' }).describe(description);
+/**
+ * The type of an option as docs/operators.md shows it, for the options zod cannot describe (functions, objects):
+ * `.meta({ [TS_TYPE]: '(error) => boolean' })`. `npm run docs:operators` reads it.
+ */
+export const TS_TYPE = 'tsType';
+
+/** A function-valued option; `signature` is what the reference docs show as its type. */
+export function functionSchema<F>(signature: string, description: string) {
+  return z
+    .custom<F>((value) => typeof value === 'function', { message: 'expected a function' })
+    .meta({ description, [TS_TYPE]: signature });
 }
 
 /** An RxJS scheduler option. */
@@ -24,7 +32,10 @@ export const schedulerSchema = z
       typeof (value as SchedulerLike).schedule === 'function',
     { message: 'expected an RxJS scheduler' },
   )
-  .describe('RxJS scheduler for the timed parts; defaults to asyncScheduler (tests pass a TestScheduler).');
+  .meta({
+    description: 'RxJS scheduler for the timed parts. Default asyncScheduler (tests pass a TestScheduler).',
+    [TS_TYPE]: 'SchedulerLike',
+  });
 
 /**
  * Throws `TRIBUTARY_ERR_PIPELINE_DEFINITION` when `options` does not match `schema`. The caller keeps using its own
