@@ -23,7 +23,7 @@ export const REQUEST_BUCKETS: readonly number[] = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
 
-export interface EngineMetricsConfig {
+export interface EngineMetricsOptions {
   /** Also export the client's default Node.js metrics (event-loop lag, heap, GC, CPU) with our prefix. Default true. */
   defaultMetrics?: boolean;
   /** Where the lag gauge reads end and committed offsets (an `AdminPort` fits); can be set later. */
@@ -50,9 +50,10 @@ export interface EngineMetrics {
   /** Sets (or removes) where the lag gauge reads offsets from, e.g. once the admin client is connected. */
   setLagSource(source: LagOffsetsSource | undefined): void;
   /**
-   * The pipeline's consumer left its group (the engine stopped it): its partition series (committed offset, assigned
-   * partitions, consumer lag) are dropped and its lag is no longer read. Unlike `observer.assigned(name, group, [])`
-   * this is not counted as a rebalance. Call it after `engine.stop()` when the process (and its /metrics) lives on.
+   * The pipeline's consumer left its group: its partition series (committed offset, assigned partitions, consumer lag)
+   * are dropped and its lag is no longer read. Unlike `observer.assigned(name, group, [])` this is not counted as a
+   * rebalance. The engine reports it itself (`observer.released`) each time a pipeline's run closes — a stop, a crash,
+   * a restart — so nothing needs to call it after `engine.stop()`.
    */
   released(pipeline: string): void;
 }
@@ -106,16 +107,16 @@ function result(ok: boolean): 'ok' | 'failed' {
  * const engine = createEngine({ pipelines, observer: metrics.observer });
  *
  * @param registry Where every metric is registered; one `createEngineMetrics` per registry.
- * @param config Optional settings, see `EngineMetricsConfig`.
+ * @param options Optional settings, see `EngineMetricsOptions`.
  * @returns The observer for the engine, the readiness setter and the lag source setter.
  */
-export function createEngineMetrics(registry: Registry, config: EngineMetricsConfig = {}): EngineMetrics {
-  const { defaultMetrics = true, buckets = {}, onLagError } = config;
+export function createEngineMetrics(registry: Registry, options: EngineMetricsOptions = {}): EngineMetrics {
+  const { defaultMetrics = true, buckets = {}, onLagError } = options;
   const lag = createLagTracker({
-    cacheMs: config.lagCacheMs,
-    timeoutMs: config.lagTimeoutMs,
-    source: config.lagSource,
-    now: config.now,
+    cacheMs: options.lagCacheMs,
+    timeoutMs: options.lagTimeoutMs,
+    source: options.lagSource,
+    now: options.now,
   });
 
   const m = ENGINE_METRICS;

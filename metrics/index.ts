@@ -12,12 +12,12 @@ export {
 } from '../src/cli/startTributary.js';
 export {
   type HttpServer,
-  type HttpServerConfig,
+  type HttpServerOptions,
   type MetricsSource,
   type Readiness,
   startHttpServer,
 } from '../src/http/server.js';
-export type { EngineMetrics, EngineMetricsConfig } from './createEngineMetrics.js';
+export type { EngineMetrics, EngineMetricsOptions } from './createEngineMetrics.js';
 export { createEngineMetrics, createRegistry, PROCESSING_BUCKETS, REQUEST_BUCKETS } from './createEngineMetrics.js';
 export type { LagFailure, LagOffsetsSource, LagReading, LagSample } from './lagTracker.js';
 export type {

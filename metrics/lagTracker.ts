@@ -30,7 +30,7 @@ export interface LagReading {
   readonly failures: readonly LagFailure[];
 }
 
-export interface LagTrackerConfig {
+export interface LagTrackerOptions {
   /** How long a reading is reused before the broker is asked again. Default 2000 ms. */
   cacheMs?: number;
   /** How long one broker call may take before it counts as failed. Default 3000 ms. */
@@ -97,9 +97,9 @@ function settle<T>(call: () => Promise<T>, timeoutMs: number, what: string): Pro
  * offsets of the assigned partitions. A partition without a committed offset counts its whole retained log (high −
  * low) as lag: that is where a consumer starting from the earliest offset resumes.
  */
-export function createLagTracker(config: LagTrackerConfig = {}): LagTracker {
-  const { cacheMs = 2_000, timeoutMs = 3_000, now = Date.now } = config;
-  let source = config.source;
+export function createLagTracker(options: LagTrackerOptions = {}): LagTracker {
+  const { cacheMs = 2_000, timeoutMs = 3_000, now = Date.now } = options;
+  let source = options.source;
   const owners = new Map<string, Ownership>();
   let version = 0;
   let cached: { at: number; version: number; samples: readonly LagSample[] } | undefined;

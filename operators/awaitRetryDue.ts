@@ -9,13 +9,16 @@ import {
 } from 'rxjs';
 import * as z from 'zod';
 import type { Element, RecordOrigin } from '../src/envelope.js';
+import { readDecimalHeader } from '../src/kafka/headers.js';
 import { mergeMapByLane } from '../src/lanes.js';
+import { recordBindings } from '../src/logger.js';
+import { stageNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
-import { checkConfig, schedulerSchema, stageNameSchema } from './internal/options.js';
-import { originCoordinates, RETRY_HEADERS, readDecimalHeader, readRetryState } from './retryTopics/topics.js';
+import { checkOptions, schedulerSchema } from './internal/options.js';
+import { originCoordinates, RETRY_HEADERS, readRetryState } from './retryTopics/topics.js';
 
 /** Options of {@link awaitRetryDue}. */
-export interface AwaitRetryDueConfig {
+export interface AwaitRetryDueOptions {
   /** Stage name (`[A-Za-z0-9._-]`): the log binding of this stage. Default `'awaitRetryDue'`. */
   name?: string;
   /**
@@ -33,8 +36,8 @@ export interface AwaitRetryDueConfig {
   scheduler?: SchedulerLike;
 }
 
-/** The runtime check and reference documentation of {@link AwaitRetryDueConfig}. */
-export const awaitRetryDueConfigSchema = z
+/** The runtime check and reference documentation of {@link AwaitRetryDueOptions}. */
+export const awaitRetryDueOptionsSchema = z
   .strictObject({
     name: stageNameSchema.optional(),
     maxWaitMs: z
@@ -85,19 +88,19 @@ const partitionLane = (element: Element<unknown>): string => `${element.origin.t
  *   build: (records) => records.pipe(awaitRetryDue({ maxWaitMs: 60_000 }), parseJson(), retryViaTopics(scrape, retries)) });
  * ```
  * @see retryViaTopics
- * @param config stage name, wait limit, origin restoring, scheduler
+ * @param options stage name, wait limit, origin restoring, scheduler
  * @returns an operator that emits each element (an Envelope or Element) once it is due
  */
 export function awaitRetryDue<E extends Element<unknown>>(
-  config: AwaitRetryDueConfig = {},
+  options: AwaitRetryDueOptions = {},
 ): MonoTypeOperatorFunction<E> {
-  checkConfig('awaitRetryDue', awaitRetryDueConfigSchema, config);
+  checkOptions('awaitRetryDue', awaitRetryDueOptionsSchema, options);
   const {
     name = 'awaitRetryDue',
     maxWaitMs = Number.POSITIVE_INFINITY,
     restoreOrigin = true,
     scheduler = asyncScheduler,
-  } = config;
+  } = options;
 
   const restored = (element: E): E => {
     if (!restoreOrigin) return element;
@@ -108,13 +111,7 @@ export function awaitRetryDue<E extends Element<unknown>>(
       // a missing, corrupt or hand-written kafka_original-partition/-offset: the delay-topic copy is the only record
       // that can be named for sure, so dead letters and logs keep pointing at it
       element.context.logger.warn(
-        {
-          stage: name,
-          topic: origin.topic,
-          partition: origin.partition,
-          offset: String(origin.offset),
-          correlationId: origin.correlationId,
-        },
+        { stage: name, ...recordBindings(origin) },
         `awaitRetryDue: no valid ${RETRY_HEADERS.springOriginalPartition}/${RETRY_HEADERS.springOriginalOffset} headers (missing or out of range); the record keeps its delay-topic coordinates`,
       );
       return element;
@@ -135,10 +132,9 @@ export function awaitRetryDue<E extends Element<unknown>>(
 
   const wait = (element: E): Observable<E> => {
     const due = readDecimalHeader(element.origin.headers[RETRY_HEADERS.due]);
-    const { topic, partition, offset, correlationId } = element.origin;
     if (due === undefined) {
       element.context.logger.warn(
-        { stage: name, topic, partition, offset: String(offset), correlationId },
+        { stage: name, ...recordBindings(element.origin) },
         `awaitRetryDue: no valid ${RETRY_HEADERS.due} header; processing the record now`,
       );
       return of(restored(element));
@@ -146,7 +142,7 @@ export function awaitRetryDue<E extends Element<unknown>>(
     const waitMs = Math.min(maxWaitMs, Math.max(0, Number(due) - scheduler.now()));
     if (waitMs <= 0) return of(restored(element));
     element.context.logger.debug(
-      { stage: name, topic, partition, offset: String(offset), correlationId, waitMs },
+      { stage: name, ...recordBindings(element.origin), waitMs },
       'awaitRetryDue: waiting until the record is due',
     );
     return timer(waitMs, scheduler).pipe(map(() => restored(element)));

@@ -3,9 +3,11 @@ import * as z from 'zod';
 import { type Element, type Envelope, type Outcome, observedTicket, type RecordTicket } from '../src/envelope.js';
 import { errorMessage } from '../src/errors.js';
 import { laneOfElement, mergeMapByLane } from '../src/lanes.js';
+import { recordBindings } from '../src/logger.js';
+import { stageNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
-import { checkConfig, functionSchema, stageNameSchema } from './internal/options.js';
+import { checkOptions, functionSchema, TS_TYPE } from './internal/options.js';
 import { memoryDedupeStore } from './memoryDedupeStore.js';
 
 /** Where {@link dedupe} keeps the ids of records already processed. Implementations: memory, Redis. */
@@ -17,7 +19,7 @@ export interface DedupeStore {
 }
 
 /** Options of {@link dedupe}. */
-export interface DedupeConfig<T> {
+export interface DedupeOptions<T> {
   /** The record's idempotency id (e.g. a message-id header or `value.id`); `undefined` = never a duplicate. Required. */
   id: (element: Envelope<T>) => string | undefined;
   /** How long an id is remembered after its record finished, in milliseconds. Required. */
@@ -33,13 +35,18 @@ export interface DedupeConfig<T> {
   onStoreError?: 'process' | 'fail';
 }
 
-/** The runtime check and reference documentation of {@link DedupeConfig}. */
-export const dedupeConfigSchema = z
+/** The runtime check and reference documentation of {@link DedupeOptions}. */
+export const dedupeOptionsSchema = z
   .strictObject({
     id: functionSchema<(element: Envelope<unknown>) => string | undefined>(
-      "The record's idempotency id (element) => string | undefined; undefined means never a duplicate.",
+      '(element) => string | undefined',
+      "The record's idempotency id (a message-id header, value.id); undefined means never a duplicate. Required.",
     ),
-    ttlMs: z.number().int().positive().describe('How long an id is remembered after its record finished, in ms.'),
+    ttlMs: z
+      .number()
+      .int()
+      .positive()
+      .describe('How long an id is remembered after its record finished, in milliseconds. Required.'),
     store: z
       .custom<DedupeStore>(
         (value) =>
@@ -49,8 +56,11 @@ export const dedupeConfigSchema = z
           typeof (value as DedupeStore).remember === 'function',
         { message: 'expected a DedupeStore ({ seen(id), remember(id, ttlMs) })' },
       )
-      .optional()
-      .describe('Where ids are kept (memoryDedupeStore, redisDedupeStore). Default: a new in-memory store.'),
+      .meta({
+        description: 'Where ids are kept (memoryDedupeStore, redisDedupeStore). Default: a new in-memory store.',
+        [TS_TYPE]: 'DedupeStore',
+      })
+      .optional(),
     name: stageNameSchema.optional(),
     onStoreError: z
       .enum(['process', 'fail'])
@@ -97,17 +107,18 @@ const SUCCESS: ReadonlySet<Outcome> = new Set<Outcome>(['published', 'sunk', 'fi
  * ```
  * @see memoryDedupeStore
  * @see redisDedupeStore
- * @param config id extractor, TTL, store, stage name, store-error policy
+ * @param options id extractor, TTL, store, stage name, store-error policy
  * @returns an operator that emits first-time records (and failed ones)
  */
-export function dedupe<T>(config: DedupeConfig<T>): OperatorFunction<Element<T>, Element<T>> {
-  checkConfig('dedupe', dedupeConfigSchema, config);
-  const { id: idOf, ttlMs, store = memoryDedupeStore(), name = 'dedupe', onStoreError = 'process' } = config;
+export function dedupe<T>(options: DedupeOptions<T>): OperatorFunction<Element<T>, Element<T>> {
+  checkOptions('dedupe', dedupeOptionsSchema, options);
+  const { id: idOf, ttlMs, store = memoryDedupeStore(), name = 'dedupe', onStoreError = 'process' } = options;
 
-  const logContext = (element: Element<T>, id: string) => {
-    const { topic, partition, offset, correlationId } = element.origin;
-    return { stage: name, topic, partition, offset: String(offset), correlationId, dedupeId: id };
-  };
+  const logContext = (element: Element<T>, id: string) => ({
+    stage: name,
+    ...recordBindings(element.origin),
+    dedupeId: id,
+  });
 
   const remember = (element: Envelope<T>, id: string) => {
     let pending: Promise<void>;

@@ -2,18 +2,19 @@ import { filter, map, type OperatorFunction } from 'rxjs';
 import * as z from 'zod';
 import type { Element, Envelope } from '../src/envelope.js';
 import { errorMessage } from '../src/errors.js';
+import { stageNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
-import { checkConfig, stageNameSchema } from './internal/options.js';
+import { checkOptions } from './internal/options.js';
 
 /** Options of {@link filterValue}. */
-export interface FilterValueConfig {
+export interface FilterValueOptions {
   /** Stage name (`[A-Za-z0-9._-]`): metric label, log binding, `tributary-stage` header. Default `'filterValue'`. */
   name?: string;
 }
 
-/** The runtime check and reference documentation of {@link FilterValueConfig}. */
-export const filterValueConfigSchema = z
+/** The runtime check and reference documentation of {@link FilterValueOptions}. */
+export const filterValueOptionsSchema = z
   .strictObject({ name: stageNameSchema.optional() })
   .describe('Options of filterValue(): keep the values a predicate accepts.');
 
@@ -37,23 +38,23 @@ export const filterValueConfigSchema = z
  * records.pipe(parseJson<FeedEvent>(), filterValue((e): e is Liked => e.type === 'liked', { name: 'feed.likes' }));
  * ```
  * @param predicate whether to keep the value (given the value and its element)
- * @param config stage name
+ * @param options stage name
  * @returns an operator that emits the kept elements and the failed ones
  */
 export function filterValue<T, S extends T>(
   predicate: (value: T, element: Envelope<T>) => value is S,
-  config?: FilterValueConfig,
+  options?: FilterValueOptions,
 ): OperatorFunction<Element<T>, Element<S>>;
 export function filterValue<T>(
   predicate: (value: T, element: Envelope<T>) => boolean,
-  config?: FilterValueConfig,
+  options?: FilterValueOptions,
 ): OperatorFunction<Element<T>, Element<T>>;
 export function filterValue<T>(
   predicate: (value: T, element: Envelope<T>) => boolean,
-  config: FilterValueConfig = {},
+  options: FilterValueOptions = {},
 ): OperatorFunction<Element<T>, Element<T>> {
-  checkConfig('filterValue', filterValueConfigSchema, config);
-  const { name = 'filterValue' } = config;
+  checkOptions('filterValue', filterValueOptionsSchema, options);
+  const { name = 'filterValue' } = options;
   const operator: OperatorFunction<Element<T>, Element<T>> = (source) =>
     source.pipe(
       map((element): Element<T> | undefined => {

@@ -1,36 +1,39 @@
-export { type AwaitRetryDueConfig, awaitRetryDue, awaitRetryDueConfigSchema } from './awaitRetryDue.js';
-export { type BranchToDlqConfig, branchToDlq, branchToDlqConfigSchema } from './branchToDlq.js';
-export { type DedupeConfig, type DedupeStore, dedupe, dedupeConfigSchema } from './dedupe.js';
-export { type FilterValueConfig, filterValue, filterValueConfigSchema } from './filterValue.js';
-export { type MapValueConfig, mapValue, mapValueConfigSchema } from './mapValue.js';
-export { type MemoryDedupeStoreConfig, memoryDedupeStore, memoryDedupeStoreConfigSchema } from './memoryDedupeStore.js';
-export { type Codec, codecSchema, type Decoder, type ParseConfig, parse, parseConfigSchema } from './parse.js';
-export { type ParseJsonConfig, parseJson, parseJsonConfigSchema } from './parseJson.js';
-export { type PublishConfig, publish } from './publish.js';
+export { type AwaitRetryDueOptions, awaitRetryDue, awaitRetryDueOptionsSchema } from './awaitRetryDue.js';
 export {
-  type RedisDedupeClient,
-  type RedisDedupeStoreConfig,
-  redisDedupeStore,
-  redisDedupeStoreConfigSchema,
-} from './redisDedupeStore.js';
+  type BranchToDeadLetterOptions,
+  branchToDeadLetter,
+  branchToDeadLetterOptionsSchema,
+} from './branchToDeadLetter.js';
+export { type DedupeOptions, type DedupeStore, dedupe, dedupeOptionsSchema } from './dedupe.js';
+export { type FilterValueOptions, filterValue, filterValueOptionsSchema } from './filterValue.js';
+export { type MapValueOptions, mapValue, mapValueOptionsSchema } from './mapValue.js';
+export {
+  type MemoryDedupeStoreOptions,
+  memoryDedupeStore,
+  memoryDedupeStoreOptionsSchema,
+} from './memoryDedupeStore.js';
+export { type Codec, codecSchema, type Decoder, type ParseOptions, parse, parseOptionsSchema } from './parse.js';
+export { type ParseJsonOptions, parseJson, parseJsonOptionsSchema } from './parseJson.js';
+export { type PublishOptions, publish, publishOptionsSchema } from './publish.js';
+export { type RedisDedupeStoreOptions, redisDedupeStore, redisDedupeStoreOptionsSchema } from './redisDedupeStore.js';
 export * from './retryTopics/index.js';
-export { type RetryViaTopicsConfig, retryViaTopics, retryViaTopicsConfigSchema } from './retryViaTopics.js';
+export { type RetryViaTopicsOptions, retryViaTopics, retryViaTopicsOptionsSchema } from './retryViaTopics.js';
 export {
   type RetryAttempt,
   type RetryFunction,
-  type RetryWithBackoffConfig,
+  type RetryWithBackoffOptions,
   retryWithBackoff,
-  retryWithBackoffConfigSchema,
+  retryWithBackoffOptionsSchema,
 } from './retryWithBackoff.js';
 export {
-  type RouteConfig,
+  type RouteOptions,
   type RouteOutput,
   type RouteTable,
   type RouteTarget,
   route,
-  routeConfigSchema,
+  routeOptionsSchema,
 } from './route.js';
-export { type SinkConfig, type SinkFunction, sink, sinkConfigSchema } from './sink.js';
-export { type SinkBatchConfig, type SinkBatchFunction, sinkBatch, sinkBatchConfigSchema } from './sinkBatch.js';
-export { type TapValueConfig, tapValue, tapValueConfigSchema } from './tapValue.js';
-export { type ValidateConfig, validate, validateConfigSchema } from './validate.js';
+export { type SinkFunction, type SinkOptions, sink, sinkOptionsSchema } from './sink.js';
+export { type SinkBatchFunction, type SinkBatchOptions, sinkBatch, sinkBatchOptionsSchema } from './sinkBatch.js';
+export { type TapValueOptions, tapValue, tapValueOptionsSchema } from './tapValue.js';
+export { type ValidateOptions, validate, validateOptionsSchema } from './validate.js';

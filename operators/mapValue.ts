@@ -2,18 +2,19 @@ import { map, type OperatorFunction } from 'rxjs';
 import * as z from 'zod';
 import { type Element, type Envelope, withValue } from '../src/envelope.js';
 import { errorMessage } from '../src/errors.js';
+import { stageNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
-import { checkConfig, stageNameSchema } from './internal/options.js';
+import { checkOptions } from './internal/options.js';
 
 /** Options of {@link mapValue}. */
-export interface MapValueConfig {
+export interface MapValueOptions {
   /** Stage name (`[A-Za-z0-9._-]`): metric label, log binding, `tributary-stage` header. Default `'mapValue'`. */
   name?: string;
 }
 
-/** The runtime check and reference documentation of {@link MapValueConfig}. */
-export const mapValueConfigSchema = z
+/** The runtime check and reference documentation of {@link MapValueOptions}. */
+export const mapValueOptionsSchema = z
   .strictObject({ name: stageNameSchema.optional() })
   .describe('Options of mapValue(): transform each value synchronously.');
 
@@ -36,15 +37,15 @@ export const mapValueConfigSchema = z
  * records.pipe(parseJson<Order>(), mapValue((order) => ({ ...order, total: order.items.length }), { name: 'orders.total' }));
  * ```
  * @param fn the transformation, given the value and its element
- * @param config stage name
+ * @param options stage name
  * @returns an operator whose ok elements hold `fn`'s result
  */
 export function mapValue<T, R>(
   fn: (value: T, element: Envelope<T>) => R,
-  config: MapValueConfig = {},
+  options: MapValueOptions = {},
 ): OperatorFunction<Element<T>, Element<R>> {
-  checkConfig('mapValue', mapValueConfigSchema, config);
-  const { name = 'mapValue' } = config;
+  checkOptions('mapValue', mapValueOptionsSchema, options);
+  const { name = 'mapValue' } = options;
   return describeStage(
     map((element): Element<R> => {
       if (!element.ok) return element;

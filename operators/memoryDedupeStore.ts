@@ -1,17 +1,17 @@
 import * as z from 'zod';
 import type { DedupeStore } from './dedupe.js';
-import { checkConfig, functionSchema } from './internal/options.js';
+import { checkOptions, functionSchema } from './internal/options.js';
 
 /** Options of {@link memoryDedupeStore}. */
-export interface MemoryDedupeStoreConfig {
+export interface MemoryDedupeStoreOptions {
   /** Most ids kept; beyond it the least recently remembered id is forgotten first. Default 100000. */
   maxEntries?: number;
   /** Clock in milliseconds (tests inject one). Default `Date.now`. */
   now?: () => number;
 }
 
-/** The runtime check and reference documentation of {@link MemoryDedupeStoreConfig}. */
-export const memoryDedupeStoreConfigSchema = z
+/** The runtime check and reference documentation of {@link MemoryDedupeStoreOptions}. */
+export const memoryDedupeStoreOptionsSchema = z
   .strictObject({
     maxEntries: z
       .number()
@@ -19,7 +19,7 @@ export const memoryDedupeStoreConfigSchema = z
       .positive()
       .optional()
       .describe('Most ids kept; beyond it the least recently remembered id is forgotten first. Default 100000.'),
-    now: functionSchema<() => number>('Clock in milliseconds. Default Date.now.').optional(),
+    now: functionSchema<() => number>('() => number', 'Clock in milliseconds. Default Date.now.').optional(),
   })
   .describe('Options of memoryDedupeStore(): ids kept in this process, with expiry.');
 
@@ -34,12 +34,12 @@ export const memoryDedupeStoreConfigSchema = z
  * records.pipe(dedupe({ id: (el) => el.value.id, ttlMs: 600_000, store: memoryDedupeStore({ maxEntries: 50_000 }) }));
  * ```
  * @see dedupe
- * @param config size bound and clock
+ * @param options size bound and clock
  * @returns a store
  */
-export function memoryDedupeStore(config: MemoryDedupeStoreConfig = {}): DedupeStore {
-  checkConfig('memoryDedupeStore', memoryDedupeStoreConfigSchema, config);
-  const { maxEntries = 100_000, now = Date.now } = config;
+export function memoryDedupeStore(options: MemoryDedupeStoreOptions = {}): DedupeStore {
+  checkOptions('memoryDedupeStore', memoryDedupeStoreOptionsSchema, options);
+  const { maxEntries = 100_000, now = Date.now } = options;
   /** id → expiry (ms); insertion order = remember order, so the first entries are the oldest. */
   const expiries = new Map<string, number>();
 

@@ -2,11 +2,12 @@ import { map, type OperatorFunction } from 'rxjs';
 import * as z from 'zod';
 import { type Element, type Envelope, type RawValue, withValue } from '../src/envelope.js';
 import { errorMessage } from '../src/errors.js';
+import { stageNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
-import { checkConfig, functionSchema, stageNameSchema } from './internal/options.js';
+import { checkOptions, functionSchema } from './internal/options.js';
 import { isPromiseLike } from './internal/promiseLike.js';
-import { checkRaw, DEFAULT_MAX_BYTES, decodeUtf8 } from './internal/rawValue.js';
+import { checkRaw, DEFAULT_MAX_BYTES, decodeUtf8, maxBytesSchema } from './internal/rawValue.js';
 
 /** A synchronous decoder of a record's value bytes; what it throws becomes a failed element (TRIBUTARY_ERR_PARSE). */
 export type Decoder<T> = (raw: Buffer, element: Envelope<RawValue>) => T;
@@ -15,23 +16,18 @@ export type Decoder<T> = (raw: Buffer, element: Envelope<RawValue>) => T;
 export type Codec<T> = 'string' | 'bytes' | Decoder<T>;
 
 /** Options of {@link parse}. */
-export interface ParseConfig {
+export interface ParseOptions {
   /** Stage name (`[A-Za-z0-9._-]`): metric label, log binding, `tributary-stage` header. Default `'parse'`. */
   name?: string;
   /** Largest value accepted, in bytes; longer values fail with TRIBUTARY_ERR_PARSE. Default 1 MiB (1048576). */
   maxBytes?: number;
 }
 
-/** The runtime check and reference documentation of {@link ParseConfig}. */
-export const parseConfigSchema = z
+/** The runtime check and reference documentation of {@link ParseOptions}. */
+export const parseOptionsSchema = z
   .strictObject({
     name: stageNameSchema.optional(),
-    maxBytes: z
-      .number()
-      .int()
-      .positive()
-      .optional()
-      .describe('Largest value accepted, in bytes; longer values fail with TRIBUTARY_ERR_PARSE. Default 1048576.'),
+    maxBytes: maxBytesSchema.optional(),
   })
   .describe('Options of parse(): decode each record value with a codec.');
 
@@ -41,7 +37,8 @@ export const codecSchema = z
     z.literal('string').describe('Strict UTF-8 text (a leading BOM is dropped).'),
     z.literal('bytes').describe('The value bytes as a Buffer, unchanged.'),
     functionSchema<Decoder<unknown>>(
-      'A synchronous decoder (raw: Buffer, element) => T; what it throws fails the record.',
+      '(raw: Buffer, element) => T',
+      'A synchronous decoder; what it throws fails the record.',
     ),
   ])
   .describe('How parse() decodes a record value.');
@@ -70,19 +67,19 @@ export const codecSchema = z
  * ```
  * @see parseJson for JSON
  * @param codec `'string'`, `'bytes'` or a synchronous decoder
- * @param config stage name and size limit
+ * @param options stage name and size limit
  * @returns an operator from raw elements to elements holding the decoded value
  */
-export function parse(codec: 'string', config?: ParseConfig): OperatorFunction<Element<RawValue>, Element<string>>;
-export function parse(codec: 'bytes', config?: ParseConfig): OperatorFunction<Element<RawValue>, Element<Buffer>>;
-export function parse<T>(codec: Decoder<T>, config?: ParseConfig): OperatorFunction<Element<RawValue>, Element<T>>;
+export function parse(codec: 'string', options?: ParseOptions): OperatorFunction<Element<RawValue>, Element<string>>;
+export function parse(codec: 'bytes', options?: ParseOptions): OperatorFunction<Element<RawValue>, Element<Buffer>>;
+export function parse<T>(codec: Decoder<T>, options?: ParseOptions): OperatorFunction<Element<RawValue>, Element<T>>;
 export function parse<T>(
   codec: Codec<T>,
-  config: ParseConfig = {},
+  options: ParseOptions = {},
 ): OperatorFunction<Element<RawValue>, Element<T | string | Buffer>> {
-  checkConfig('parse', codecSchema, codec);
-  checkConfig('parse', parseConfigSchema, config);
-  const { name = 'parse', maxBytes = DEFAULT_MAX_BYTES } = config;
+  checkOptions('parse', codecSchema, codec);
+  checkOptions('parse', parseOptionsSchema, options);
+  const { name = 'parse', maxBytes = DEFAULT_MAX_BYTES } = options;
   return describeStage(
     map((element): Element<T | string | Buffer> => {
       if (!element.ok) return element;

@@ -2,29 +2,25 @@ import { map, type OperatorFunction } from 'rxjs';
 import * as z from 'zod';
 import { type Element, type RawValue, withValue } from '../src/envelope.js';
 import { errorMessage } from '../src/errors.js';
+import { stageNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
-import { checkConfig, stageNameSchema } from './internal/options.js';
-import { checkRaw, DEFAULT_MAX_BYTES, decodeUtf8 } from './internal/rawValue.js';
+import { checkOptions } from './internal/options.js';
+import { checkRaw, DEFAULT_MAX_BYTES, decodeUtf8, maxBytesSchema } from './internal/rawValue.js';
 
 /** Options of {@link parseJson}. */
-export interface ParseJsonConfig {
+export interface ParseJsonOptions {
   /** Stage name (`[A-Za-z0-9._-]`): metric label, log binding, `tributary-stage` header. Default `'parseJson'`. */
   name?: string;
   /** Largest value accepted, in bytes; longer values fail with TRIBUTARY_ERR_PARSE. Default 1 MiB (1048576). */
   maxBytes?: number;
 }
 
-/** The runtime check and reference documentation of {@link ParseJsonConfig}. */
-export const parseJsonConfigSchema = z
+/** The runtime check and reference documentation of {@link ParseJsonOptions}. */
+export const parseJsonOptionsSchema = z
   .strictObject({
     name: stageNameSchema.optional(),
-    maxBytes: z
-      .number()
-      .int()
-      .positive()
-      .optional()
-      .describe('Largest value accepted, in bytes; longer values fail with TRIBUTARY_ERR_PARSE. Default 1048576.'),
+    maxBytes: maxBytesSchema.optional(),
   })
   .describe('Options of parseJson(): decode each record value as UTF-8 JSON.');
 
@@ -50,12 +46,14 @@ export const parseJsonConfigSchema = z
  * ```
  * @see parse for string, bytes or a custom decoder
  * @see validate to check (and type) the parsed value
- * @param config stage name and size limit
+ * @param options stage name and size limit
  * @returns an operator from raw elements to elements holding the parsed value (typed `T`, unchecked: validate it)
  */
-export function parseJson<T = unknown>(config: ParseJsonConfig = {}): OperatorFunction<Element<RawValue>, Element<T>> {
-  checkConfig('parseJson', parseJsonConfigSchema, config);
-  const { name = 'parseJson', maxBytes = DEFAULT_MAX_BYTES } = config;
+export function parseJson<T = unknown>(
+  options: ParseJsonOptions = {},
+): OperatorFunction<Element<RawValue>, Element<T>> {
+  checkOptions('parseJson', parseJsonOptionsSchema, options);
+  const { name = 'parseJson', maxBytes = DEFAULT_MAX_BYTES } = options;
   return describeStage(
     map((element): Element<T> => {
       if (!element.ok) return element;

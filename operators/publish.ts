@@ -17,17 +17,21 @@
  * @example
  * records.pipe(parseJson(), publish('orders.enriched', { key: (el) => el.value.orderId }))
  * @param topic the destination topic, or a function choosing it per element
- * @param config key, value, headers and partition choices
+ * @param options key, value, headers and partition choices
  * @returns the same elements, after they were acknowledged
  */
 import { Observable, type OperatorFunction } from 'rxjs';
-import { type Element, type Envelope, failed, type OutgoingRecord } from '../src/envelope.js';
+import * as z from 'zod';
+import type { Element, Envelope } from '../src/envelope.js';
 import { errorMessage, TributaryError } from '../src/errors.js';
-import type { HeaderValue, RecordHeaders } from '../src/kafka/ports.js';
+import type { HeaderValue, OutgoingRecord, RecordHeaders } from '../src/kafka/ports.js';
+import { isTopicName, stageNameSchema, TOPIC_NAME_RULE } from '../src/names.js';
 import { serializeValue } from '../src/runtime/serializeValue.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
+import { failAt } from './internal/failure.js';
+import { checkOptions, functionSchema } from './internal/options.js';
 
-export interface PublishConfig<T> {
+export interface PublishOptions<T> {
   /** Stage name for metrics, logs and dead-letter headers. Default 'publish'. */
   name?: string;
   /** The output key; decides the partition. Default: the input record's key. */
@@ -44,14 +48,42 @@ export interface PublishConfig<T> {
   partition?: (element: Envelope<T>) => number | undefined;
 }
 
-const stageName = /^[A-Za-z0-9._-]{1,100}$/;
+/** The runtime check and reference documentation of {@link PublishOptions}. */
+export const publishOptionsSchema = z
+  .strictObject({
+    name: stageNameSchema.optional(),
+    key: functionSchema<(element: Envelope<unknown>) => Buffer | string | null>(
+      '(element) => Buffer | string | null',
+      "The output key; decides the partition. Default: the input record's key.",
+    ).optional(),
+    value: functionSchema<(value: unknown, element: Envelope<unknown>) => Buffer | string | null>(
+      '(value, element) => Buffer | string | null',
+      'The output value. Default: Buffers and strings as they are, null as a tombstone, anything else as JSON.',
+    ).optional(),
+    headers: functionSchema<(element: Envelope<unknown>) => RecordHeaders>(
+      '(element) => RecordHeaders',
+      "The output's headers. The input's correlation-id header is carried over unless these set their own. " +
+        'Default: only that header.',
+    ).optional(),
+    partition: functionSchema<(element: Envelope<unknown>) => number | undefined>(
+      '(element) => number | undefined',
+      'An explicit partition. Default: chosen by the key.',
+    ).optional(),
+  })
+  .describe("Options of publish(): the output record's key, value, headers and partition.");
 
 export function publish<T>(
   topic: string | ((element: Envelope<T>) => string),
-  config: PublishConfig<T> = {},
+  options: PublishOptions<T> = {},
 ): OperatorFunction<Element<T>, Element<T>> {
-  const { name = 'publish', key, value, headers, partition } = config;
-  if (!stageName.test(name)) throw new TypeError(`publish: stage name "${name}" must match [A-Za-z0-9._-]{1,100}`);
+  checkOptions('publish', publishOptionsSchema, options);
+  if (typeof topic === 'string' ? !isTopicName(topic) : typeof topic !== 'function') {
+    throw new TributaryError(
+      'TRIBUTARY_ERR_PIPELINE_DEFINITION',
+      `publish: ${JSON.stringify(topic)} is not a Kafka topic name (${TOPIC_NAME_RULE}) or a function choosing one`,
+    );
+  }
+  const { name = 'publish', key, value, headers, partition } = options;
   const build = (element: Envelope<T>): OutgoingRecord => {
     // this runs once per record on the hot path: no copies unless user headers meet an incoming id. The input's
     // correlation id travels as the bytes it came with; nothing is added to records that had none (a header costs
@@ -66,7 +98,7 @@ export function publish<T>(
     } else if (incoming !== undefined) {
       outHeaders = { 'correlation-id': incoming };
     }
-    const record: OutgoingRecord = {
+    const record: { -readonly [K in keyof OutgoingRecord]: OutgoingRecord[K] } = {
       topic: typeof topic === 'string' ? topic : topic(element),
       key: key ? key(element) : element.origin.key,
       value: value ? value(element.value, element) : serializeValue(element.value),
@@ -103,14 +135,15 @@ export function publish<T>(
             record = build(element);
           } catch (error) {
             subscriber.next(
-              failed(
+              failAt(
                 element,
                 name,
-                new TributaryError(
-                  'TRIBUTARY_ERR_PROCESSING',
-                  `publish could not build the record: ${errorMessage(error)}`,
-                  { cause: error, retriable: false },
-                ),
+                'TRIBUTARY_ERR_PROCESSING',
+                `publish could not build the record: ${errorMessage(error)}`,
+                {
+                  cause: error,
+                  retriable: false,
+                },
               ),
             );
             return;
@@ -123,19 +156,14 @@ export function publish<T>(
               subscriber.next(element);
             } else {
               subscriber.next(
-                failed(
+                failAt(
                   element,
                   name,
-                  new TributaryError(
-                    'TRIBUTARY_ERR_PUBLISH',
-                    `publish to ${record.topic} refused: ${errorMessage(error)}`,
-                    {
-                      cause: error,
-                      topic: element.origin.topic,
-                      partition: element.origin.partition,
-                      offset: element.origin.offset,
-                    },
-                  ),
+                  'TRIBUTARY_ERR_PUBLISH',
+                  `publish to ${record.topic} refused: ${errorMessage(error)}`,
+                  {
+                    cause: error,
+                  },
                 ),
               );
             }

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import type { DedupeStore } from './dedupe.js';
-import { checkConfig } from './internal/options.js';
+import { checkOptions, TS_TYPE } from './internal/options.js';
 
 /**
  * The two commands the store sends. An ioredis `Redis` or `Cluster` has them (ioredis is an optional peer dependency:
@@ -12,15 +12,15 @@ export interface RedisDedupeClient {
 }
 
 /** Options of {@link redisDedupeStore}. */
-export interface RedisDedupeStoreConfig {
+export interface RedisDedupeStoreOptions {
   /** A connected (or lazily connecting) ioredis client or cluster; the caller owns it and quits it. Required. */
   client: RedisDedupeClient;
   /** Prepended to every id to form the Redis key. Default `'tributary:dedupe:'`. */
   prefix?: string;
 }
 
-/** The runtime check and reference documentation of {@link RedisDedupeStoreConfig}. */
-export const redisDedupeStoreConfigSchema = z
+/** The runtime check and reference documentation of {@link RedisDedupeStoreOptions}. */
+export const redisDedupeStoreOptionsSchema = z
   .strictObject({
     client: z
       .custom<RedisDedupeClient>(
@@ -31,7 +31,10 @@ export const redisDedupeStoreConfigSchema = z
           typeof (value as RedisDedupeClient).set === 'function',
         { message: 'expected an ioredis client (Redis or Cluster)' },
       )
-      .describe('An ioredis client or cluster; the caller owns its lifecycle.'),
+      .meta({
+        description: 'An ioredis client or cluster; the caller connects and quits it. Required.',
+        [TS_TYPE]: 'Redis | Cluster',
+      }),
     prefix: z.string().optional().describe("Prepended to every id to form the Redis key. Default 'tributary:dedupe:'."),
   })
   .describe('Options of redisDedupeStore(): ids kept in Redis, shared by every instance.');
@@ -47,12 +50,12 @@ export const redisDedupeStoreConfigSchema = z
  * records.pipe(dedupe({ id: (el) => el.value.messageId, ttlMs: 86_400_000, store: redisDedupeStore({ client: redis, prefix: 'scraper:seen:' }) }));
  * ```
  * @see dedupe
- * @param config the client and the key prefix
+ * @param options the client and the key prefix
  * @returns a store
  */
-export function redisDedupeStore(config: RedisDedupeStoreConfig): DedupeStore {
-  checkConfig('redisDedupeStore', redisDedupeStoreConfigSchema, config);
-  const { client, prefix = 'tributary:dedupe:' } = config;
+export function redisDedupeStore(options: RedisDedupeStoreOptions): DedupeStore {
+  checkOptions('redisDedupeStore', redisDedupeStoreOptionsSchema, options);
+  const { client, prefix = 'tributary:dedupe:' } = options;
   return {
     async seen(id) {
       return (await client.exists(prefix + id)) > 0;

@@ -1,93 +1,63 @@
-import {
-  asyncScheduler,
-  catchError,
-  defer,
-  EMPTY,
-  mergeMap,
-  type Observable,
-  type OperatorFunction,
-  of,
-  type SchedulerLike,
-} from 'rxjs';
+import { asyncScheduler, catchError, defer, EMPTY, mergeMap, type Observable, type OperatorFunction, of } from 'rxjs';
 import * as z from 'zod';
 import { type Element, type Envelope, type FailedEnvelope, failed, withAttempts } from '../src/envelope.js';
 import { errorMessage, isRetriable } from '../src/errors.js';
+import { int32Header, int64Header, truncateUtf8 } from '../src/kafka/headers.js';
 import type { HeaderValue } from '../src/kafka/ports.js';
 import { laneOfElement, mergeMapByLane } from '../src/lanes.js';
-import { int32Header, int64Header } from '../src/runtime/deadLetterRecord.js';
+import { recordBindings } from '../src/logger.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { recordError } from './internal/failure.js';
-import { checkConfig, functionSchema, schedulerSchema, stageNameSchema } from './internal/options.js';
+import { checkOptions, functionSchema } from './internal/options.js';
 import {
   originCoordinates,
   RETRY_HEADERS,
   type RetryState,
-  type RetryTopicsConfig,
+  type RetryTopicsOptions,
   readRetryState,
   retryPlan,
   retryTopicName,
   retryTopicsShape,
   withoutRetryHeaders,
 } from './retryTopics/topics.js';
-import { type RetryFunction, retryWithBackoff } from './retryWithBackoff.js';
+import {
+  type RetryFunction,
+  type RetryWithBackoffOptions,
+  retryWithBackoff,
+  retryWithBackoffOptionsSchema,
+} from './retryWithBackoff.js';
 
-/** Options of {@link retryViaTopics}. Pass the same `delays` and `topicPrefix` to `retryTopicPipelines`. */
-export interface RetryViaTopicsConfig extends RetryTopicsConfig {
+/**
+ * Options of {@link retryViaTopics}: the delay topics, and {@link retryWithBackoff}'s options for the tries of each
+ * round (`inProcessAttempts` in place of `attempts`). Pass the same `delays` and `topicPrefix` to
+ * `retryTopicPipelines`.
+ */
+export interface RetryViaTopicsOptions
+  extends RetryTopicsOptions,
+    Omit<RetryWithBackoffOptions, 'name' | 'attempts' | 'onRetry' | 'retriable'> {
   /** Stage name (`[A-Za-z0-9._-]`): metric label, log binding, `tributary-stage` header. Default `'retryViaTopics'`. */
   name?: string;
   /** Tries per round before the record moves on to the next delay topic (1 = no in-process retry). Default 1. */
   inProcessAttempts?: number;
-  /** In-process backoff cap before the first retry, in milliseconds (see retryWithBackoff). Default 200. */
-  initialDelayMs?: number;
-  /** Largest in-process backoff, in milliseconds. Default 5000. */
-  maxDelayMs?: number;
-  /** Growth of the in-process backoff cap per retry. Default 2. */
-  multiplier?: number;
-  /** In-process jitter: `'full'` or `'none'`. Default `'full'`. */
-  jitter?: 'full' | 'none';
-  /** Per-attempt time limit in milliseconds (TRIBUTARY_ERR_TIMEOUT, retriable). Default: none. */
-  timeoutMs?: number;
-  /** Whether an error may be retried (in process and through the delay topics). Default `isRetriable`. */
-  retryable?: (error: unknown) => boolean;
-  /** Scheduler for in-process waits, timeouts and the due time (`now() + delay`). Default `asyncScheduler`. */
-  scheduler?: SchedulerLike;
-  /** Random source in [0, 1) for the in-process jitter. Default `Math.random`. */
-  random?: () => number;
+  /** Whether an error may be retried, in process and through the delay topics. Default `isRetriable`. */
+  retriable?: (error: unknown) => boolean;
 }
 
-/** The runtime check and reference documentation of {@link RetryViaTopicsConfig}. */
-export const retryViaTopicsConfigSchema = z
-  .strictObject({
+/** The runtime check and reference documentation of {@link RetryViaTopicsOptions}. */
+export const retryViaTopicsOptionsSchema = retryWithBackoffOptionsSchema
+  .omit({ attempts: true, onRetry: true })
+  .extend({
     ...retryTopicsShape,
-    name: stageNameSchema.optional(),
     inProcessAttempts: z
       .number()
       .int()
       .min(1)
       .optional()
       .describe('Tries per round before the record moves on to the next delay topic (1 = none in process). Default 1.'),
-    initialDelayMs: z
-      .number()
-      .nonnegative()
-      .optional()
-      .describe('In-process backoff cap before the first retry, in milliseconds. Default 200.'),
-    maxDelayMs: z
-      .number()
-      .nonnegative()
-      .optional()
-      .describe('Largest in-process backoff, in milliseconds. Default 5000.'),
-    multiplier: z.number().min(1).optional().describe('Growth of the in-process backoff cap per retry. Default 2.'),
-    jitter: z.enum(['full', 'none']).optional().describe("In-process jitter: 'full' or 'none'. Default 'full'."),
-    timeoutMs: z
-      .number()
-      .positive()
-      .optional()
-      .describe('Per-attempt time limit in milliseconds (TRIBUTARY_ERR_TIMEOUT, retriable). Default: none.'),
-    retryable: functionSchema<(error: unknown) => boolean>(
+    retriable: functionSchema<(error: unknown) => boolean>(
+      '(error) => boolean',
       'Whether an error may be retried, in process and through the delay topics. Default: isRetriable.',
     ).optional(),
-    scheduler: schedulerSchema.optional(),
-    random: functionSchema<() => number>('Random source in [0, 1) for the in-process jitter.').optional(),
   })
   .describe('Options of retryViaTopics(): non-blocking retries through delay topics, then the dead-letter topic.');
 
@@ -95,13 +65,13 @@ const MAX_REASON_BYTES = 1024;
 
 /**
  * Runs an asynchronous step per record; a record that keeps failing is sent to a delay topic instead of holding its
- * partition, and retried there when due (Spring Kafka's non-blocking retryable topics).
+ * partition, and retried there when due (Spring Kafka's non-blocking retries, `@RetryableTopic`).
  *
  * <span class="informal">`retryWithBackoff` for the first tries, then `<topic>.retry.<delay>` topics, then the
  * dead-letter topic.</span>
  *
  * Each ok element runs `fn` with {@link retryWithBackoff} (`inProcessAttempts` tries, default 1, with its backoff
- * options), one at a time per ordering lane. When it still fails with a retryable error, the ORIGINAL record (its raw
+ * options), one at a time per ordering lane. When it still fails with a retriable error, the ORIGINAL record (its raw
  * value bytes, key and headers) is published to the delay topic of the next round, `<topicPrefix or original
  * topic>.retry.<delay>`, with the headers `tributary-retry-attempt` (the round, 1-based), `tributary-retry-due`
  * (epoch ms: now + delay), `tributary-retry-delay`, `tributary-retry-reason`, `tributary-attempts` (tries so far),
@@ -111,7 +81,7 @@ const MAX_REASON_BYTES = 1024;
  * the record finishes as `published` and is not emitted — the source partition moves on at once. The pipelines made
  * by `retryTopicPipelines(...)` consume the delay topics and run the chain again when a record is due; there this
  * stage reads the round from the headers. After the last delay the record fails (the last error's code, `attempts` =
- * every try of every round) and flows on to the dead-letter stage. A non-retryable error fails at once. A delay-topic
+ * every try of every round) and flows on to the dead-letter stage. A non-retriable error fails at once. A delay-topic
  * publish the broker refuses for good fails the record (TRIBUTARY_ERR_PUBLISH).
  *
  * Trade-offs (as with Spring): a retried record loses its order relative to later records of its key, and the retry
@@ -119,67 +89,44 @@ const MAX_REASON_BYTES = 1024;
  * (parse, validate, map: fine; a `sink` or `publish` before it would run again).
  *
  * ```text
- * --a--b--c--|       fn fails on b (retryable), inProcessAttempts: 1, delays: ['1s', '30s']
+ * --a--b--c--|       fn fails on b (retriable), inProcessAttempts: 1, delays: ['1s', '30s']
  *   retryViaTopics(fn, { delays: ['1s', '30s'] })
  * --A-----C--|       b → orders.retry.1s (tributary-retry-attempt: 1, due now + 1000), finished 'published'
  * ```
  *
  * @example
  * ```ts
- * const retries = { delays: ['1s', '30s', '5m'], inProcessAttempts: 2 } satisfies RetryViaTopicsConfig;
+ * const retries = { delays: ['1s', '30s', '5m'], inProcessAttempts: 2 } satisfies RetryViaTopicsOptions;
  * const main = definePipeline({
  *   name: 'scraper', source: { topics: ['scraping-tasks'], groupId: 'scraper' }, deadLetter: { topic: 'dead-letter' },
- *   build: (records) => records.pipe(parseJson(), validate(Task), retryViaTopics(scrape, retries), branchToDlq(), publish('scraped-data')),
+ *   build: (records) => records.pipe(parseJson(), validate(Task), retryViaTopics(scrape, retries), branchToDeadLetter(), publish('scraped-data')),
  * });
  * createEngine({ pipelines: [main, ...retryTopicPipelines(main, retries)], kafka });
  * ```
  * @see retryWithBackoff for blocking (in-process) retries
  * @see awaitRetryDue
  * @param fn the work for one value; receives the value, its element, and `{ attempt, signal }`
- * @param config the delays, the delay topics' prefix, in-process attempts and backoff, `retryable`, scheduler
+ * @param options the delays, the delay topics' prefix, in-process attempts and backoff, `retriable`, scheduler
  * @returns an operator whose ok elements hold `fn`'s result
  */
 export function retryViaTopics<T, R>(
   fn: RetryFunction<T, R>,
-  config: RetryViaTopicsConfig,
+  options: RetryViaTopicsOptions,
 ): OperatorFunction<Element<T>, Element<R>> {
-  checkConfig('retryViaTopics', retryViaTopicsConfigSchema, config);
-  const {
-    delays,
-    topicPrefix,
-    name = 'retryViaTopics',
-    inProcessAttempts = 1,
-    retryable = isRetriable,
-    scheduler = asyncScheduler,
-    initialDelayMs,
-    maxDelayMs,
-    multiplier,
-    jitter,
-    timeoutMs,
-    random,
-  } = config;
+  checkOptions('retryViaTopics', retryViaTopicsOptionsSchema, options);
+  const { delays, topicPrefix, inProcessAttempts = 1, ...backoff } = options;
+  const { name = 'retryViaTopics', retriable = isRetriable, scheduler = asyncScheduler } = backoff;
   const plan = retryPlan(delays);
   if (topicPrefix !== undefined) for (const hop of plan) retryTopicName(topicPrefix, hop.ms);
-  const inner = retryWithBackoff(fn, {
-    name,
-    attempts: inProcessAttempts,
-    retryable,
-    scheduler,
-    ...(initialDelayMs === undefined ? {} : { initialDelayMs }),
-    ...(maxDelayMs === undefined ? {} : { maxDelayMs }),
-    ...(multiplier === undefined ? {} : { multiplier }),
-    ...(jitter === undefined ? {} : { jitter }),
-    ...(timeoutMs === undefined ? {} : { timeoutMs }),
-    ...(random === undefined ? {} : { random }),
-  });
+  const inner = retryWithBackoff(fn, { ...backoff, name, attempts: inProcessAttempts, retriable, scheduler });
 
   const mayRetry = (error: unknown, element: Envelope<T>): boolean => {
     try {
-      return retryable(error);
+      return retriable(error);
     } catch (predicateError) {
       element.context.logger.error(
-        { stage: name, correlationId: element.origin.correlationId, err: predicateError },
-        'retryViaTopics: retryable() threw; not retrying',
+        { stage: name, ...recordBindings(element.origin), err: predicateError },
+        'retryViaTopics: retriable() threw; not retrying',
       );
       return false;
     }
@@ -217,7 +164,7 @@ export function retryViaTopics<T, R>(
       headers[RETRY_HEADERS.attempt] = String(round);
       headers[RETRY_HEADERS.due] = String(Math.round(scheduler.now() + hop.ms));
       headers[RETRY_HEADERS.delay] = hop.label;
-      headers[RETRY_HEADERS.reason] = truncateBytes(errorMessage(last.error.cause ?? last.error), MAX_REASON_BYTES);
+      headers[RETRY_HEADERS.reason] = truncateUtf8(errorMessage(last.error.cause ?? last.error), MAX_REASON_BYTES);
       headers[RETRY_HEADERS.attempts] = String(total);
       headers[RETRY_HEADERS.originalTopic] = state.originalTopic;
       // without valid origin coordinates the state holds this delay-topic copy's partition and offset: written next to
@@ -244,18 +191,8 @@ export function retryViaTopics<T, R>(
       mergeMap((): Observable<Element<R>> => {
         element.ticket.finish('published');
         context.recordRetry(name);
-        const { topic: from, partition, offset, correlationId } = origin;
         context.logger.info(
-          {
-            stage: name,
-            topic: from,
-            partition,
-            offset: String(offset),
-            correlationId,
-            retryTopic: topic,
-            round,
-            attempts: total,
-          },
+          { stage: name, ...recordBindings(origin), retryTopic: topic, round, attempts: total },
           `retryViaTopics: attempt ${total} failed, retrying in ${hop.label} via ${topic}: ${errorMessage(last.error.cause ?? last.error)}`,
         );
         return EMPTY;
@@ -299,9 +236,4 @@ export function retryViaTopics<T, R>(
         }
       : { name, kind: 'retryViaTopics', outputTopics: labels.map((label) => retryTopicName(topicPrefix, label)) },
   );
-}
-
-function truncateBytes(text: string, maxBytes: number): string {
-  const bytes = Buffer.from(text, 'utf8');
-  return bytes.length <= maxBytes ? text : `${bytes.subarray(0, maxBytes - 3).toString('utf8')}…`;
 }

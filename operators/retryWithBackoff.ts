@@ -17,9 +17,11 @@ import * as z from 'zod';
 import { type Element, type Envelope, failed, withAttempts, withValue } from '../src/envelope.js';
 import { errorMessage, isRetriable, TributaryError } from '../src/errors.js';
 import { laneOfElement, mergeMapByLane } from '../src/lanes.js';
+import { recordBindings } from '../src/logger.js';
+import { stageNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { recordError } from './internal/failure.js';
-import { checkConfig, functionSchema, schedulerSchema, stageNameSchema } from './internal/options.js';
+import { checkOptions, functionSchema, schedulerSchema } from './internal/options.js';
 import { isPromiseLike } from './internal/promiseLike.js';
 
 /** What the retried function learns about the current attempt. */
@@ -34,7 +36,7 @@ export interface RetryAttempt {
 export type RetryFunction<T, R> = (value: T, element: Envelope<T>, attempt: RetryAttempt) => PromiseLike<R> | R;
 
 /** Options of {@link retryWithBackoff} (and of {@link sink}, which retries the same way). */
-export interface RetryWithBackoffConfig<T = unknown> {
+export interface RetryWithBackoffOptions<T = unknown> {
   /** Stage name (`[A-Za-z0-9._-]`): metric label, log binding, `tributary-stage` header. Default `'retryWithBackoff'`. */
   name?: string;
   /** Total tries, the first one included (1 = no retry). Default 3. */
@@ -54,7 +56,7 @@ export interface RetryWithBackoffConfig<T = unknown> {
    */
   timeoutMs?: number;
   /** Whether an error may be retried. Default `isRetriable` (TributaryError.retriable; parse and validation errors are not). */
-  retryable?: (error: unknown) => boolean;
+  retriable?: (error: unknown) => boolean;
   /** Called each time a retry is scheduled, with the error, the attempt that failed (1-based) and the wait. Default: none. */
   onRetry?: (error: unknown, attempt: number, element: Envelope<T>, delayMs: number) => void;
   /** Scheduler for the backoff waits and timeouts. Default `asyncScheduler`. */
@@ -75,8 +77,8 @@ export const DEFAULT_ATTEMPT_TIMEOUT_MS = 30_000;
 /** Whether `timeoutMs` asks for a limit at all (`0` and `Infinity` mean none). */
 const limits = (timeoutMs: number): boolean => timeoutMs > 0 && Number.isFinite(timeoutMs);
 
-/** The runtime check and reference documentation of {@link RetryWithBackoffConfig}. */
-export const retryWithBackoffConfigSchema = z
+/** The runtime check and reference documentation of {@link RetryWithBackoffOptions}. */
+export const retryWithBackoffOptionsSchema = z
   .strictObject({
     name: stageNameSchema.optional(),
     attempts: z
@@ -106,14 +108,19 @@ export const retryWithBackoffConfigSchema = z
       .describe(
         'Per-attempt time limit in milliseconds; exceeding it fails the attempt with TRIBUTARY_ERR_TIMEOUT. Default 30000; 0 or Infinity: none.',
       ),
-    retryable: functionSchema<(error: unknown) => boolean>(
+    retriable: functionSchema<(error: unknown) => boolean>(
+      '(error) => boolean',
       'Whether an error may be retried. Default: isRetriable (parse and validation errors are not).',
     ).optional(),
     onRetry: functionSchema<(error: unknown, attempt: number, element: Envelope<unknown>, delayMs: number) => void>(
-      'Called when a retry is scheduled: (error, failed attempt number, element, delay in ms).',
+      '(error, attempt, element, delayMs) => void',
+      'Called each time a retry is scheduled, with the error, the attempt that failed (1-based) and the wait. Default: none.',
     ).optional(),
     scheduler: schedulerSchema.optional(),
-    random: functionSchema<() => number>('Random source in [0, 1) for the jitter. Default Math.random.').optional(),
+    random: functionSchema<() => number>(
+      '() => number',
+      'Random source in [0, 1) for the jitter (tests inject one). Default Math.random.',
+    ).optional(),
   })
   .describe('Options of retryWithBackoff(): bounded retries with exponential backoff and jitter.');
 
@@ -126,10 +133,10 @@ export const retryWithBackoffConfigSchema = z
  * Elements of one lane (partition, key, or record, per the pipeline's ordering) are processed one at a time in
  * arrival order; different lanes run concurrently. An attempt that throws, rejects or exceeds `timeoutMs` (default
  * 30 s) is retried
- * while attempts remain and `retryable(error)` holds, after a wait of `random(0, cap(n))` with full jitter or
+ * while attempts remain and `retriable(error)` holds, after a wait of `random(0, cap(n))` with full jitter or
  * `cap(n)` without, where cap(n) = min(maxDelayMs, initialDelayMs × multiplier^(n−1)). The wait is a scheduler timer,
  * never a busy loop, so the consumer keeps heartbeating. The output element holds the function's result and
- * `attempts` = the tries made. When attempts run out or the error is not retryable, the element fails with the
+ * `attempts` = the tries made. When attempts run out or the error is not retriable, the element fails with the
  * thrown TributaryError's code (TRIBUTARY_ERR_PROCESSING for any other error) and a message that says
  * `after N attempts`. Failed input elements pass through untouched, in lane order.
  *
@@ -150,14 +157,14 @@ export const retryWithBackoffConfigSchema = z
  * ```
  * @see sink for a side effect that finishes the record
  * @param fn the work for one value; receives the value, its element, and `{ attempt, signal }`
- * @param config attempts, backoff, timeout, retry predicate, hook, scheduler
+ * @param options attempts, backoff, timeout, retry predicate, hook, scheduler
  * @returns an operator whose ok elements hold `fn`'s result
  */
 export function retryWithBackoff<T, R>(
   fn: RetryFunction<T, R>,
-  config: RetryWithBackoffConfig<T> = {},
+  options: RetryWithBackoffOptions<T> = {},
 ): OperatorFunction<Element<T>, Element<R>> {
-  checkConfig('retryWithBackoff', retryWithBackoffConfigSchema, config);
+  checkOptions('retryWithBackoff', retryWithBackoffOptionsSchema, options);
   const {
     name = 'retryWithBackoff',
     attempts = 3,
@@ -166,11 +173,11 @@ export function retryWithBackoff<T, R>(
     multiplier = 2,
     jitter = 'full',
     timeoutMs = DEFAULT_ATTEMPT_TIMEOUT_MS,
-    retryable = isRetriable,
+    retriable = isRetriable,
     onRetry,
     scheduler = asyncScheduler,
     random = Math.random,
-  } = config;
+  } = options;
 
   /** The wait after failed attempt `attempt` (1-based). */
   const backoff = (attempt: number): number => {
@@ -206,11 +213,11 @@ export function retryWithBackoff<T, R>(
   const mayRetry = (error: unknown, attempt: number, element: Envelope<T>): boolean => {
     if (attempt >= attempts) return false;
     try {
-      return retryable(error);
+      return retriable(error);
     } catch (predicateError) {
       element.context.logger.error(
-        { stage: name, correlationId: element.origin.correlationId, err: predicateError },
-        'retryWithBackoff: retryable() threw; not retrying',
+        { stage: name, ...recordBindings(element.origin), err: predicateError },
+        'retryWithBackoff: retriable() threw; not retrying',
       );
       return false;
     }
@@ -218,7 +225,7 @@ export function retryWithBackoff<T, R>(
 
   const giveUp = (element: Envelope<T>, error: unknown, attempt: number, exhausted: boolean): Element<R> => {
     const tries = `after ${attempt} attempt${attempt === 1 ? '' : 's'}`;
-    const why = exhausted ? '' : ' (not retryable)';
+    const why = exhausted ? '' : ' (not retriable)';
     const message = `failed ${tries}${why}: ${errorMessage(error)}`;
     const original = error instanceof TributaryError ? error : undefined;
     const reason = recordError(element, original?.code ?? 'TRIBUTARY_ERR_PROCESSING', message, {
@@ -235,9 +242,8 @@ export function retryWithBackoff<T, R>(
       catchError((error: unknown) => {
         if (!mayRetry(error, attempt, element)) return of(giveUp(element, error, attempt, attempt >= attempts));
         const delayMs = backoff(attempt);
-        const { topic, partition, offset, correlationId } = element.origin;
         element.context.logger.debug(
-          { stage: name, topic, partition, offset: String(offset), correlationId, attempt, delayMs, err: error },
+          { stage: name, ...recordBindings(element.origin), attempt, delayMs, err: error },
           'retryWithBackoff: attempt failed; retrying',
         );
         element.context.recordRetry(name);
@@ -246,7 +252,7 @@ export function retryWithBackoff<T, R>(
             onRetry(error, attempt, element, delayMs);
           } catch (hookError) {
             element.context.logger.error(
-              { stage: name, correlationId, err: hookError },
+              { stage: name, ...recordBindings(element.origin), err: hookError },
               'retryWithBackoff: onRetry threw',
             );
           }

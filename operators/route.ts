@@ -2,10 +2,10 @@ import { connect, filter, map, merge, type Observable, type OperatorFunction } f
 import * as z from 'zod';
 import type { Element, Envelope } from '../src/envelope.js';
 import { errorMessage, TributaryError } from '../src/errors.js';
+import { isStageName, isTopicName, stageNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
-import { checkConfig, STAGE_NAME_PATTERN, stageNameSchema } from './internal/options.js';
-import { isTopicName } from './internal/topics.js';
+import { checkOptions } from './internal/options.js';
 import { publish } from './publish.js';
 
 /** Where {@link route} sends one kind of element: a topic to publish to, or an operator chain to run. */
@@ -20,7 +20,7 @@ export type RouteOutput<T, R> = {
 }[keyof R];
 
 /** Options of {@link route}. */
-export interface RouteConfig<K extends string = string> {
+export interface RouteOptions<K extends string = string> {
   /** Stage name (`[A-Za-z0-9._-]`): `tributary-stage` of unrouted records; topic routes publish as `<name>.<route>`. Default `'route'`. */
   name?: string;
   /**
@@ -31,8 +31,8 @@ export interface RouteConfig<K extends string = string> {
   default?: 'deadLetter' | 'drop' | K;
 }
 
-/** The runtime check and reference documentation of {@link RouteConfig}. */
-export const routeConfigSchema = z
+/** The runtime check and reference documentation of {@link RouteOptions}. */
+export const routeOptionsSchema = z
   .strictObject({
     name: stageNameSchema.optional(),
     default: z
@@ -103,23 +103,23 @@ interface Routed<T> {
  *     liked: pipe(mapValue((e) => ({ feedId: e.feedId })), publish('feed.likes')),
  *     viewed: pipe(filterValue(() => false)),
  *   }, { name: 'feed.route' }),
- *   branchToDlq(),
+ *   branchToDeadLetter(),
  * );
  * ```
  * @see publish
- * @see branchToDlq for what `'deadLetter'` elements become downstream
+ * @see branchToDeadLetter for what `'deadLetter'` elements become downstream
  * @param selector the route name of an ok element (`undefined`: no route)
  * @param routes route name → topic, or operator chain
- * @param config stage name and the default route
+ * @param options stage name and the default route
  * @returns an operator that emits what all branches emit, merged
  */
 export function route<T, R extends RouteTable<T>>(
   selector: (element: Envelope<T>) => string | undefined,
   routes: R,
-  config: RouteConfig<keyof R & string> = {},
+  options: RouteOptions<keyof R & string> = {},
 ): OperatorFunction<Element<T>, Element<RouteOutput<T, R>>> {
-  checkConfig('route', routeConfigSchema, config);
-  const { name = 'route', default: fallback = 'deadLetter' } = config;
+  checkOptions('route', routeOptionsSchema, options);
+  const { name = 'route', default: fallback = 'deadLetter' } = options;
   if (typeof selector !== 'function') {
     throw definitionError('route: the selector must be a function (element) => route name');
   }
@@ -135,7 +135,7 @@ export function route<T, R extends RouteTable<T>>(
         throw definitionError(`route: route "${routeName}" targets "${target}", which is not a Kafka topic name`);
       }
       const stage = `${name}.${stageSuffix(routeName)}`.slice(0, 100);
-      if (!STAGE_NAME_PATTERN.test(stage)) throw definitionError(`route: invalid stage name "${stage}"`);
+      if (!isStageName(stage)) throw definitionError(`route: invalid stage name "${stage}"`);
       branches.push(publish<T>(target, { name: stage }) as OperatorFunction<Element<T>, Element<unknown>>);
       if (!topicTargets.includes(target)) topicTargets.push(target);
     } else if (typeof target === 'function') {

@@ -1,23 +1,23 @@
 import { type OperatorFunction, pipe, tap } from 'rxjs';
 import type { Element, Envelope } from '../src/envelope.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
-import { checkConfig } from './internal/options.js';
+import { checkOptions } from './internal/options.js';
 import { isPromiseLike } from './internal/promiseLike.js';
 import {
   type RetryAttempt,
-  type RetryWithBackoffConfig,
+  type RetryWithBackoffOptions,
   retryWithBackoff,
-  retryWithBackoffConfigSchema,
+  retryWithBackoffOptionsSchema,
 } from './retryWithBackoff.js';
 
 /** The side effect {@link sink} runs for each ok element; resolving (or returning) means done. */
 export type SinkFunction<T> = (value: T, element: Envelope<T>, attempt: RetryAttempt) => PromiseLike<void> | void;
 
 /** Options of {@link sink}: those of {@link retryWithBackoff}; the stage name defaults to `'sink'`. */
-export type SinkConfig<T = unknown> = RetryWithBackoffConfig<T>;
+export type SinkOptions<T = unknown> = RetryWithBackoffOptions<T>;
 
-/** The runtime check and reference documentation of {@link SinkConfig} (the same fields as retryWithBackoff's). */
-export const sinkConfigSchema = retryWithBackoffConfigSchema.describe(
+/** The runtime check and reference documentation of {@link SinkOptions} (the same fields as retryWithBackoff's). */
+export const sinkOptionsSchema = retryWithBackoffOptionsSchema.describe(
   "Options of sink(): a side effect with retryWithBackoff's retries; settles each record as 'sunk'.",
 );
 
@@ -44,18 +44,18 @@ export const sinkConfigSchema = retryWithBackoffConfigSchema.describe(
  * records.pipe(
  *   validate(CompressFinished),
  *   sink((done) => db.query('UPDATE videos SET url = $2 WHERE id = $1', [done.videoId, done.url]), { name: 'videos.update' }),
- *   branchToDlq(),
+ *   branchToDeadLetter(),
  * );
  * ```
  * @see retryWithBackoff
  * @see sinkBatch for one write per batch of records
  * @param fn the side effect; receives the value, its element and `{ attempt, signal }`
- * @param config retry options (`attempts`, backoff, `timeoutMs`, `retryable`, `onRetry`, `scheduler`, ...)
+ * @param options retry options (`attempts`, backoff, `timeoutMs`, `retriable`, `onRetry`, `scheduler`, ...)
  * @returns an operator that emits each element after its effect succeeded (or as a failed element)
  */
-export function sink<T>(fn: SinkFunction<T>, config: SinkConfig<T> = {}): OperatorFunction<Element<T>, Element<T>> {
-  checkConfig('sink', sinkConfigSchema, config);
-  const { name = 'sink' } = config;
+export function sink<T>(fn: SinkFunction<T>, options: SinkOptions<T> = {}): OperatorFunction<Element<T>, Element<T>> {
+  checkOptions('sink', sinkOptionsSchema, options);
+  const { name = 'sink' } = options;
   return describeStage(
     pipe(
       retryWithBackoff<T, T>(
@@ -63,7 +63,7 @@ export function sink<T>(fn: SinkFunction<T>, config: SinkConfig<T> = {}): Operat
           const done = fn(value, element, attempt);
           return isPromiseLike(done) ? Promise.resolve(done).then(() => value) : value;
         },
-        { ...config, name },
+        { ...options, name },
       ),
       tap((element) => {
         // settle, not finish: a later stage may still fail the record (the end of the chain finishes it)

@@ -4,13 +4,13 @@ import { type Element, type Envelope, failed, type RecordTicket, withAttempts } 
 import { TributaryError } from '../src/errors.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { recordError } from './internal/failure.js';
-import { checkConfig, functionSchema } from './internal/options.js';
+import { checkOptions, functionSchema } from './internal/options.js';
 import { isPromiseLike } from './internal/promiseLike.js';
 import {
   type RetryAttempt,
-  type RetryWithBackoffConfig,
+  type RetryWithBackoffOptions,
   retryWithBackoff,
-  retryWithBackoffConfigSchema,
+  retryWithBackoffOptionsSchema,
 } from './retryWithBackoff.js';
 
 /** The write {@link sinkBatch} runs once per batch; resolving (or returning) means every record of it is done. */
@@ -21,7 +21,7 @@ export type SinkBatchFunction<T> = (
 ) => PromiseLike<void> | void;
 
 /** Options of {@link sinkBatch}: how batches are cut, and {@link retryWithBackoff}'s options for the write. */
-export interface SinkBatchConfig<T = unknown> extends Omit<RetryWithBackoffConfig<T>, 'onRetry'> {
+export interface SinkBatchOptions<T = unknown> extends Omit<RetryWithBackoffOptions<T>, 'onRetry'> {
   /** A batch is written as soon as it holds this many records. Default 100. */
   maxRecords?: number;
   /** A batch is written at the latest this many milliseconds after its first record arrived. Default 100. */
@@ -30,8 +30,8 @@ export interface SinkBatchConfig<T = unknown> extends Omit<RetryWithBackoffConfi
   onRetry?: (error: unknown, attempt: number, elements: readonly Envelope<T>[], delayMs: number) => void;
 }
 
-/** The runtime check and reference documentation of {@link SinkBatchConfig}. */
-export const sinkBatchConfigSchema = retryWithBackoffConfigSchema
+/** The runtime check and reference documentation of {@link SinkBatchOptions}. */
+export const sinkBatchOptionsSchema = retryWithBackoffOptionsSchema
   .extend({
     maxRecords: z
       .number()
@@ -45,7 +45,8 @@ export const sinkBatchConfigSchema = retryWithBackoffConfigSchema
       .optional()
       .describe('A batch is written at the latest this many milliseconds after its first record. Default 100.'),
     onRetry: functionSchema<(error: unknown, attempt: number, elements: readonly unknown[], delayMs: number) => void>(
-      'Called when a retry of a batch is scheduled: (error, failed attempt number, the batch’s elements, delay in ms).',
+      '(error, attempt, elements, delayMs) => void',
+      "Called each time a retry of the batch is scheduled, with the error, the attempt that failed, the batch's elements and the wait. Default: none.",
     ).optional(),
   })
   .describe(
@@ -94,16 +95,16 @@ const batchTicket: RecordTicket = {
  * ```
  * @see sink for one write per record
  * @param fn the write; receives the batch's values, its elements and `{ attempt, signal }`
- * @param config `maxRecords`, `maxWaitMs` and retry options (`attempts`, backoff, `timeoutMs`, `retryable`, ...)
+ * @param options `maxRecords`, `maxWaitMs` and retry options (`attempts`, backoff, `timeoutMs`, `retriable`, ...)
  * @returns an operator that emits each record after its batch was written (or as a failed element)
  */
 export function sinkBatch<T>(
   fn: SinkBatchFunction<T>,
-  config: SinkBatchConfig<T> = {},
+  options: SinkBatchOptions<T> = {},
 ): OperatorFunction<Element<T>, Element<T>> {
-  checkConfig('sinkBatch', sinkBatchConfigSchema, config);
-  const { name = 'sinkBatch', maxRecords = 100, maxWaitMs = 100, onRetry, ...retryOptions } = config;
-  const scheduler: SchedulerLike = config.scheduler ?? asyncScheduler;
+  checkOptions('sinkBatch', sinkBatchOptionsSchema, options);
+  const { name = 'sinkBatch', maxRecords = 100, maxWaitMs = 100, onRetry, ...retryOptions } = options;
+  const scheduler: SchedulerLike = options.scheduler ?? asyncScheduler;
   type Batch = readonly Envelope<T>[];
 
   const write = retryWithBackoff<Batch, Batch>(

@@ -2,18 +2,19 @@ import { map, type OperatorFunction } from 'rxjs';
 import * as z from 'zod';
 import type { Element, Envelope } from '../src/envelope.js';
 import { errorMessage } from '../src/errors.js';
+import { stageNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
-import { checkConfig, stageNameSchema } from './internal/options.js';
+import { checkOptions } from './internal/options.js';
 
 /** Options of {@link tapValue}. */
-export interface TapValueConfig {
+export interface TapValueOptions {
   /** Stage name (`[A-Za-z0-9._-]`): metric label, log binding, `tributary-stage` header. Default `'tapValue'`. */
   name?: string;
 }
 
-/** The runtime check and reference documentation of {@link TapValueConfig}. */
-export const tapValueConfigSchema = z
+/** The runtime check and reference documentation of {@link TapValueOptions}. */
+export const tapValueOptionsSchema = z
   .strictObject({ name: stageNameSchema.optional() })
   .describe('Options of tapValue(): run a synchronous side effect on each value.');
 
@@ -37,15 +38,15 @@ export const tapValueConfigSchema = z
  * records.pipe(parseJson<Order>(), tapValue((order, el) => el.context.logger.debug({ orderId: order.id }, 'order')));
  * ```
  * @param fn the side effect, given the value and its element
- * @param config stage name
+ * @param options stage name
  * @returns an operator that emits its input elements
  */
 export function tapValue<T>(
   fn: (value: T, element: Envelope<T>) => unknown,
-  config: TapValueConfig = {},
+  options: TapValueOptions = {},
 ): OperatorFunction<Element<T>, Element<T>> {
-  checkConfig('tapValue', tapValueConfigSchema, config);
-  const { name = 'tapValue' } = config;
+  checkOptions('tapValue', tapValueOptionsSchema, options);
+  const { name = 'tapValue' } = options;
   return describeStage(
     map((element): Element<T> => {
       if (!element.ok) return element;

@@ -2,21 +2,22 @@ import { map, type OperatorFunction } from 'rxjs';
 import * as z from 'zod';
 import { type Element, withValue } from '../src/envelope.js';
 import { errorMessage, TributaryError } from '../src/errors.js';
+import { stageNameSchema } from '../src/names.js';
 import { describeStage } from '../src/runtime/stageInfo.js';
 import { failAt } from './internal/failure.js';
 import { formatIssues } from './internal/formatIssues.js';
-import { checkConfig, stageNameSchema } from './internal/options.js';
+import { checkOptions } from './internal/options.js';
 
 /** Options of {@link validate}. */
-export interface ValidateConfig {
+export interface ValidateOptions {
   /** Stage name (`[A-Za-z0-9._-]`): metric label, log binding, `tributary-stage` header. Default `'validate'`. */
   name?: string;
   /** Longest failure message, in characters; longer lists of issues are cut and end with '…'. Default 1000. */
   maxReasonLength?: number;
 }
 
-/** The runtime check and reference documentation of {@link ValidateConfig}. */
-export const validateConfigSchema = z
+/** The runtime check and reference documentation of {@link ValidateOptions}. */
+export const validateOptionsSchema = z
   .strictObject({
     name: stageNameSchema.optional(),
     maxReasonLength: z
@@ -72,16 +73,16 @@ function checkZod4Schema(schema: unknown): void {
  * @see parseJson
  * @param schema any zod 4 schema (classic or mini; with zod 3.25, one from `zod/v4`); a zod 3 schema throws
  *   `TRIBUTARY_ERR_PIPELINE_DEFINITION`
- * @param config stage name and message length
+ * @param options stage name and message length
  * @returns an operator whose ok elements hold `z.output<typeof schema>`
  */
 export function validate<S extends z.core.$ZodType>(
   schema: S,
-  config: ValidateConfig = {},
+  options: ValidateOptions = {},
 ): OperatorFunction<Element<unknown>, Element<z.output<S>>> {
   checkZod4Schema(schema);
-  checkConfig('validate', validateConfigSchema, config);
-  const { name = 'validate', maxReasonLength = 1000 } = config;
+  checkOptions('validate', validateOptionsSchema, options);
+  const { name = 'validate', maxReasonLength = 1000 } = options;
   return describeStage(
     map((element): Element<z.output<S>> => {
       if (!element.ok) return element;

@@ -35,7 +35,7 @@ import {
   publish,
   type RetryAttempt,
   type RetryDelay,
-  type RetryViaTopicsConfig,
+  type RetryViaTopicsOptions,
   redisDedupeStore,
   retryTopicNames,
   retryTopicPipelines,
@@ -146,7 +146,7 @@ interface Resolved {
   now: () => number;
   ttlMs: number;
   storeFor: (pipeline: 'scraper' | 'parser') => DedupeStore;
-  retry: RetryViaTopicsConfig & { delays: readonly RetryDelay[] };
+  retry: RetryViaTopicsOptions & { delays: readonly RetryDelay[] };
 }
 
 const DEFAULT_DELAYS: readonly RetryDelay[] = ['10s', '1m', '5m'];

@@ -3,7 +3,7 @@
  *
  * Calls the speech-to-text service (`transcribe`, a deterministic stand-in by default) with up to 3 attempts and
  * exponential backoff with jitter; a call that keeps failing, or fails for good (a private video), becomes a
- * `video.analysis.failed` event (stage `transcript`, with the retryable flag and the attempts made).
+ * `video.analysis.failed` event (stage `transcript`, with the retriable flag and the attempts made).
  */
 import type { Pipeline } from '../src/index.js';
 import { deriveEventId, isoTime } from './lib/eventIds.js';

@@ -7,7 +7,7 @@
  * take after its retries is parked on `video.dlq.parked`.
  */
 import {
-  DLT_HEADERS,
+  DEAD_LETTER_HEADERS,
   definePipeline,
   type Envelope,
   mapValue,
@@ -55,18 +55,18 @@ export function describeDeadLetter(element: Envelope<RawValue>): DeadLetterRepor
   const { headers, key, raw, correlationId } = element.origin;
   const text = (name: string) => readTextHeader(headers[name]) ?? null;
   const int = (name: string) => readIntegerHeader(headers[name]);
-  const partition = int(DLT_HEADERS.originalPartition);
-  const offset = int(DLT_HEADERS.originalOffset);
-  const attempts = text(DLT_HEADERS.attempts);
+  const partition = int(DEAD_LETTER_HEADERS.originalPartition);
+  const offset = int(DEAD_LETTER_HEADERS.originalOffset);
+  const attempts = text(DEAD_LETTER_HEADERS.attempts);
   return {
-    originalTopic: text(DLT_HEADERS.originalTopic),
+    originalTopic: text(DEAD_LETTER_HEADERS.originalTopic),
     originalPartition: partition === undefined ? null : Number(partition),
     originalOffset: offset === undefined ? null : offset.toString(),
-    originalConsumerGroup: text(DLT_HEADERS.originalConsumerGroup),
-    pipeline: text(DLT_HEADERS.pipeline),
-    stage: text(DLT_HEADERS.stage),
-    errorCode: text(DLT_HEADERS.errorCode),
-    reason: text(DLT_HEADERS.exceptionMessage),
+    originalConsumerGroup: text(DEAD_LETTER_HEADERS.originalConsumerGroup),
+    pipeline: text(DEAD_LETTER_HEADERS.pipeline),
+    stage: text(DEAD_LETTER_HEADERS.stage),
+    errorCode: text(DEAD_LETTER_HEADERS.errorCode),
+    reason: text(DEAD_LETTER_HEADERS.exceptionMessage),
     attempts: attempts === null || !/^\d+$/.test(attempts) ? null : Number(attempts),
     key: key === null ? null : key.toString('utf8'),
     correlationId,

@@ -3,7 +3,7 @@
  *
  * Starts the analysis of each new video: checks the event, applies the business rule on what can be analysed
  * (videos longer than `maxDurationSeconds` are refused with a `video.analysis.failed` event, stage `intake`,
- * retryable = false) and requests the transcript, stamping `analysisStartedAt` so the completed event can carry the
+ * retriable = false) and requests the transcript, stamping `analysisStartedAt` so the completed event can carry the
  * whole processing duration. Unreadable records (malformed JSON, schema violations, tombstones) go to `video.dlq`.
  */
 import { definePipeline, mapValue, type Pipeline, parseJson, publish, validate } from '../src/index.js';
@@ -19,7 +19,7 @@ import {
 import { TranscriptRequested, VIDEO_EVENT_TYPES, VideoCreated } from './schemas/video.js';
 
 export interface VideoIntakeOptions extends VideoPipelineOptions {
-  /** Longest video analysed, in seconds; longer ones fail at `intake` (not retryable). Default 4 hours. */
+  /** Longest video analysed, in seconds; longer ones fail at `intake` (not retriable). Default 4 hours. */
   maxDurationSeconds?: number;
 }
 

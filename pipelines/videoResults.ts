@@ -23,7 +23,7 @@ import {
   type Envelope,
   errorMessage,
   mapValue,
-  type OutgoingMessage,
+  type OutgoingRecord,
   type Pipeline,
   parse,
   parseJson,
@@ -38,7 +38,7 @@ import {
 import {
   createVideoPool,
   databaseUrl,
-  isRetryableDbError,
+  isRetriableDbError,
   postgresVideoStore,
   type SqlPool,
   type VideoStore,
@@ -244,7 +244,7 @@ export function createVideoResultsPipeline(options: VideoResultsOptions = {}): P
           initialDelayMs,
           maxDelayMs,
           jitter,
-          retryable: isRetryableDbError,
+          retriable: isRetriableDbError,
           scheduler,
           ...(random ? { random } : {}),
         },
@@ -285,7 +285,7 @@ export function createVideoResultsPipeline(options: VideoResultsOptions = {}): P
 
 /** Anything that sends records: the engine's `ProducerPort` (`createKafkajsClient(...).producer()`), a test fake. */
 export interface RecordSender {
-  send(records: readonly OutgoingMessage[]): Promise<void>;
+  send(records: readonly OutgoingRecord[]): Promise<void>;
 }
 
 export interface TranscribeRequestOptions {
@@ -306,7 +306,7 @@ export interface TranscribeRequestOptions {
 export function transcribeRequestRecord(
   request: TranscribeRequestInput,
   options: TranscribeRequestOptions = {},
-): OutgoingMessage {
+): OutgoingRecord {
   const parsed = TranscribeRequest.safeParse(request);
   if (!parsed.success) {
     const reasons = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
@@ -342,7 +342,7 @@ export async function publishTranscribeRequest(
   sender: RecordSender,
   request: TranscribeRequestInput,
   options: TranscribeRequestOptions = {},
-): Promise<OutgoingMessage> {
+): Promise<OutgoingRecord> {
   const record = transcribeRequestRecord(request, options);
   await sender.send([record]);
   return record;

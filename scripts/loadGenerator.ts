@@ -7,7 +7,7 @@
  * (the same record again); a few videos hit the stand-in services' failure markers (#flaky, #outage-*, private
  * URLs, too long) so failure events and retries show up too.
  */
-import type { OutgoingMessage } from '../src/index.js';
+import type { OutgoingRecord } from '../src/index.js';
 
 export interface LoadTopics {
   videoCreated: string;
@@ -29,7 +29,7 @@ export const DEFAULT_LOAD_TOPICS: Readonly<LoadTopics> = {
   compressions: 'finish_compress',
 };
 
-export interface LoadGeneratorConfig {
+export interface LoadGeneratorOptions {
   topics?: Partial<LoadTopics>;
   /** Share of records that are malformed or invalid. Default 0.01. */
   malformedRatio?: number;
@@ -58,7 +58,7 @@ export interface LoadStats {
 
 export interface LoadGenerator {
   /** The next `count` records to send. */
-  batch(count: number): OutgoingMessage[];
+  batch(count: number): OutgoingRecord[];
   readonly stats: LoadStats;
 }
 
@@ -85,8 +85,8 @@ const COMMENTS = [
   'Saved.',
 ];
 
-export function createLoadGenerator(config: LoadGeneratorConfig = {}): LoadGenerator {
-  const topics = { ...DEFAULT_LOAD_TOPICS, ...config.topics };
+export function createLoadGenerator(options: LoadGeneratorOptions = {}): LoadGenerator {
+  const topics = { ...DEFAULT_LOAD_TOPICS, ...options.topics };
   const {
     malformedRatio = 0.01,
     duplicateRatio = 0.005,
@@ -95,14 +95,14 @@ export function createLoadGenerator(config: LoadGeneratorConfig = {}): LoadGener
     scrapingRatio = 0.06,
     resultsRatio = 0.06,
     seed = Date.now() % 2 ** 31,
-  } = config;
+  } = options;
   const random = rng(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const run = seed.toString(36);
   const stats: LoadStats = { records: 0, malformed: 0, duplicates: 0, byTopic: {}, byKind: {} };
   const users: string[] = [];
   const feeds: string[] = [];
-  const recent: OutgoingMessage[] = [];
+  const recent: OutgoingRecord[] = [];
   let n = 0;
   const now = () => new Date().toISOString();
   const id = (prefix: string) => `${prefix}-${run}-${(++n).toString(36)}`;
@@ -121,10 +121,10 @@ export function createLoadGenerator(config: LoadGeneratorConfig = {}): LoadGener
       key,
       value: value === null ? null : typeof value === 'string' ? value : JSON.stringify(value),
       headers: { 'correlation-id': correlationId, ...extra },
-    } satisfies OutgoingMessage;
+    } satisfies OutgoingRecord;
   };
 
-  const newUser = (): OutgoingMessage => {
+  const newUser = (): OutgoingRecord => {
     const userId = id('user');
     users.push(userId);
     if (users.length > 5000) users.splice(0, 1000);
@@ -144,7 +144,7 @@ export function createLoadGenerator(config: LoadGeneratorConfig = {}): LoadGener
     );
   };
 
-  const newVideo = (): OutgoingMessage => {
+  const newVideo = (): OutgoingRecord => {
     const videoId = id('vid');
     const roll = random();
     let title = `${pick(TOPICS_WORDS)} ${pick(FORMATS)}`;
@@ -183,7 +183,7 @@ export function createLoadGenerator(config: LoadGeneratorConfig = {}): LoadGener
     );
   };
 
-  const scrapingTask = (): OutgoingMessage => {
+  const scrapingTask = (): OutgoingRecord => {
     const taskId = id('task');
     const roll = random();
     // the stand-in fetcher understands URL markers: fail=N fails N times (retried via the delay topics),
@@ -216,7 +216,7 @@ export function createLoadGenerator(config: LoadGeneratorConfig = {}): LoadGener
 
   // each video goes through: transcription requested → transcript → compressed
   const pending: { videoId: string; step: 0 | 1 | 2 }[] = [];
-  const videoResult = (): OutgoingMessage => {
+  const videoResult = (): OutgoingRecord => {
     const open = pending.length > 0 && random() < 0.7 ? pick(pending) : undefined;
     if (open === undefined) {
       const videoId = id('rv');
@@ -262,7 +262,7 @@ export function createLoadGenerator(config: LoadGeneratorConfig = {}): LoadGener
     );
   };
 
-  const feedActivity = (): OutgoingMessage => {
+  const feedActivity = (): OutgoingRecord => {
     if (users.length === 0) return newUser();
     const who = pick(users);
     if (feeds.length === 0 || random() < 0.1) {
@@ -294,7 +294,7 @@ export function createLoadGenerator(config: LoadGeneratorConfig = {}): LoadGener
     return record(topics.feedEvents, feedId, value, type);
   };
 
-  const malformed = (): OutgoingMessage => {
+  const malformed = (): OutgoingRecord => {
     stats.malformed++;
     const roll = random();
     const topic = pick([topics.videoCreated, topics.feedEvents, topics.feedEvents, topics.userEvents]);
@@ -326,7 +326,7 @@ export function createLoadGenerator(config: LoadGeneratorConfig = {}): LoadGener
     );
   };
 
-  const next = (): OutgoingMessage => {
+  const next = (): OutgoingRecord => {
     const roll = random();
     if (roll < malformedRatio) return malformed();
     if (roll < malformedRatio + duplicateRatio && recent.length > 0) {
@@ -353,7 +353,7 @@ export function createLoadGenerator(config: LoadGeneratorConfig = {}): LoadGener
   return {
     stats,
     batch(count) {
-      const out: OutgoingMessage[] = [];
+      const out: OutgoingRecord[] = [];
       for (let i = 0; i < count; i++) {
         const r = next();
         stats.records++;
@@ -365,10 +365,10 @@ export function createLoadGenerator(config: LoadGeneratorConfig = {}): LoadGener
   };
 }
 
-export interface LoadRunConfig {
+export interface LoadRunOptions {
   generator: LoadGenerator;
   /** Sends one batch (e.g. a ProducerPort's `send`). */
-  send: (records: readonly OutgoingMessage[]) => Promise<void>;
+  send: (records: readonly OutgoingRecord[]) => Promise<void>;
   /** Records per second. */
   rate: number;
   /** Stop after this long; default: until `stop()`. */
@@ -390,8 +390,8 @@ export interface LoadRun {
 }
 
 /** Sends the generator's records at `rate` per second, in batches every `tickMs`. */
-export function runLoad(config: LoadRunConfig): LoadRun {
-  const { generator, send, rate, durationMs, tickMs = 100, onError } = config;
+export function runLoad(options: LoadRunOptions): LoadRun {
+  const { generator, send, rate, durationMs, tickMs = 100, onError } = options;
   if (!(rate > 0)) throw new RangeError(`rate must be > 0, got ${rate}`);
   const started = performance.now();
   let due = 0;

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { TributaryError } from './errors.js';
-import type { RecordHeaders } from './kafka/ports.js';
+import type { OutgoingRecord, RecordHeaders } from './kafka/ports.js';
 
 /** How a record finished. Only finished records are ever committed. */
 export type Outcome = 'published' | 'dead_lettered' | 'filtered' | 'sunk';
@@ -72,15 +72,6 @@ export interface PipelineContext {
   deadLetter(failed: FailedEnvelope, topic?: string): Promise<void>;
   /** Counts one more attempt scheduled by a retrying stage (the `tributary_retries_total` metric). */
   recordRetry(stage: string): void;
-}
-
-/** A record to produce. Keys decide partitions unless `partition` is given. */
-export interface OutgoingRecord {
-  topic: string;
-  key: Buffer | string | null;
-  value: Buffer | string | null;
-  headers?: RecordHeaders;
-  partition?: number;
 }
 
 /** What an ok and a failed element share: the record's origin, its attempts, its ticket and its pipeline's context. */

@@ -4,7 +4,10 @@
  */
 export const ERROR_CATALOGUE = {
   TRIBUTARY_ERR_CONFIG: { retriable: false, summary: 'A configuration value is missing or invalid.' },
-  TRIBUTARY_ERR_PIPELINE_DEFINITION: { retriable: false, summary: 'definePipeline() was given an invalid pipeline.' },
+  TRIBUTARY_ERR_PIPELINE_DEFINITION: {
+    retriable: false,
+    summary: 'A pipeline, an operator option or a retry plan is invalid (thrown when the pipeline is built).',
+  },
   TRIBUTARY_ERR_PARSE: {
     retriable: false,
     summary: 'A record value could not be decoded (malformed, non-UTF-8, null).',
@@ -13,7 +16,6 @@ export const ERROR_CATALOGUE = {
   TRIBUTARY_ERR_PROCESSING: { retriable: true, summary: 'A processing step threw or rejected.' },
   TRIBUTARY_ERR_TIMEOUT: { retriable: true, summary: 'A processing step did not settle within its timeout.' },
   TRIBUTARY_ERR_PUBLISH: { retriable: false, summary: 'The broker refused a record for good (e.g. too large).' },
-  TRIBUTARY_ERR_DEAD_LETTER: { retriable: true, summary: 'A dead-letter record could not be published yet.' },
   TRIBUTARY_ERR_PIPELINE_CRASHED: { retriable: true, summary: 'A pipeline chain errored; the pipeline restarts.' },
   TRIBUTARY_ERR_SHUTDOWN_TIMEOUT: { retriable: false, summary: 'In-flight records did not drain before the timeout.' },
 } as const satisfies Record<string, { retriable: boolean; summary: string }>;

@@ -29,7 +29,6 @@ export type {
   EnvelopeBase,
   FailedEnvelope,
   Outcome,
-  OutgoingRecord,
   PipelineContext,
   RawValue,
   RecordOrigin,
@@ -46,16 +45,15 @@ export {
   type TributaryErrorContext,
 } from './errors.js';
 export type { EngineObserver } from './instrumentation.js';
+export { readIntegerHeader, readTextHeader } from './kafka/headers.js';
 export { createKafkajsClient, type KafkaConnectionConfig } from './kafka/kafkajsClient.js';
 export type * from './kafka/ports.js';
 export { laneOfElement, mergeMapByLane } from './lanes.js';
-export { createLogger, type LoggerConfig, type RecordBindings, recordBindings } from './logger.js';
+export { createLogger, type LoggerOptions, type RecordBindings, recordBindings } from './logger.js';
 export {
   buildDeadLetterRecord,
+  DEAD_LETTER_HEADERS,
   type DeadLetterOptions,
-  DLT_HEADERS,
-  readIntegerHeader,
-  readTextHeader,
 } from './runtime/deadLetterRecord.js';
 export {
   definePipeline,

@@ -11,7 +11,7 @@ import type { Element } from './envelope.js';
  * Like `mergeMap`, but inner work for elements of the same lane runs sequentially (like `concatMap` per lane).
  *
  * @param project the asynchronous work for one element
- * @param laneOf the element's lane; defaults to `element.origin.lane`
+ * @param laneOf the element's lane (`laneOfElement` gives `element.origin.lane`, the pipeline's ordering)
  */
 export function mergeMapByLane<T, R>(
   project: (value: T) => ObservableInput<R>,

@@ -1,7 +1,7 @@
 /**
  * The process logger: pino JSON lines on stdout (pretty-printed with pino-pretty only on a terminal, when it is
- * installed), secrets redacted, and `recordBindings` to put a record's pipeline, topic, partition, offset and
- * correlation id on every line about it.
+ * installed), secrets redacted, and `recordBindings` to put a record's topic, partition, offset and correlation id on
+ * every line about it.
  */
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
@@ -37,7 +37,7 @@ export const REDACT_PATHS: readonly string[] = [
 
 export const REDACTED = '[REDACTED]';
 
-export interface LoggerConfig {
+export interface LoggerOptions {
   /** Minimum level written. Default `info`. */
   level?: LevelWithSilent;
   /** Human-readable lines through pino-pretty instead of JSON. Default: stdout is a terminal. */
@@ -64,16 +64,16 @@ function prettyAvailable(): boolean {
  *
  * @example
  * const logger = createLogger({ level: config.logLevel });
- * logger.child(recordBindings(envelope.origin)).warn({ err }, 'record dead-lettered');
+ * element.context.logger.warn({ ...recordBindings(element.origin), err }, 'record dead-lettered');
  *
- * @param config Level, pretty printing and destination; all optional.
+ * @param options Level, pretty printing and destination; all optional.
  * @returns A pino logger.
  */
-export function createLogger(config: LoggerConfig = {}): Logger {
-  const { level = 'info', destination } = config;
-  const wantPretty = config.pretty ?? (destination === undefined && process.stdout.isTTY === true);
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const { level = 'info', destination } = options;
+  const wantPretty = options.pretty ?? (destination === undefined && process.stdout.isTTY === true);
   const pretty = wantPretty && prettyAvailable();
-  const options = {
+  const pinoOptions = {
     level,
     base: { service: 'tributary', pid: process.pid, hostname: hostname() },
     timestamp: stdTimeFunctions.isoTime,
@@ -89,18 +89,17 @@ export function createLogger(config: LoggerConfig = {}): Logger {
       prettyFactory: (options: object) => (line: string) => string;
     };
     const prettify = prettyFactory({ colorize: false });
-    logger = pino(options, { write: (line: string) => destination.write(prettify(line)) });
+    logger = pino(pinoOptions, { write: (line: string) => destination.write(prettify(line)) });
   } else if (pretty) {
-    logger = pino({ ...options, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:standard' } } });
+    logger = pino({ ...pinoOptions, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:standard' } } });
   } else {
-    logger = pino(options, destination);
+    logger = pino(pinoOptions, destination);
   }
   if (wantPretty && !pretty) logger.debug('pino-pretty is not installed; writing JSON logs');
   return logger;
 }
 
 export interface RecordBindings {
-  readonly pipeline: string;
   readonly topic: string;
   readonly partition: number;
   /** int64 offset as a decimal string (JSON has no bigint). */
@@ -108,10 +107,12 @@ export interface RecordBindings {
   readonly correlationId: string;
 }
 
-/** The fields every log line about a record carries; pass them to `logger.child()`. */
+/**
+ * The fields every log line about a record carries: where it was consumed and its correlation id. The pipeline's
+ * logger (`element.context.logger`) already binds `pipeline` and `groupId`, so a line logged there has all of them.
+ */
 export function recordBindings(origin: RecordOrigin): RecordBindings {
   return {
-    pipeline: origin.pipeline,
     topic: origin.topic,
     partition: origin.partition,
     offset: origin.offset.toString(),

@@ -1,9 +1,9 @@
 /**
  * Contender (a): the workload as a Tributary pipeline through the public API — parseJson → validate(zod) →
- * mapValue(enrich) → branchToDlq → publish keyed by userId — in createEngine with the engine's defaults
+ * mapValue(enrich) → branchToDeadLetter → publish keyed by userId — in createEngine with the engine's defaults
  * (maxInFlight 1000 unless the bench says otherwise, commits every second, `partition` ordering).
  */
-import { branchToDlq, mapValue, parseJson, publish, validate } from '../../src/index.js';
+import { branchToDeadLetter, mapValue, parseJson, publish, validate } from '../../src/index.js';
 import { startBenchPipeline } from '../tributaryEngine.js';
 import { runVariant } from '../variant.js';
 import { enrich, outputKey, WorkloadEvent } from './definition.js';
@@ -20,7 +20,7 @@ runVariant(library === 'kafkajs' ? 'tributaryWorkload' : 'tributaryWorkloadPlatf
         parseJson(),
         validate(WorkloadEvent),
         mapValue(enrich),
-        branchToDlq(),
+        branchToDeadLetter(),
         publish(args.output, { key: (element) => outputKey(element.value) }),
       ),
     { library },

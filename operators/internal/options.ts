@@ -1,27 +1,25 @@
 /**
  * Shared option checking for operators: every operator validates its options once, when the pipeline is built,
  * against its exported zod schema, so a typo or an out-of-range value fails at start-up instead of on a record.
+ * Naming: an operator's options are `XxxOptions`, checked by `xxxOptionsSchema` (`Config` is for configuration the
+ * process loads or is given to run: `TributaryConfig`, `KafkaConnectionConfig`, `PipelineConfig`).
  */
 import type { SchedulerLike } from 'rxjs';
 import * as z from 'zod';
 import { TributaryError } from '../../src/errors.js';
 import { formatIssues } from './formatIssues.js';
 
-/** Stage names become metric labels, log bindings and dead-letter headers: `[A-Za-z0-9._-]`, 1 to 100 characters. */
-export const STAGE_NAME_PATTERN = /^[A-Za-z0-9._-]{1,100}$/;
+/**
+ * The type of an option as docs/operators.md shows it, for the options zod cannot describe (functions, objects):
+ * `.meta({ [TS_TYPE]: '(error) => boolean' })`. `npm run docs:operators` reads it.
+ */
+export const TS_TYPE = 'tsType';
 
-/** The `name` option every stage takes. */
-export const stageNameSchema = z
-  .string()
-  .regex(STAGE_NAME_PATTERN, 'a stage name may only contain A-Z, a-z, 0-9, ".", "_" and "-" (1 to 100 characters)')
-  .describe(
-    'Stage name: the metric label, the log binding and the tributary-stage dead-letter header. ' +
-      'Set it explicitly to keep it stable when the pipeline is edited.',
-  );
-
-/** A function-valued option (zod cannot describe a function's signature; TypeScript does). */
-export function functionSchema<F>(description: string) {
-  return z.custom<F>((value) => typeof value === 'function', { message: 'expected a function' }).describe(description);
+/** A function-valued option; `signature` is what the reference docs show as its type. */
+export function functionSchema<F>(signature: string, description: string) {
+  return z
+    .custom<F>((value) => typeof value === 'function', { message: 'expected a function' })
+    .meta({ description, [TS_TYPE]: signature });
 }
 
 /** An RxJS scheduler option. */
@@ -34,14 +32,17 @@ export const schedulerSchema = z
       typeof (value as SchedulerLike).schedule === 'function',
     { message: 'expected an RxJS scheduler' },
   )
-  .describe('RxJS scheduler for the timed parts; defaults to asyncScheduler (tests pass a TestScheduler).');
+  .meta({
+    description: 'RxJS scheduler for the timed parts. Default asyncScheduler (tests pass a TestScheduler).',
+    [TS_TYPE]: 'SchedulerLike',
+  });
 
 /**
- * Throws `TRIBUTARY_ERR_PIPELINE_DEFINITION` when `config` does not match `schema`. The caller keeps using its own
- * typed `config` (functions keep their identity); the schema is the runtime check and the documentation.
+ * Throws `TRIBUTARY_ERR_PIPELINE_DEFINITION` when `options` does not match `schema`. The caller keeps using its own
+ * typed `options` (functions keep their identity); the schema is the runtime check and the documentation.
  */
-export function checkConfig(operator: string, schema: z.core.$ZodType, config: unknown): void {
-  const result = z.safeParse(schema, config ?? {});
+export function checkOptions(operator: string, schema: z.core.$ZodType, options: unknown): void {
+  const result = z.safeParse(schema, options ?? {});
   if (!result.success) {
     throw new TributaryError(
       'TRIBUTARY_ERR_PIPELINE_DEFINITION',

@@ -2,11 +2,21 @@
  * The checks every decoder makes on a raw record value before decoding it: tombstones (null values) and oversized
  * values fail with TRIBUTARY_ERR_PARSE, and text decoding is strict UTF-8 with the position of the first bad byte.
  */
+import * as z from 'zod';
 import type { Envelope, FailedEnvelope, RawValue } from '../../src/envelope.js';
 import { failAt } from './failure.js';
 
 /** Default `maxBytes`: 1 MiB, Kafka's default `max.message.bytes` order of magnitude. */
 export const DEFAULT_MAX_BYTES = 1_048_576;
+
+/** The `maxBytes` option of the decoders (`parse`, `parseJson`). */
+export const maxBytesSchema = z
+  .number()
+  .int()
+  .positive()
+  .describe(
+    `Largest value accepted, in bytes; longer values fail with TRIBUTARY_ERR_PARSE. Default ${DEFAULT_MAX_BYTES}.`,
+  );
 
 export type Checked<T> =
   | { readonly ok: true; readonly value: T }

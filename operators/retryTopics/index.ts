@@ -5,14 +5,14 @@
 
 export { type PauseUntilDueOptions, pauseUntilDue } from './pauseUntilDue.js';
 export {
-  type RetryTopicPipelinesConfig,
+  type RetryTopicPipelinesOptions,
   retryTopicPipelines,
-  retryTopicPipelinesConfigSchema,
+  retryTopicPipelinesOptionsSchema,
 } from './retryTopicPipelines.js';
 export {
   RETRY_HEADERS,
   type RetryDelay,
-  type RetryTopicsConfig,
+  type RetryTopicsOptions,
   retryTopicName,
   retryTopicNames,
 } from './topics.js';

@@ -4,7 +4,8 @@
  * before that record's `tributary-retry-due` time. A waiting record then holds no admission credit and nothing is
  * fetched for it; the `awaitRetryDue` stage of the retry pipeline times the last few seconds exactly.
  */
-
+import { TributaryError } from '../../src/errors.js';
+import { readDecimalHeader } from '../../src/kafka/headers.js';
 import type {
   BatchHandler,
   ConsumedRecord,
@@ -13,14 +14,14 @@ import type {
   KafkaClientPort,
   TopicPartition,
 } from '../../src/kafka/ports.js';
-import { RETRY_HEADERS, readDecimalHeader } from './topics.js';
+import { RETRY_HEADERS } from './topics.js';
 
 export interface PauseUntilDueOptions {
   /**
    * Records due within this many milliseconds are handed over at once (and wait on `awaitRetryDue`'s timer); a
-   * partition is resumed this long before its head record is due. Keep it at least the consumer's fetch wait
-   * (kafkajs `maxWaitTime`, 5000 ms): while every partition of a broker is paused kafkajs sleeps that long between
-   * fetches. Default 5000.
+   * partition is resumed this long before its head record is due. Keep it at least the consumer's fetch wait (the
+   * pipeline's `consumer.maxWaitTimeMs`, default 500 ms): while every partition of a broker is paused the client
+   * sleeps that long between fetches. Default 5000.
    */
   windowMs?: number;
   /** Clock, epoch milliseconds (tests). Default `Date.now`. */
@@ -142,7 +143,12 @@ class PausingConsumer implements ConsumerPort {
  */
 export function pauseUntilDue(client: KafkaClientPort, options: PauseUntilDueOptions = {}): KafkaClientPort {
   const { windowMs = 5000, now = Date.now, schedule = defaultSchedule } = options;
-  if (!Number.isFinite(windowMs) || windowMs < 0) throw new TypeError('pauseUntilDue: windowMs must be ≥ 0');
+  if (!Number.isFinite(windowMs) || windowMs < 0) {
+    throw new TributaryError(
+      'TRIBUTARY_ERR_PIPELINE_DEFINITION',
+      'pauseUntilDue: invalid options: windowMs must be ≥ 0',
+    );
+  }
   return {
     consumer: (consumerOptions: ConsumerOptions) =>
       new PausingConsumer(client.consumer(consumerOptions), { windowMs, now, schedule }),

@@ -8,11 +8,11 @@ import type { Element, Envelope, RawValue } from '../../src/envelope.js';
 import { definePipeline, type OrderingMode, type Pipeline } from '../../src/runtime/definePipeline.js';
 import { awaitRetryDue } from '../awaitRetryDue.js';
 import { failAt } from '../internal/failure.js';
-import { checkConfig, schedulerSchema } from '../internal/options.js';
+import { checkOptions, schedulerSchema } from '../internal/options.js';
 import { publish } from '../publish.js';
 import {
   RETRY_HEADERS,
-  type RetryTopicsConfig,
+  type RetryTopicsOptions,
   readRetryState,
   retryPlan,
   retryTopicName,
@@ -21,9 +21,9 @@ import {
 
 /**
  * Options of {@link retryTopicPipelines}: the `delays` and `topicPrefix` given to `retryViaTopics`, plus tuning. The
- * retryViaTopics config object itself may be passed (spread) here: its other options are ignored.
+ * retryViaTopics options object itself may be passed (spread) here: its other options are ignored.
  */
-export interface RetryTopicPipelinesConfig extends RetryTopicsConfig {
+export interface RetryTopicPipelinesOptions extends RetryTopicsOptions {
   /**
    * `'rerun'` (default): run the main pipeline's chain again on the due record, in the retry pipeline (Spring's
    * behaviour). `'redeliver'`: publish the due record back to its original topic, where the main pipeline picks it up
@@ -38,8 +38,8 @@ export interface RetryTopicPipelinesConfig extends RetryTopicsConfig {
   scheduler?: SchedulerLike;
 }
 
-/** The runtime check and reference documentation of {@link RetryTopicPipelinesConfig}. */
-export const retryTopicPipelinesConfigSchema = z
+/** The runtime check and reference documentation of {@link RetryTopicPipelinesOptions}. */
+export const retryTopicPipelinesOptionsSchema = z
   .strictObject({
     ...retryTopicsShape,
     mode: z
@@ -84,7 +84,7 @@ function checkRetryRecord(stage: string): OperatorFunction<Element<Buffer | null
  * fails it to the dead-letter topic with every attempt counted. In `'redeliver'` mode it publishes the record back to
  * its original topic (with the retry headers, so the main pipeline knows the round).
  *
- * Create the topics first (`retryTopicNames(main.source.topics, config)`). A long delay does not hold up a short one:
+ * Create the topics first (`retryTopicNames(main.source.topics, options)`). A long delay does not hold up a short one:
  * each delay has its own consumer and admission limit.
  *
  * @example
@@ -94,18 +94,18 @@ function checkRetryRecord(stage: string): OperatorFunction<Element<Buffer | null
  * createEngine({ pipelines: [main, ...retryTopicPipelines(main, retries)], kafka });
  * ```
  * @param main the pipeline whose chain uses `retryViaTopics` with the same `delays` and `topicPrefix`
- * @param config delays, topic prefix, mode and tuning
+ * @param options delays, topic prefix, mode and tuning
  * @returns one pipeline per distinct delay
  */
 export function retryTopicPipelines<TOut>(
   main: Pipeline<TOut>,
-  config: RetryTopicPipelinesConfig,
+  options: RetryTopicPipelinesOptions,
 ): Pipeline<unknown>[] {
   // The same object is meant to be passed to retryViaTopics too: its own options (fn's retries) are ignored here.
-  const { delays, topicPrefix, mode = 'rerun', maxInFlight, ordering, scheduler } = config;
+  const { delays, topicPrefix, mode = 'rerun', maxInFlight, ordering, scheduler } = options;
   const own = { delays, topicPrefix, mode, maxInFlight, ordering, scheduler };
   for (const key of Object.keys(own) as (keyof typeof own)[]) if (own[key] === undefined) delete own[key];
-  checkConfig('retryTopicPipelines', retryTopicPipelinesConfigSchema, own);
+  checkOptions('retryTopicPipelines', retryTopicPipelinesOptionsSchema, own);
   const hops = retryPlan(delays).filter((hop, i, all) => all.findIndex((h) => h.ms === hop.ms) === i);
   return hops.map((hop) => {
     const topics = [

@@ -1,13 +1,14 @@
 /**
- * Non-blocking retries through delay topics (Spring Kafka's retryable topics): the names, headers and delay syntax
+ * Non-blocking retries through delay topics (Spring Kafka's `@RetryableTopic`): the names, headers and delay syntax
  * shared by `retryViaTopics` (which forwards a failing record to `<topic>.retry.<delay>`), `awaitRetryDue` (which
  * holds a retry record until it is due) and `retryTopicPipelines` (which consumes the delay topics).
  */
 import * as z from 'zod';
 import type { RecordOrigin } from '../../src/envelope.js';
+import { TributaryError } from '../../src/errors.js';
+import { readDecimalHeader, readIntegerHeader, readTextHeader, withoutHeaders } from '../../src/kafka/headers.js';
 import type { HeaderValue, RecordHeaders } from '../../src/kafka/ports.js';
-import { readIntegerHeader, readTextHeader } from '../../src/runtime/deadLetterRecord.js';
-import { isTopicName, topicNameSchema } from '../internal/topics.js';
+import { isTopicName, TOPIC_NAME_RULE, topicNameSchema } from '../../src/names.js';
 
 /**
  * Headers of a record in a delay topic. `kafka_original-*` are Spring Kafka's names (partition as a 4-byte, offset
@@ -68,7 +69,7 @@ export const retryDelaySchema = z
   .describe("A delay: positive milliseconds, or '<n>ms', '<n>s', '<n>m', '<n>h'.");
 
 /** The fields shared by retryViaTopics and retryTopicPipelines: pass the same values to both. */
-export interface RetryTopicsConfig {
+export interface RetryTopicsOptions {
   /** One delay per retry round, e.g. `['1s', '30s', '5m']` or `[1000, 30000]`. Required, at least one. */
   delays: readonly RetryDelay[];
   /** Base of the delay topics' names, `<topicPrefix>.retry.<delay>`. Default: the record's original topic. */
@@ -85,11 +86,15 @@ export const retryTopicsShape = {
     .describe("Base of the delay topics' names, <topicPrefix>.retry.<delay>. Default: the record's original topic."),
 };
 
+function definitionError(message: string): TributaryError {
+  return new TributaryError('TRIBUTARY_ERR_PIPELINE_DEFINITION', message);
+}
+
 /** The parsed delays (validated by the schema first). */
 export function retryPlan(delays: readonly RetryDelay[]): RetryHop[] {
   return delays.map((delay) => {
     const ms = delayMs(delay);
-    if (ms === undefined) throw new TypeError(`invalid retry delay ${JSON.stringify(delay)}`);
+    if (ms === undefined) throw definitionError(`invalid retry delay ${JSON.stringify(delay)}`);
     return { ms, label: delayLabel(ms) };
   });
 }
@@ -97,9 +102,9 @@ export function retryPlan(delays: readonly RetryDelay[]): RetryHop[] {
 /** `<base>.retry.<label>`. */
 export function retryTopicName(base: string, delay: RetryDelay): string {
   const ms = delayMs(delay);
-  if (ms === undefined) throw new TypeError(`invalid retry delay ${JSON.stringify(delay)}`);
+  if (ms === undefined) throw definitionError(`invalid retry delay ${JSON.stringify(delay)}`);
   const topic = `${base}.retry.${delayLabel(ms)}`;
-  if (!isTopicName(topic)) throw new TypeError(`"${topic}" is not a valid Kafka topic name (at most 249 characters)`);
+  if (!isTopicName(topic)) throw definitionError(`"${topic}" is not a Kafka topic name (${TOPIC_NAME_RULE})`);
   return topic;
 }
 
@@ -107,10 +112,10 @@ export function retryTopicName(base: string, delay: RetryDelay): string {
  * Every delay topic a pipeline consuming `sourceTopics` needs, in delay order without repeats — create them
  * (same partition count as the source is a good default) before starting the pipelines.
  */
-export function retryTopicNames(sourceTopics: readonly string[], config: RetryTopicsConfig): string[] {
-  const bases = config.topicPrefix === undefined ? sourceTopics : [config.topicPrefix];
+export function retryTopicNames(sourceTopics: readonly string[], options: RetryTopicsOptions): string[] {
+  const bases = options.topicPrefix === undefined ? sourceTopics : [options.topicPrefix];
   const names: string[] = [];
-  for (const hop of retryPlan(config.delays)) {
+  for (const hop of retryPlan(options.delays)) {
     for (const base of bases) {
       const topic = retryTopicName(base, hop.ms);
       if (!names.includes(topic)) names.push(topic);
@@ -129,15 +134,6 @@ export interface RetryState {
   readonly originalPartition: number;
   readonly originalOffset: bigint;
   readonly originalTimestamp: string;
-}
-
-/**
- * A decimal-text header (`tributary-retry-attempt`, `tributary-retry-due`, `tributary-attempts`). Not
- * readIntegerHeader: that one reads 4- and 8-byte values as Spring's binary integers, so "1000" would be misread.
- */
-export function readDecimalHeader(value: HeaderValue | readonly HeaderValue[] | undefined): bigint | undefined {
-  const text = readTextHeader(value)?.trim();
-  return text !== undefined && /^-?\d{1,19}$/.test(text) ? BigInt(text) : undefined;
 }
 
 function nonNegative(value: bigint | undefined): number | undefined {
@@ -217,9 +213,5 @@ export function readRetryState(element: { readonly origin: RecordOrigin }): Retr
 
 /** The headers without any retry header (the user's own headers, `correlation-id` included). */
 export function withoutRetryHeaders(headers: RecordHeaders): Record<string, HeaderValue | readonly HeaderValue[]> {
-  const kept: Record<string, HeaderValue | readonly HeaderValue[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined && !RETRY_HEADER_NAMES.has(name)) kept[name] = value;
-  }
-  return kept;
+  return withoutHeaders(headers, (name) => RETRY_HEADER_NAMES.has(name));
 }

@@ -13,7 +13,7 @@ export interface FeedStore {
   countView(feedId: string): Promise<number>;
 }
 
-export interface MemoryFeedStoreConfig {
+export interface MemoryFeedStoreOptions {
   /** Most feeds (and view counters) kept; the least recently written are forgotten first. Default 100 000. */
   maxFeeds?: number;
   /** Most usernames kept. Default 100 000. */
@@ -30,8 +30,8 @@ function setBounded<V>(map: Map<string, V>, key: string, value: V, max: number):
   }
 }
 
-export function memoryFeedStore(config: MemoryFeedStoreConfig = {}): FeedStore {
-  const { maxFeeds = 100_000, maxUsers = 100_000 } = config;
+export function memoryFeedStore(options: MemoryFeedStoreOptions = {}): FeedStore {
+  const { maxFeeds = 100_000, maxUsers = 100_000 } = options;
   const authors = new Map<string, string>();
   const users = new Map<string, string>();
   const views = new Map<string, number>();

@@ -160,25 +160,25 @@ export function eventTypeHeader(eventType: string): { 'event-type': string } {
   return { 'event-type': eventType };
 }
 
-/** An error that asking again will not fix (a private video, an unsupported language): no retry, retryable=false. */
+/** An error that asking again will not fix (a private video, an unsupported language): no retry, retriable=false. */
 export class PermanentVideoError extends Error {
   override name = 'PermanentVideoError';
   readonly retriable = false;
 }
 
-/** An error that may go away (a 503 from the service): retried, and retryable=true once attempts run out. */
+/** An error that may go away (a 503 from the service): retried, and retriable=true once attempts run out. */
 export class TransientVideoError extends Error {
   override name = 'TransientVideoError';
   readonly retriable = true;
 }
 
 /** Whether asking again later may help: the thrown error decides (its `retriable`), else the failure's code. */
-export function failureIsRetryable(failure: FailedEnvelope): boolean {
+export function failureIsRetriable(failure: FailedEnvelope): boolean {
   const cause = failure.error.cause;
   return cause === undefined ? failure.error.retriable : isRetriable(cause);
 }
 
-export interface ReportFailuresConfig {
+export interface ReportFailuresOptions {
   /** The stage names whose failures are business failures (the others go on to the dead-letter topic). */
   stages: readonly string[];
   /** The analysis stage named in the event. */
@@ -194,8 +194,8 @@ export interface ReportFailuresConfig {
  * `published`); other failures and ok elements pass on. A failure whose report cannot be published goes on to the
  * dead-letter topic.
  */
-export function reportAnalysisFailures<T>(config: ReportFailuresConfig): OperatorFunction<Element<T>, Element<T>> {
-  const { stages, stage, schema, topic, now } = config;
+export function reportAnalysisFailures<T>(options: ReportFailuresOptions): OperatorFunction<Element<T>, Element<T>> {
+  const { stages, stage, schema, topic, now } = options;
   const name = `${stage}.report-failure`;
   return mergeMap((element: Element<T>): Observable<Element<T>> => {
     if (element.ok || !stages.includes(element.stage)) return of(element);
@@ -217,7 +217,7 @@ export function reportAnalysisFailures<T>(config: ReportFailuresConfig): Operato
       stage,
       errorCode: element.error.code,
       error: errorMessage(element.error),
-      retryable: failureIsRetryable(element),
+      retriable: failureIsRetriable(element),
       attempts: element.attempts,
       ...(input.analysisStartedAt === undefined ? {} : { analysisStartedAt: input.analysisStartedAt }),
     };
@@ -243,7 +243,7 @@ export function reportAnalysisFailures<T>(config: ReportFailuresConfig): Operato
             correlationId,
             videoId: input.videoId,
             failedStage: stage,
-            retryable: event.retryable,
+            retriable: event.retriable,
           },
           `video analysis failed at ${stage}: ${event.error}`,
         );

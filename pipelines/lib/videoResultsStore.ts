@@ -172,7 +172,7 @@ const NETWORK_CODES = new Set([
  * (`23…`) and other SQL errors (`42…`) fail the same way every time: the record goes to the dead-letter topic.
  * Errors without an SQLSTATE (a connection that ended, a timeout of ours) are retried.
  */
-export function isRetryableDbError(error: unknown): boolean {
+export function isRetriableDbError(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return true;
   const { code, retriable } = error as { code?: unknown; retriable?: unknown };
   if (typeof retriable === 'boolean') return retriable;
@@ -182,7 +182,7 @@ export function isRetryableDbError(error: unknown): boolean {
   return TRANSIENT_CLASSES.has(code.slice(0, 2)) || TRANSIENT_CODES.has(code);
 }
 
-export interface PostgresVideoStoreConfig {
+export interface PostgresVideoStoreOptions {
   /** A `pg.Pool` (the caller ends it), or a function that returns it on first use (created lazily). */
   pool: SqlPool | (() => SqlPool);
   /** The table, `[schema.]name`. Default `'videos'`. */
@@ -199,8 +199,8 @@ export interface PostgresVideoStore extends VideoStore {
  * A {@link VideoStore} on PostgreSQL. The first `apply` creates the table if it is missing ({@link ensureSchema},
  * once); each update is one UPSERT ({@link upsertSql}).
  */
-export function postgresVideoStore(config: PostgresVideoStoreConfig): PostgresVideoStore {
-  const table = config.table ?? 'videos';
+export function postgresVideoStore(options: PostgresVideoStoreOptions): PostgresVideoStore {
+  const table = options.table ?? 'videos';
   quoteTableName(table);
   const sql = {
     request: upsertSql(table, 'request'),
@@ -209,7 +209,7 @@ export function postgresVideoStore(config: PostgresVideoStoreConfig): PostgresVi
   };
   let pool: SqlPool | undefined;
   const poolOf = (): SqlPool => {
-    pool ??= typeof config.pool === 'function' ? config.pool() : config.pool;
+    pool ??= typeof options.pool === 'function' ? options.pool() : options.pool;
     return pool;
   };
   let schema: Promise<void> | undefined;

@@ -6,8 +6,8 @@
  *
  * - a title containing `#flaky`: the first attempt of every stage fails with a transient error (then succeeds);
  * - `#outage-transcript`, `#outage-embedding`, `#outage-similarity`: that stage's service is down (every attempt
- *   fails with a transient error: `video.analysis.failed`, retryable = true);
- * - a URL whose host starts with `private.`: the video cannot be fetched (permanent: retryable = false).
+ *   fails with a transient error: `video.analysis.failed`, retriable = true);
+ * - a URL whose host starts with `private.`: the video cannot be fetched (permanent: retriable = false).
  */
 import { createHash } from 'node:crypto';
 import type {
@@ -128,7 +128,7 @@ export function standInEmbed(): Embed {
   };
 }
 
-export interface SimilarityIndexConfig {
+export interface SimilarityIndexOptions {
   /** Most videos kept; the oldest are forgotten first. Default 1000. */
   maxEntries?: number;
   /** Most similar videos returned. Default 3. */
@@ -136,8 +136,8 @@ export interface SimilarityIndexConfig {
 }
 
 /** A stand-in vector index (in memory): cosine similarity against the videos it saw before. */
-export function standInSimilarityIndex(config: SimilarityIndexConfig = {}): FindSimilar {
-  const { maxEntries = 1000, topK = 3 } = config;
+export function standInSimilarityIndex(options: SimilarityIndexOptions = {}): FindSimilar {
+  const { maxEntries = 1000, topK = 3 } = options;
   const index = new Map<string, number[]>();
   const cosine = (a: readonly number[], b: readonly number[]) => {
     let dot = 0;

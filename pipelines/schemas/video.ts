@@ -136,7 +136,7 @@ export const AnalysisFailed = z.object({
   errorCode: z.string().min(1),
   error: z.string(),
   /** Whether asking again later may succeed (the service was down), or not (the video is private). */
-  retryable: z.boolean(),
+  retriable: z.boolean(),
   /** Attempts made before giving up. */
   attempts: z.number().int().nonnegative(),
   analysisStartedAt: isoTime.optional(),

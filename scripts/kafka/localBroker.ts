@@ -1,7 +1,7 @@
 /**
  * A real single-node Apache Kafka broker (KRaft) assembled from Maven Central and run with `java`.
  * Used by `npm run kafka:start`, the test harness (when neither KAFKA_BROKERS nor Docker is available),
- * the demo and the benchmarks. See DESIGN.md §7.
+ * the demo and the benchmarks. README.md, "The local broker", says how to use it.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';

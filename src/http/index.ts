@@ -1,2 +1,2 @@
-export type { HttpServer, HttpServerConfig, MetricsSource, Readiness } from './server.js';
+export type { HttpServer, HttpServerOptions, MetricsSource, Readiness } from './server.js';
 export { startHttpServer } from './server.js';

@@ -22,7 +22,7 @@ export interface Readiness {
   readonly reasons: readonly string[];
 }
 
-export interface HttpServerConfig {
+export interface HttpServerOptions {
   /** TCP port; 0 picks a free one (tests). */
   port: number;
   /** Interface to listen on. Default: all interfaces. */
@@ -56,7 +56,7 @@ function sendJson(response: ServerResponse, status: number, value: unknown, head
   send(response, status, JSON_TYPE, JSON.stringify(value), head);
 }
 
-async function handle(config: HttpServerConfig, request: IncomingMessage, response: ServerResponse): Promise<void> {
+async function handle(options: HttpServerOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const path = new URL(request.url ?? '/', 'http://localhost').pathname;
   const known = path === '/metrics' || path === '/healthz' || path === '/readyz';
   if (!known) {
@@ -83,7 +83,7 @@ async function handle(config: HttpServerConfig, request: IncomingMessage, respon
   if (path === '/readyz') {
     let readiness: Readiness;
     try {
-      readiness = config.readiness();
+      readiness = options.readiness();
     } catch (error) {
       readiness = { ready: false, reasons: [`readiness check failed: ${errorMessage(error)}`] };
     }
@@ -93,10 +93,10 @@ async function handle(config: HttpServerConfig, request: IncomingMessage, respon
   }
 
   try {
-    const body = await config.registry.metrics();
-    send(response, 200, config.registry.contentType, body, head);
+    const body = await options.registry.metrics();
+    send(response, 200, options.registry.contentType, body, head);
   } catch (error) {
-    config.logger.error({ err: error }, 'collecting metrics failed');
+    options.logger.error({ err: error }, 'collecting metrics failed');
     send(response, 500, 'text/plain; charset=utf-8', `collecting metrics failed: ${errorMessage(error)}\n`, head);
   }
 }
@@ -130,13 +130,13 @@ function listenError(error: NodeJS.ErrnoException, port: number, host: string | 
  * // ... on shutdown:
  * await http.close();
  *
- * @param config Port, optional host, the metrics registry, the readiness function and a logger.
+ * @param options Port, optional host, the metrics registry, the readiness function and a logger.
  * @returns The bound port and `close()`. Rejects with a `ConfigError` naming HTTP_PORT when the port is taken.
  */
-export function startHttpServer(config: HttpServerConfig): Promise<HttpServer> {
-  const { port, host, logger } = config;
+export function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
+  const { port, host, logger } = options;
   const server: Server = createServer((request, response) => {
-    handle(config, request, response).catch((error: unknown) => {
+    handle(options, request, response).catch((error: unknown) => {
       logger.error({ err: error }, 'http request failed');
       if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', 'internal error\n', false);
       else response.destroy();

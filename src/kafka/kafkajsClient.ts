@@ -31,7 +31,7 @@ import type {
   ConsumerPort,
   HeaderValue,
   KafkaClientPort,
-  OutgoingMessage,
+  OutgoingRecord,
   PartitionOffsets,
   ProducerOptions,
   ProducerPort,
@@ -267,7 +267,7 @@ class KafkajsProducer implements ProducerPort {
   #session: ProducerSession;
   /** The last send to each topic that has not settled yet. */
   readonly #lastSend = new Map<string, Promise<void>>();
-  readonly #withoutValueless = new WeakMap<OutgoingMessage, Message>();
+  readonly #withoutValueless = new WeakMap<OutgoingRecord, Message>();
   readonly #beforeConnect: () => Promise<void>;
   constructor(
     create: () => Producer,
@@ -287,9 +287,9 @@ class KafkajsProducer implements ProducerPort {
     await this.#beforeConnect();
     return this.#session.producer.connect();
   }
-  async send(records: readonly OutgoingMessage[]): Promise<void> {
+  async send(records: readonly OutgoingRecord[]): Promise<void> {
     if (records.length === 0) return;
-    // An OutgoingMessage already has kafkajs' Message shape (key, value, headers, partition); the extra `topic`
+    // An OutgoingRecord already has kafkajs' Message shape (key, value, headers, partition); the extra `topic`
     // field is ignored, so records go through without a copy (unless a header must be left out).
     const byTopic = new Map<string, Message[]>();
     let explicitPartitions = false;
@@ -355,7 +355,7 @@ class KafkajsProducer implements ProducerPort {
    * null is left out too (a JavaScript caller, or headers copied from a record another client wrote with a null
    * value). The copy is kept for the record, so a record sent again is the same object to the pinning partitioner.
    */
-  #message(record: OutgoingMessage): Message {
+  #message(record: OutgoingRecord): Message {
     const { headers } = record;
     if (headers === undefined) return record as Message;
     let valueless = false;
@@ -404,16 +404,16 @@ class KafkajsProducer implements ProducerPort {
  * kafkajs sends nothing for a partition it has no metadata for (one the topic does not have) and still resolves:
  * every record with an explicit partition must be in a partition that answered.
  */
-function unwrittenPartitions(records: readonly OutgoingMessage[], written: readonly RecordMetadata[]): void {
+function unwrittenPartitions(records: readonly OutgoingRecord[], written: readonly RecordMetadata[]): void {
   const answered = new Set<string>();
   for (const m of written) answered.add(`${m.partition}\u0000${m.topicName}`);
   const unwritten: number[] = [];
   for (let i = 0; i < records.length; i++) {
-    const r = records[i] as OutgoingMessage;
+    const r = records[i] as OutgoingRecord;
     if (r.partition !== undefined && !answered.has(`${r.partition}\u0000${r.topic}`)) unwritten.push(i);
   }
   if (unwritten.length > 0) {
-    const first = records[unwritten[0] as number] as OutgoingMessage;
+    const first = records[unwritten[0] as number] as OutgoingRecord;
     throw new UnwrittenRecordsError(
       unwritten,
       `topic ${first.topic} has no partition ${first.partition}: the record was not sent`,

@@ -90,7 +90,7 @@ export interface ProducerPort {
    * `UnwrittenRecordsError` when the others were written but some records were never sent (a partition their topic
    * does not have); with any other error, none of the records counts as written (some may have been).
    */
-  send(records: readonly OutgoingMessage[]): Promise<void>;
+  send(records: readonly OutgoingRecord[]): Promise<void>;
   /**
    * Starts a new producer session: a new producer id, sequence numbers from 0. Needed after a request failed once
    * part of it may have been written: kafkajs rolls back the sequence of every partition of a failed request, so
@@ -111,7 +111,8 @@ export class UnwrittenRecordsError extends Error {
   }
 }
 
-export interface OutgoingMessage {
+/** A record to produce. Keys decide partitions unless `partition` is given. */
+export interface OutgoingRecord {
   readonly topic: string;
   readonly key: Buffer | string | null;
   readonly value: Buffer | string | null;

@@ -144,8 +144,9 @@ export class PartitionTracker {
   }
 
   /**
-   * Called by an entry when it finishes. When it is the oldest pending one, the finished prefix is dropped at once:
-   * keeping finished entries until the next commit kept a second's worth of them alive (and promoted by the GC).
+   * Called by an entry when it finishes. When it is the oldest pending one, the finished prefix is dropped at once
+   * rather than at the next commit, so finished entries do not stay alive (and get promoted by the GC) for a commit
+   * interval.
    */
   noteFinished(entry: AdmittedOffset): void {
     this.#unfinished--;

@@ -1,13 +1,14 @@
 /**
- * The dead-letter record format (DESIGN.md §4): value and key are the original bytes, the original headers are
+ * The dead-letter record format: value and key are the original bytes, the original headers are
  * kept, and Spring Kafka's `kafka_dlt-*` headers are added in Spring's own encoding (partition as a 4-byte and
  * offset/timestamp as 8-byte big-endian integers, text as UTF-8) so Java tooling reads them, plus `tributary-*`.
  */
-import type { FailedEnvelope, OutgoingRecord } from '../envelope.js';
+import type { FailedEnvelope } from '../envelope.js';
 import { errorMessage } from '../errors.js';
-import type { HeaderValue, RecordHeaders } from '../kafka/ports.js';
+import { int32Header, int64Header, truncateUtf8 } from '../kafka/headers.js';
+import type { HeaderValue, OutgoingRecord, RecordHeaders } from '../kafka/ports.js';
 
-export const DLT_HEADERS = {
+export const DEAD_LETTER_HEADERS = {
   originalTopic: 'kafka_dlt-original-topic',
   originalPartition: 'kafka_dlt-original-partition',
   originalOffset: 'kafka_dlt-original-offset',
@@ -39,41 +40,6 @@ const INT32_MAX = 2 ** 31 - 1;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
-export function int32Header(value: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(value);
-  return b;
-}
-
-export function int64Header(value: bigint): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeBigInt64BE(value);
-  return b;
-}
-
-/** Reads a header written by Spring (binary big-endian) or by a person (decimal text). */
-export function readIntegerHeader(value: HeaderValue | readonly HeaderValue[] | undefined): bigint | undefined {
-  const v = Array.isArray(value) ? value[value.length - 1] : value;
-  if (v === undefined) return undefined;
-  if (typeof v === 'string') return /^-?\d+$/.test(v) ? BigInt(v) : undefined;
-  const buf = v as Buffer;
-  if (buf.length === 4) return BigInt(buf.readInt32BE());
-  if (buf.length === 8) return buf.readBigInt64BE();
-  const text = buf.toString('utf8');
-  return /^-?\d+$/.test(text) ? BigInt(text) : undefined;
-}
-
-export function readTextHeader(value: HeaderValue | readonly HeaderValue[] | undefined): string | undefined {
-  const v = Array.isArray(value) ? value[value.length - 1] : value;
-  if (v === undefined) return undefined;
-  return typeof v === 'string' ? v : (v as Buffer).toString('utf8');
-}
-
-function truncate(text: string, max: number): string {
-  const bytes = Buffer.from(text, 'utf8');
-  return bytes.length <= max ? text : `${bytes.subarray(0, max - 3).toString('utf8')}…`;
-}
-
 export interface DeadLetterOptions {
   /** Drop the value (too large for the dead-letter topic); the headers still say where the original is. */
   omitValue?: string;
@@ -88,32 +54,32 @@ type Headers = Record<string, HeaderValue | readonly HeaderValue[] | undefined>;
  */
 function setCoordinates(headers: Headers, failed: FailedEnvelope): void {
   const { origin } = failed;
-  headers[DLT_HEADERS.originalTopic] = origin.topic;
+  headers[DEAD_LETTER_HEADERS.originalTopic] = origin.topic;
   if (Number.isInteger(origin.partition) && origin.partition >= INT32_MIN && origin.partition <= INT32_MAX) {
-    headers[DLT_HEADERS.originalPartition] = int32Header(origin.partition);
-  } else delete headers[DLT_HEADERS.originalPartition];
+    headers[DEAD_LETTER_HEADERS.originalPartition] = int32Header(origin.partition);
+  } else delete headers[DEAD_LETTER_HEADERS.originalPartition];
   if (typeof origin.offset === 'bigint' && origin.offset >= INT64_MIN && origin.offset <= INT64_MAX) {
-    headers[DLT_HEADERS.originalOffset] = int64Header(origin.offset);
-  } else delete headers[DLT_HEADERS.originalOffset];
+    headers[DEAD_LETTER_HEADERS.originalOffset] = int64Header(origin.offset);
+  } else delete headers[DEAD_LETTER_HEADERS.originalOffset];
   const timestamp = /^-?\d{1,20}$/.test(origin.timestamp) ? BigInt(origin.timestamp) : undefined;
   if (timestamp !== undefined && timestamp >= INT64_MIN && timestamp <= INT64_MAX) {
-    headers[DLT_HEADERS.originalTimestamp] = int64Header(timestamp);
-  } else delete headers[DLT_HEADERS.originalTimestamp];
-  headers[DLT_HEADERS.originalConsumerGroup] = origin.groupId;
-  headers[DLT_HEADERS.originalTimestampType] = 'CreateTime';
+    headers[DEAD_LETTER_HEADERS.originalTimestamp] = int64Header(timestamp);
+  } else delete headers[DEAD_LETTER_HEADERS.originalTimestamp];
+  headers[DEAD_LETTER_HEADERS.originalConsumerGroup] = origin.groupId;
+  headers[DEAD_LETTER_HEADERS.originalTimestampType] = 'CreateTime';
 }
 
 /** The error and where it happened: exception headers plus pipeline, stage, attempts and error code. */
 function setFailure(headers: Headers, failed: FailedEnvelope, maxMessageBytes: number): void {
   const { origin, error } = failed;
-  headers[DLT_HEADERS.exceptionFqcn] = `TributaryError.${error.code}`;
-  if (error.cause instanceof Error) headers[DLT_HEADERS.exceptionCauseFqcn] = error.cause.constructor.name;
-  else delete headers[DLT_HEADERS.exceptionCauseFqcn];
-  headers[DLT_HEADERS.exceptionMessage] = truncate(errorMessage(error), maxMessageBytes);
-  headers[DLT_HEADERS.pipeline] = origin.pipeline;
-  headers[DLT_HEADERS.stage] = failed.stage;
-  headers[DLT_HEADERS.attempts] = String(failed.attempts);
-  headers[DLT_HEADERS.errorCode] = error.code;
+  headers[DEAD_LETTER_HEADERS.exceptionFqcn] = `TributaryError.${error.code}`;
+  if (error.cause instanceof Error) headers[DEAD_LETTER_HEADERS.exceptionCauseFqcn] = error.cause.constructor.name;
+  else delete headers[DEAD_LETTER_HEADERS.exceptionCauseFqcn];
+  headers[DEAD_LETTER_HEADERS.exceptionMessage] = truncateUtf8(errorMessage(error), maxMessageBytes);
+  headers[DEAD_LETTER_HEADERS.pipeline] = origin.pipeline;
+  headers[DEAD_LETTER_HEADERS.stage] = failed.stage;
+  headers[DEAD_LETTER_HEADERS.attempts] = String(failed.attempts);
+  headers[DEAD_LETTER_HEADERS.errorCode] = error.code;
 }
 
 export function buildDeadLetterRecord(
@@ -125,10 +91,10 @@ export function buildDeadLetterRecord(
   const headers: Headers = { ...origin.headers };
   setCoordinates(headers, failed);
   setFailure(headers, failed, MAX_MESSAGE_BYTES);
-  delete headers[DLT_HEADERS.headersOmitted];
-  delete headers[DLT_HEADERS.keyOmitted];
-  if (options.omitValue !== undefined) headers[DLT_HEADERS.valueOmitted] = options.omitValue;
-  else delete headers[DLT_HEADERS.valueOmitted];
+  delete headers[DEAD_LETTER_HEADERS.headersOmitted];
+  delete headers[DEAD_LETTER_HEADERS.keyOmitted];
+  if (options.omitValue !== undefined) headers[DEAD_LETTER_HEADERS.valueOmitted] = options.omitValue;
+  else delete headers[DEAD_LETTER_HEADERS.valueOmitted];
   return {
     topic,
     key: origin.key,
@@ -162,9 +128,9 @@ export function buildMinimalDeadLetterRecord(
   if (typeof correlationId === 'string' && Buffer.byteLength(correlationId) <= MINIMAL_CORRELATION_ID_BYTES) {
     headers['correlation-id'] = correlationId;
   }
-  headers[DLT_HEADERS.valueOmitted] = options.reason;
-  headers[DLT_HEADERS.headersOmitted] = options.reason;
-  if (options.omitKey !== undefined) headers[DLT_HEADERS.keyOmitted] = options.omitKey;
+  headers[DEAD_LETTER_HEADERS.valueOmitted] = options.reason;
+  headers[DEAD_LETTER_HEADERS.headersOmitted] = options.reason;
+  if (options.omitKey !== undefined) headers[DEAD_LETTER_HEADERS.keyOmitted] = options.omitKey;
   return {
     topic,
     key: options.omitKey === undefined ? failed.origin.key : null,

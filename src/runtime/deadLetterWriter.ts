@@ -17,8 +17,11 @@
  * end the process.
  */
 import type { Logger } from 'pino';
-import type { FailedEnvelope, OutgoingRecord } from '../envelope.js';
+import { backoffDelay } from '../backoff.js';
+import type { FailedEnvelope } from '../envelope.js';
 import { causeChain, errorMessage, isRetriable } from '../errors.js';
+import type { OutgoingRecord } from '../kafka/ports.js';
+import { recordBindings } from '../logger.js';
 import { buildDeadLetterRecord, buildMinimalDeadLetterRecord } from './deadLetterRecord.js';
 
 export interface DeadLetterWriterDeps {
@@ -121,12 +124,7 @@ export async function writeDeadLetter(
     // a bug here (a dependency that threw) must not end the process: the record stays unfinished, so uncommitted
     try {
       deps.logger.error(
-        {
-          topic: failed.origin.topic,
-          partition: failed.origin.partition,
-          offset: String(failed.origin.offset),
-          err: error,
-        },
+        { ...recordBindings(failed.origin), err: error },
         `dead-letter publish failed unexpectedly (${errorMessage(error)}); record stays uncommitted until the pipeline restarts`,
       );
     } catch {
@@ -139,16 +137,13 @@ async function write(failed: FailedEnvelope, topic: string, deps: DeadLetterWrit
   if (failed.ticket.finished) return;
   const { origin } = failed;
   const bindings = {
-    topic: origin.topic,
-    partition: origin.partition,
-    offset: String(origin.offset),
-    correlationId: origin.correlationId,
+    ...recordBindings(origin),
     stage: failed.stage,
     code: failed.error.code,
     deadLetterTopic: topic,
   };
   let { record, form } = build(failed, topic, 'full', '', deps.logger);
-  let delay = 100;
+  let failures = 0;
   for (;;) {
     try {
       await deps.send(record);
@@ -172,9 +167,9 @@ async function write(failed: FailedEnvelope, topic: string, deps: DeadLetterWrit
         );
         return;
       }
+      const delay = backoffDelay(++failures, 100, 10_000);
       deps.logger.error({ ...bindings, err: error, form, retryInMs: delay }, refusalMessage(error, sizeRefusal, form));
       await deps.sleep(delay);
-      delay = Math.min(delay * 2, 10_000);
     }
   }
 }

@@ -6,6 +6,7 @@ import type { Observable } from 'rxjs';
 import { z } from 'zod';
 import type { Element, Envelope, RawValue } from '../envelope.js';
 import { TributaryError } from '../errors.js';
+import { STAGE_NAME_PATTERN, STAGE_NAME_RULE, topicNameSchema } from '../names.js';
 
 export type OrderingMode = 'partition' | 'key' | 'unordered';
 
@@ -33,7 +34,7 @@ export interface PipelineConfig<TOut = unknown> {
   /** Names metrics, logs and dead-letter headers: [A-Za-z0-9._-], at most 100 characters. */
   name: string;
   source: PipelineSource;
-  /** Where failed records go (DESIGN.md §4 record format). Required: a failure is never dropped. */
+  /** Where failed records go (the record: src/runtime/deadLetterRecord.ts). Required: a failure is never dropped. */
   deadLetter: { topic: string };
   /** Admission limit (backpressure): most records admitted and unfinished at once. Default 1000. */
   maxInFlight?: number;
@@ -67,21 +68,16 @@ export interface Pipeline<TOut = unknown> {
   readonly build: (records: Observable<Envelope<RawValue>>) => Observable<Element<TOut>>;
 }
 
-const namePattern = /^[A-Za-z0-9._-]{1,100}$/;
-const topicName = z
-  .string()
-  .regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name: [A-Za-z0-9._-], 1–249 characters')
-  .refine((t) => t !== '.' && t !== '..', 'a Kafka topic name other than "." and ".."');
 const positiveInt = z.number().int().positive();
 
 export const pipelineConfigSchema = z.object({
-  name: z.string().regex(namePattern, 'a stage-safe name: [A-Za-z0-9._-], 1–100 characters'),
+  name: z.string().regex(STAGE_NAME_PATTERN, `a stage-safe name: ${STAGE_NAME_RULE}`),
   source: z.object({
-    topics: z.array(topicName).min(1, 'at least one topic'),
+    topics: z.array(topicNameSchema).min(1, 'at least one topic'),
     groupId: z.string().min(1, 'a consumer group id'),
     fromBeginning: z.boolean().optional(),
   }),
-  deadLetter: z.object({ topic: topicName }),
+  deadLetter: z.object({ topic: topicNameSchema }),
   maxInFlight: positiveInt.max(1_000_000).optional(),
   ordering: z.enum(['partition', 'key', 'unordered']).optional(),
   commitIntervalMs: positiveInt.optional(),
@@ -100,13 +96,13 @@ export const pipelineConfigSchema = z.object({
   build: z.custom<PipelineConfig['build']>((v) => typeof v === 'function', 'a function (records) => Observable'),
 });
 
-/** Declares a pipeline. Throws TRIBUTARY_ERR_PIPELINE_DEFINITION naming each wrong field. */
 /** A pipeline's admission limit unless it sets `maxInFlight`. */
 export const DEFAULT_MAX_IN_FLIGHT = 1000;
 
 /** How long a record may stay unfinished before it is reported, unless the pipeline sets `stuckAfterMs`. */
 export const DEFAULT_STUCK_AFTER_MS = 180_000;
 
+/** Declares a pipeline. Throws TRIBUTARY_ERR_PIPELINE_DEFINITION naming each wrong field. */
 export function definePipeline<TOut>(config: PipelineConfig<TOut>): Pipeline<TOut> {
   const parsed = pipelineConfigSchema.safeParse(config);
   if (!parsed.success) {

@@ -2,7 +2,7 @@
  * One destination topic of the shared producer: its records waiting to be sent, and the groups of records being sent
  * again after a failure, which stay ahead of them (so the topic's order per partition holds).
  */
-import type { OutgoingRecord } from '../envelope.js';
+import type { OutgoingRecord } from '../kafka/ports.js';
 
 /** Called once per record: without an error when the broker acknowledged it, with the refusal otherwise. */
 export type SendCallback = (error?: unknown) => void;
@@ -11,8 +11,6 @@ export interface Queued {
   readonly record: OutgoingRecord;
   readonly done: SendCallback;
 }
-
-export const FIRST_RETRY_DELAY_MS = 100;
 
 export class Destination {
   readonly topic: string;
@@ -29,7 +27,8 @@ export class Destination {
   trusted = false;
   /** No request before this time (performance.now()): backing off after a transient failure. */
   notBefore = 0;
-  delayMs = FIRST_RETRY_DELAY_MS;
+  /** Transient failures in a row (the backoff grows with them). */
+  failures = 0;
   /** When the group at the head of `retry` first failed; -1 when nothing is failing. */
   failingSince = -1;
 
@@ -44,7 +43,7 @@ export class Destination {
   /** Acknowledged: back to normal. */
   succeeded(): void {
     this.trusted = true;
-    this.delayMs = FIRST_RETRY_DELAY_MS;
+    this.failures = 0;
     this.failingSince = -1;
     this.notBefore = 0;
   }

@@ -4,6 +4,7 @@
  * counters. A chain that completes (e.g. `take(10)`) stops the pipeline cleanly; it is never restarted.
  */
 import type { Logger } from 'pino';
+import { backoffDelay } from '../backoff.js';
 import { type CancelTimer, type Clock, systemClock } from '../clock.js';
 import { errorMessage, TributaryError } from '../errors.js';
 import type { TopicPartition, TopicPartitionOffset } from '../kafka/ports.js';
@@ -24,7 +25,7 @@ export type RunnerDeps = RunDeps;
 
 /** The crash backoff: 0.5 s doubling to 30 s. */
 export function crashBackoffMs(crashes: number): number {
-  return Math.min(30_000, 500 * 2 ** Math.min(Math.max(crashes - 1, 0), 6));
+  return backoffDelay(crashes, 500, 30_000);
 }
 
 /** A restarted run that stayed up this long without crashing resets the backoff. */

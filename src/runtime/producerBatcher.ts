@@ -22,11 +22,11 @@
  * max.message.bytes, 1 MB by default); a record larger than the cap goes alone.
  */
 import type { Logger } from 'pino';
-import { type CancelTimer, type Clock, sleep, systemClock } from '../clock.js';
-import type { OutgoingRecord } from '../envelope.js';
+import { backoffDelay, retryUntil } from '../backoff.js';
+import { type CancelTimer, type Clock, systemClock } from '../clock.js';
 import { errorMessage, TributaryError } from '../errors.js';
 import type { EngineObserver } from '../instrumentation.js';
-import { type ProducerPort, UnwrittenRecordsError } from '../kafka/ports.js';
+import { type OutgoingRecord, type ProducerPort, UnwrittenRecordsError } from '../kafka/ports.js';
 import { Destination, type Queued, type SendCallback } from './destination.js';
 import { recordBytes } from './recordBytes.js';
 import { isPermanentSendError, isTopicRefusal } from './sendErrors.js';
@@ -58,6 +58,7 @@ interface Part {
   readonly items: Queued[];
 }
 
+const FIRST_RETRY_DELAY_MS = 100;
 const MAX_RETRY_DELAY_MS = 5000;
 
 const closedError = () => new TributaryError('TRIBUTARY_ERR_PUBLISH', 'the producer is closed', { retriable: true });
@@ -382,13 +383,13 @@ export class ProducerBatcher {
         givenUp.push(...items);
         continue;
       }
+      const retryInMs = backoffDelay(++destination.failures, FIRST_RETRY_DELAY_MS, MAX_RETRY_DELAY_MS);
       this.#logger.warn(
-        { err: error, topic: destination.topic, records: items.length, retryInMs: destination.delayMs },
+        { err: error, topic: destination.topic, records: items.length, retryInMs },
         `produce failed, re-sending the batch: ${errorMessage(error)}`,
       );
       destination.retry.unshift(items);
-      destination.notBefore = now + destination.delayMs;
-      destination.delayMs = Math.min(destination.delayMs * 2, MAX_RETRY_DELAY_MS);
+      destination.notBefore = now + retryInMs;
     }
     if (givenUp === undefined) return;
     // records given up on may be partly written: their topics must not go on under the rolled-back sequences
@@ -410,17 +411,13 @@ export class ProducerBatcher {
       { err: cause, records },
       `a request failed after it may have been partly written (${errorMessage(cause)}); starting a new producer session`,
     );
-    let delay = 100;
-    while (!this.#closed) {
-      try {
-        await this.#port.reset();
-        return;
-      } catch (error) {
-        this.#logger.warn({ err: error, retryInMs: delay }, 'producer reset failed; retrying');
-        await sleep(this.#clock, delay);
-        delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
-      }
-    }
+    await retryUntil(() => this.#port.reset(), {
+      initialMs: FIRST_RETRY_DELAY_MS,
+      maxMs: MAX_RETRY_DELAY_MS,
+      clock: this.#clock,
+      stopped: () => this.#closed,
+      onError: (error, retryInMs) => this.#logger.warn({ err: error, retryInMs }, 'producer reset failed; retrying'),
+    });
   }
 
   #forget(destination: Destination): void {

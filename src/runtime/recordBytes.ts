@@ -1,5 +1,5 @@
 /** Approximate wire size of a record; only needs to be good enough to keep a request under the broker's limit. */
-import type { OutgoingRecord } from '../envelope.js';
+import type { OutgoingRecord } from '../kafka/ports.js';
 
 function byteLength(value: Buffer | string | null | undefined): number {
   if (value === null || value === undefined) return 0;

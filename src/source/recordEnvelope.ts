@@ -4,7 +4,8 @@
  * build envelopes here, so a pipeline sees the same elements in unit tests as in production.
  */
 import type { Envelope, PipelineContext, RawValue, RecordTicket } from '../envelope.js';
-import type { RecordHeaders } from '../kafka/ports.js';
+import { readTextHeader } from '../kafka/headers.js';
+import type { ConsumedRecord } from '../kafka/ports.js';
 import type { OrderingMode, Pipeline } from '../runtime/definePipeline.js';
 
 const partitionLanes = new Map<string, string[]>();
@@ -43,26 +44,11 @@ export function laneFor(
   }
 }
 
-function headerText(value: RecordHeaders[string]): string | undefined {
-  const v = Array.isArray(value) ? value[value.length - 1] : value;
-  if (typeof v === 'string') return v;
-  if (Buffer.isBuffer(v)) return v.toString('utf8');
-  return undefined;
-}
-
-export interface SourceRecord {
-  readonly offset: bigint;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly headers: RecordHeaders;
-  readonly timestamp: string;
-}
-
 export function recordEnvelope(
   pipeline: Pick<Pipeline, 'name' | 'source' | 'ordering'>,
   topic: string,
   partition: number,
-  record: SourceRecord,
+  record: ConsumedRecord,
   ticket: RecordTicket,
   context: PipelineContext,
 ): Envelope<RawValue> {
@@ -83,7 +69,7 @@ export function recordEnvelope(
       headers: record.headers,
       timestamp: record.timestamp,
       raw: record.value,
-      correlationId: headerText(record.headers['correlation-id']) ?? `${topic}-${partition}-${offset}`,
+      correlationId: readTextHeader(record.headers['correlation-id']) ?? `${topic}-${partition}-${offset}`,
       lane: laneFor(pipeline.ordering, topic, partition, key, offset),
     },
   };

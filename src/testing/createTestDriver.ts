@@ -6,10 +6,9 @@
  * producer retries), make sends fail, and run several instances of a pipeline in one group to test a rebalance.
  */
 import type * as z from 'zod';
-import type { OutgoingRecord } from '../envelope.js';
 import { errorMessage, TributaryError } from '../errors.js';
 import { type EngineObserver, noopObserver } from '../instrumentation.js';
-import type { ProducerPort } from '../kafka/ports.js';
+import type { OutgoingRecord, ProducerPort } from '../kafka/ports.js';
 import type { Pipeline } from '../runtime/definePipeline.js';
 import { PipelineRunner, type RunnerDeps, type RunnerState } from '../runtime/pipelineRunner.js';
 import { ProducerBatcher } from '../runtime/producerBatcher.js';

@@ -41,7 +41,6 @@ export {
   type SchemaOutputTopicOptions,
   type StoredRecord,
   type TestDeadLetterTopic,
-  type TestHeaders,
   type TestInputRecord,
   type TestInputTopic,
   type TestOutputTopic,

@@ -1,9 +1,8 @@
 /** The test driver's public shape: its options, what it returns, and the running instances it reports. */
 import type { LevelWithSilent, Logger } from 'pino';
 import type * as z from 'zod';
-import type { OutgoingRecord } from '../envelope.js';
 import type { EngineObserver } from '../instrumentation.js';
-import type { TopicPartition } from '../kafka/ports.js';
+import type { OutgoingRecord, TopicPartition } from '../kafka/ports.js';
 import type { Pipeline } from '../runtime/definePipeline.js';
 import type { RunnerState } from '../runtime/pipelineRunner.js';
 import type { CommittedOffset, PipelineCrash, RecordOutcome, UnfinishedRecord } from './driverReports.js';

@@ -4,13 +4,11 @@
  * keeps keys, values and header values as bytes.
  */
 import * as z from 'zod';
-import type { HeaderValue, RecordHeaders } from '../kafka/ports.js';
-import { DLT_HEADERS, readIntegerHeader, readTextHeader } from '../runtime/deadLetterRecord.js';
+import { readIntegerHeader, readTextHeader } from '../kafka/headers.js';
+import type { ConsumedRecord, HeaderValue, OutgoingRecord, RecordHeaders } from '../kafka/ports.js';
+import { DEAD_LETTER_HEADERS } from '../runtime/deadLetterRecord.js';
 import { serializeValue } from '../runtime/serializeValue.js';
 import type { PartitionChooser } from './partitioner.js';
-
-/** Header values as a test writes them: text or bytes, one or several per name. */
-export type TestHeaders = Readonly<Record<string, HeaderValue | readonly HeaderValue[] | undefined>>;
 
 /** A record to pipe into an input topic. */
 export interface TestInputRecord {
@@ -18,7 +16,7 @@ export interface TestInputRecord {
   key?: string | Buffer | null;
   /** A Buffer as is, a string as UTF-8, `null` as a tombstone, anything else as JSON. */
   value: unknown;
-  headers?: TestHeaders;
+  headers?: RecordHeaders;
   /** An explicit partition; default: chosen from the key (round-robin without a key). */
   partition?: number;
   /** Record timestamp in ms since the epoch (or a Date). Default: the driver clock's now. */
@@ -32,14 +30,8 @@ export interface RecordPosition {
   readonly offset: bigint;
 }
 
-/** A record as the store keeps it (bytes, like a broker). */
-export interface StoredRecord extends RecordPosition {
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly headers: RecordHeaders;
-  /** Milliseconds since the epoch, as a decimal string (what the engine's consumer gives). */
-  readonly timestamp: string;
-}
+/** A record as the store keeps it (bytes, like a broker): what a consumer receives, and where it is. */
+export interface StoredRecord extends RecordPosition, ConsumedRecord {}
 
 /** A record read from an output topic: the key and headers as text, the value decoded, the raw bytes kept. */
 export interface TestRecord<V> extends RecordPosition {
@@ -73,13 +65,8 @@ export interface TopicLog {
   cursor: number;
 }
 
-/** What the store appends: a record before it has a partition and offset. */
-export interface AppendRequest {
-  readonly topic: string;
-  readonly key: Buffer | string | null;
-  readonly value: Buffer | string | null;
-  readonly headers?: TestHeaders | undefined;
-  readonly partition?: number | undefined;
+/** What the store appends: a record to produce, with the time it is written at unless `timestamp` says otherwise. */
+export interface AppendRequest extends OutgoingRecord {
   readonly timestamp?: number | Date | undefined;
 }
 
@@ -88,7 +75,7 @@ export function toBuffer(value: Buffer | string): Buffer {
 }
 
 /** Header values become bytes, as a broker hands them to consumers. */
-export function normalizeHeaders(headers: TestHeaders | undefined): RecordHeaders {
+export function normalizeHeaders(headers: RecordHeaders | undefined): RecordHeaders {
   const out: Record<string, Buffer | Buffer[]> = {};
   for (const [name, value] of Object.entries(headers ?? {})) {
     if (value === undefined) continue;
@@ -227,7 +214,7 @@ export class TestInputTopic {
   }
 
   /** Keyless records (round-robin over the partitions), one per value. */
-  pipeValues(values: Iterable<unknown>, options: { headers?: TestHeaders } = {}): RecordPosition[] {
+  pipeValues(values: Iterable<unknown>, options: { headers?: RecordHeaders } = {}): RecordPosition[] {
     return [...values].map((value) => this.#pipe({ value, ...(options.headers ? { headers: options.headers } : {}) }));
   }
 
@@ -235,7 +222,7 @@ export class TestInputTopic {
   pipeKeyValues(
     entries: Iterable<
       | readonly [string | Buffer | null, unknown]
-      | { key: string | Buffer | null; value: unknown; headers?: TestHeaders }
+      | { key: string | Buffer | null; value: unknown; headers?: RecordHeaders }
     >,
   ): RecordPosition[] {
     return [...entries].map((entry) =>
@@ -329,7 +316,7 @@ export class TestOutputTopic<V> {
   }
 }
 
-/** What the dead-letter headers (DESIGN.md §4) say about a dead letter. */
+/** What the dead-letter headers (src/runtime/deadLetterRecord.ts) say about a dead letter. */
 export interface DeadLetterInfo {
   readonly originalTopic: string | undefined;
   readonly originalPartition: number | undefined;
@@ -361,24 +348,24 @@ export function deadLetterInfo(headers: RecordHeaders): DeadLetterInfo {
     return v === undefined ? undefined : Number(v);
   };
   const text = (name: string) => readTextHeader(headers[name]);
-  const timestamp = readIntegerHeader(headers[DLT_HEADERS.originalTimestamp]);
-  const attempts = text(DLT_HEADERS.attempts);
+  const timestamp = readIntegerHeader(headers[DEAD_LETTER_HEADERS.originalTimestamp]);
+  const attempts = text(DEAD_LETTER_HEADERS.attempts);
   return {
-    originalTopic: text(DLT_HEADERS.originalTopic),
-    originalPartition: int(DLT_HEADERS.originalPartition),
-    originalOffset: readIntegerHeader(headers[DLT_HEADERS.originalOffset]),
-    originalConsumerGroup: text(DLT_HEADERS.originalConsumerGroup),
+    originalTopic: text(DEAD_LETTER_HEADERS.originalTopic),
+    originalPartition: int(DEAD_LETTER_HEADERS.originalPartition),
+    originalOffset: readIntegerHeader(headers[DEAD_LETTER_HEADERS.originalOffset]),
+    originalConsumerGroup: text(DEAD_LETTER_HEADERS.originalConsumerGroup),
     originalTimestamp: timestamp === undefined ? undefined : timestamp.toString(),
-    exceptionFqcn: text(DLT_HEADERS.exceptionFqcn),
-    exceptionCauseFqcn: text(DLT_HEADERS.exceptionCauseFqcn),
-    exceptionMessage: text(DLT_HEADERS.exceptionMessage),
-    pipeline: text(DLT_HEADERS.pipeline),
-    stage: text(DLT_HEADERS.stage),
+    exceptionFqcn: text(DEAD_LETTER_HEADERS.exceptionFqcn),
+    exceptionCauseFqcn: text(DEAD_LETTER_HEADERS.exceptionCauseFqcn),
+    exceptionMessage: text(DEAD_LETTER_HEADERS.exceptionMessage),
+    pipeline: text(DEAD_LETTER_HEADERS.pipeline),
+    stage: text(DEAD_LETTER_HEADERS.stage),
     attempts: attempts === undefined ? undefined : Number(attempts),
-    errorCode: text(DLT_HEADERS.errorCode),
-    valueOmitted: text(DLT_HEADERS.valueOmitted),
-    headersOmitted: text(DLT_HEADERS.headersOmitted),
-    keyOmitted: text(DLT_HEADERS.keyOmitted),
+    errorCode: text(DEAD_LETTER_HEADERS.errorCode),
+    valueOmitted: text(DEAD_LETTER_HEADERS.valueOmitted),
+    headersOmitted: text(DEAD_LETTER_HEADERS.headersOmitted),
+    keyOmitted: text(DEAD_LETTER_HEADERS.keyOmitted),
   };
 }
 

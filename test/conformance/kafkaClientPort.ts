@@ -21,7 +21,7 @@ import {
   type BatchControl,
   type ConsumedRecord,
   type ConsumerPort,
-  type OutgoingMessage,
+  type OutgoingRecord,
   type PartitionBatch,
   type TopicPartition,
   UnwrittenRecordsError,
@@ -169,9 +169,9 @@ export function describeKafkaClientPort(name: string, harness: PortHarness): voi
         const s = new PortSession(harness);
         const topic = await s.topic('conf-inflight', 3);
         const producer = await s.producer();
-        const sends: OutgoingMessage[][] = [];
+        const sends: OutgoingRecord[][] = [];
         for (let i = 0; i < 30; i++) {
-          const records: OutgoingMessage[] = [{ topic, partition: 0, key: null, value: `${i}:explicit` }];
+          const records: OutgoingRecord[] = [{ topic, partition: 0, key: null, value: `${i}:explicit` }];
           for (let j = 0; j < 10; j++) records.push({ topic, key: `k${(i + j) % 6}`, value: `${i}:${j}` });
           sends.push(records);
         }
@@ -197,7 +197,7 @@ export function describeKafkaClientPort(name: string, harness: PortHarness): voi
         const one = await s.topic('conf-unwritten-one', 1);
         const admin = await s.admin();
         const producer = await s.producer();
-        const records: OutgoingMessage[] = [
+        const records: OutgoingRecord[] = [
           { topic: two, partition: 0, key: null, value: 'written-0' },
           { topic: two, partition: 2, key: null, value: 'unwritten-1' },
           { topic: two, key: 'keyed', value: 'written-2' },
@@ -311,7 +311,7 @@ export function describeKafkaClientPort(name: string, harness: PortHarness): voi
         const s = new PortSession(harness);
         const topic = await s.topic('conf-batch', 2);
         const producer = await s.producer();
-        const sent: OutgoingMessage[] = [
+        const sent: OutgoingRecord[] = [
           {
             topic,
             partition: 0,

@@ -1,5 +1,5 @@
 /**
- * Where the tests' Kafka broker comes from, in this order (DESIGN.md §7):
+ * Where the tests' Kafka broker comes from, in this order:
  *   1. KAFKA_BROKERS is set            → use that cluster as it is;
  *   2. a Docker engine answers /_ping   → Testcontainers' Kafka module;
  *   3. otherwise                        → the project's own local broker (scripts/kafka), on a test-only port.

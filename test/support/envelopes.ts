@@ -10,13 +10,12 @@ import type {
   Envelope,
   FailedEnvelope,
   Outcome,
-  OutgoingRecord,
   PipelineContext,
   RawValue,
   RecordTicket,
   SettledOutcome,
 } from '../../src/envelope.js';
-import type { RecordHeaders } from '../../src/kafka/ports.js';
+import type { OutgoingRecord, RecordHeaders } from '../../src/kafka/ports.js';
 
 /** A ticket that records its outcome; like the engine's, the first `finish` wins. */
 export interface RecordingTicket extends RecordTicket {

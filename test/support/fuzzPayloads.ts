@@ -1,5 +1,5 @@
 /**
- * Fuzzed record values for a parseJson → validate(fuzzSchema) → branchToDlq → publish chain, each labelled valid or
+ * Fuzzed record values for a parseJson → validate(fuzzSchema) → branchToDeadLetter → publish chain, each labelled valid or
  * invalid by construction (not by running a decoder), from a seeded PRNG: random bytes, empty values, tombstones,
  * invalid UTF-8, nesting up to 100,000 levels, strings of hundreds of KB, values over parseJson's 1 MiB limit,
  * `__proto__` / `constructor` keys, malformed and wrongly typed JSON. Every record carries its index in the

@@ -6,7 +6,7 @@
  * records within its partition, and the committed offsets.
  */
 import { expect } from 'vitest';
-import { DLT_HEADERS, type EngineObserver, RETRY_HEADERS, readIntegerHeader } from '../../src/index.js';
+import { DEAD_LETTER_HEADERS, type EngineObserver, RETRY_HEADERS, readIntegerHeader } from '../../src/index.js';
 import { noopObserver } from '../../src/instrumentation.js';
 import type { TestDriver, TestRecord } from '../../src/testing/index.js';
 import { committedOffsets, testAdmin, testKafka } from './kafka.js';
@@ -34,8 +34,8 @@ type HeaderBytes = Buffer | string | readonly (Buffer | string)[] | undefined;
 
 /** Headers whose value is a big-endian integer (Spring's): compared as decimal text, so a difference reads well. */
 const INTEGER_HEADERS: ReadonlySet<string> = new Set([
-  DLT_HEADERS.originalPartition,
-  DLT_HEADERS.originalOffset,
+  DEAD_LETTER_HEADERS.originalPartition,
+  DEAD_LETTER_HEADERS.originalOffset,
   RETRY_HEADERS.springOriginalPartition,
   RETRY_HEADERS.springOriginalOffset,
 ]);

@@ -127,9 +127,8 @@ describe('createLogger', () => {
 });
 
 describe('recordBindings', () => {
-  it('gives pipeline, topic, partition, offset as a string and correlation id', () => {
+  it('gives topic, partition, offset as a string and correlation id', () => {
     expect(recordBindings(origin)).toEqual({
-      pipeline: 'transcript-worker',
       topic: 'video.transcript.requested',
       partition: 3,
       offset: '9007199254740993',
@@ -137,21 +136,20 @@ describe('recordBindings', () => {
     });
   });
 
-  it('puts them on every line of a child logger', () => {
+  it("completes the pipeline logger's bindings: one line carries pipeline, group and the record, each key once", () => {
     const out = sink();
-    const logger = createLogger({ destination: out }).child(recordBindings(origin));
-    logger.warn('record dead-lettered');
-    logger.info('again');
-    for (const line of out.lines) {
-      expect(line).toMatchObject({
-        pipeline: 'transcript-worker',
-        topic: 'video.transcript.requested',
-        partition: 3,
-        offset: '9007199254740993',
-        correlationId: 'c-123',
-        service: 'tributary',
-      });
-    }
-    expect(out.lines.map((line) => line.level)).toEqual(['warn', 'info']);
+    const pipelineLogger = createLogger({ destination: out }).child({ pipeline: 'transcript-worker', groupId: 'g' });
+    pipelineLogger.warn({ stage: 'publish', ...recordBindings(origin) }, 'record dead-lettered');
+    expect(out.lines[0]).toMatchObject({
+      pipeline: 'transcript-worker',
+      groupId: 'g',
+      stage: 'publish',
+      topic: 'video.transcript.requested',
+      partition: 3,
+      offset: '9007199254740993',
+      correlationId: 'c-123',
+      service: 'tributary',
+    });
+    expect(out.raw[0]?.match(/"pipeline"/g)).toHaveLength(1);
   });
 });

@@ -7,17 +7,19 @@
  */
 import type { TributaryConfig } from '../../config/loadConfig.js';
 import { errorMessage } from '../../errors.js';
+import { readIntegerHeader, readTextHeader, withoutHeaders } from '../../kafka/headers.js';
 import { createKafkajsClient } from '../../kafka/kafkajsClient.js';
 import type {
   ConsumedRecord,
   HeaderValue,
   KafkaClientPort,
-  OutgoingMessage,
+  OutgoingRecord,
   PartitionBatch,
   RecordHeaders,
   TopicPartitionOffset,
 } from '../../kafka/ports.js';
-import { DLT_HEADERS, readIntegerHeader, readTextHeader } from '../../runtime/deadLetterRecord.js';
+import { isTopicName } from '../../names.js';
+import { DEAD_LETTER_HEADERS } from '../../runtime/deadLetterRecord.js';
 import { integerOption, listOption, parse, wantsHelp } from '../args.js';
 import { commandBody, configOrReport, Reported } from '../common.js';
 import { type CliIo, EXIT_FAILURE, EXIT_OK, UsageError, writeLines } from '../io.js';
@@ -70,10 +72,6 @@ const STRIPPED_PREFIXES = ['kafka_dlt-', 'kafka_original-', 'tributary-'] as con
 /** Most bytes of values in one produce request (the broker's default record-batch limit is ~1 MB). */
 const MAX_REQUEST_BYTES = 900_000;
 
-function isTopicName(topic: string): boolean {
-  return /^[A-Za-z0-9._-]{1,249}$/.test(topic) && topic !== '.' && topic !== '..';
-}
-
 export interface DlqReplayArgs {
   readonly from: string;
   /** undefined: each record's original topic. */
@@ -110,8 +108,9 @@ export function defaultReplayGroup(from: string, filter: ReplayFilter = {}): str
 /** Whether a dead letter is one the filter selects. */
 export function selectedBy(filter: ReplayFilter, record: Pick<ConsumedRecord, 'headers'>): boolean {
   const { stages = [], errorCodes = [] } = filter;
-  if (stages.length > 0 && !stages.includes(readTextHeader(record.headers[DLT_HEADERS.stage]) ?? '')) return false;
-  const code = readTextHeader(record.headers[DLT_HEADERS.errorCode]) ?? '';
+  if (stages.length > 0 && !stages.includes(readTextHeader(record.headers[DEAD_LETTER_HEADERS.stage]) ?? ''))
+    return false;
+  const code = readTextHeader(record.headers[DEAD_LETTER_HEADERS.errorCode]) ?? '';
   return errorCodes.length === 0 || errorCodes.includes(code);
 }
 
@@ -179,13 +178,7 @@ export class ReplayError extends Error {
 
 /** The record without the dead-letter and retry headers. */
 export function stripDeadLetterHeaders(headers: RecordHeaders): Record<string, HeaderValue | readonly HeaderValue[]> {
-  const kept: Record<string, HeaderValue | readonly HeaderValue[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    if (STRIPPED_PREFIXES.some((prefix) => name.startsWith(prefix))) continue;
-    kept[name] = value;
-  }
-  return kept;
+  return withoutHeaders(headers, (name) => STRIPPED_PREFIXES.some((prefix) => name.startsWith(prefix)));
 }
 
 /** Where one dead letter goes, or why it is skipped. */
@@ -194,9 +187,9 @@ export function replayDestination(
   from: string,
   to: string | undefined,
 ): { topic: string } | { skip: SkipReason } {
-  if (record.headers[DLT_HEADERS.valueOmitted] !== undefined) return { skip: 'value omitted' };
+  if (record.headers[DEAD_LETTER_HEADERS.valueOmitted] !== undefined) return { skip: 'value omitted' };
   if (to !== undefined) return { topic: to };
-  const original = readTextHeader(record.headers[DLT_HEADERS.originalTopic])?.trim();
+  const original = readTextHeader(record.headers[DEAD_LETTER_HEADERS.originalTopic])?.trim();
   if (original === undefined || original === '' || !isTopicName(original)) return { skip: 'no original topic' };
   if (original === from) return { skip: 'original topic is the dead-letter topic' };
   return { topic: original };
@@ -209,11 +202,11 @@ export interface ReplayOptions extends Omit<DlqReplayArgs, 'group' | 'stages' | 
 }
 
 function describeRecord(from: string, partition: number, record: ConsumedRecord): string {
-  const code = readTextHeader(record.headers[DLT_HEADERS.errorCode]);
-  const message = readTextHeader(record.headers[DLT_HEADERS.exceptionMessage]);
-  const origin = readTextHeader(record.headers[DLT_HEADERS.originalTopic]);
-  const originPartition = readIntegerHeader(record.headers[DLT_HEADERS.originalPartition]);
-  const originOffset = readIntegerHeader(record.headers[DLT_HEADERS.originalOffset]);
+  const code = readTextHeader(record.headers[DEAD_LETTER_HEADERS.errorCode]);
+  const message = readTextHeader(record.headers[DEAD_LETTER_HEADERS.exceptionMessage]);
+  const origin = readTextHeader(record.headers[DEAD_LETTER_HEADERS.originalTopic]);
+  const originPartition = readIntegerHeader(record.headers[DEAD_LETTER_HEADERS.originalPartition]);
+  const originOffset = readIntegerHeader(record.headers[DEAD_LETTER_HEADERS.originalOffset]);
   const where = origin === undefined ? '' : ` from ${origin}/${originPartition ?? '?'}@${originOffset ?? '?'}`;
   const key = record.key === null ? 'null' : JSON.stringify(record.key.toString('utf8').slice(0, 60));
   const why = code === undefined ? '' : `; ${code}${message === undefined ? '' : `: ${message.slice(0, 120)}`}`;
@@ -221,9 +214,9 @@ function describeRecord(from: string, partition: number, record: ConsumedRecord)
 }
 
 /** Splits the messages so one produce request stays under the broker's record-batch limit. */
-function chunks(messages: readonly OutgoingMessage[]): OutgoingMessage[][] {
-  const out: OutgoingMessage[][] = [];
-  let current: OutgoingMessage[] = [];
+function chunks(messages: readonly OutgoingRecord[]): OutgoingRecord[][] {
+  const out: OutgoingRecord[][] = [];
+  let current: OutgoingRecord[] = [];
   let bytes = 0;
   for (const message of messages) {
     const size = (message.value?.length ?? 0) + (message.key?.length ?? 0);
@@ -301,7 +294,7 @@ export async function replayDeadLetters(client: KafkaClientPort, options: Replay
     if (finished || batch.topic !== from || !pending.has(batch.partition)) return;
     const end = ends.get(batch.partition) ?? 0n;
     const current = starts.get(batch.partition) ?? 0n;
-    const messages: OutgoingMessage[] = [];
+    const messages: OutgoingRecord[] = [];
     let next: bigint | undefined;
     let stoppedBy: 'end' | 'limit' | undefined;
     for (const record of batch.records) {

@@ -1,12 +1,13 @@
 /**
  * `tributary topics create [files or folders...] [--partitions N] [--replication-factor N] [--extra topic,...]`:
  * creates every topic the pipelines use that is known before they run — source topics, the topics their stages
- * write to (publish, route, retryViaTopics delay topics, branchToDlq), dead-letter topics — plus extra ones. Stages
+ * write to (publish, route, retryViaTopics delay topics, branchToDeadLetter), dead-letter topics — plus extra ones. Stages
  * are found as `tributary describe` finds them; topics chosen per record cannot be, and are named in a note.
  * Idempotent: existing topics are reported and left as they are.
  */
 import { errorMessage } from '../../errors.js';
 import type { AdminPort } from '../../kafka/ports.js';
+import { isTopicName, TOPIC_NAME_RULE } from '../../names.js';
 import { inspectPipeline } from '../../runtime/inspectPipeline.js';
 import { integerOption, listOption, parse, wantsHelp } from '../args.js';
 import { commandBody, configOrReport, formatTable, pipelinesOrReport, withAdmin } from '../common.js';
@@ -16,7 +17,7 @@ import type { LoadedPipeline } from '../loadPipelines.js';
 export const topicsCreateHelp = `Usage: tributary topics create [files or folders...] [options]
 
 Creates the topics the pipelines use: their source topics, the topics their stages write to
-(publish, route, retryViaTopics delay topics, branchToDlq) and their dead-letter topics, plus --extra
+(publish, route, retryViaTopics delay topics, branchToDeadLetter) and their dead-letter topics, plus --extra
 ones. Stages are found as tributary describe finds them; topics a stage chooses per record (publish
 with a function) cannot be known, and are left to --extra (a note names the stage). Topics that exist
 are left alone, so running it twice is harmless. Waits until every new partition has a leader that
@@ -32,7 +33,6 @@ Options:
   -h, --help               show this help`;
 
 const USAGE = 'tributary topics create [files or folders...] [--partitions N] [--replication-factor N] [--extra T]';
-const topicPattern = /^[A-Za-z0-9._-]{1,249}$/;
 
 export interface TopicsCreateArgs {
   readonly paths: readonly string[];
@@ -51,8 +51,8 @@ export function parseTopicsCreateArgs(argv: readonly string[]): TopicsCreateArgs
   });
   const extra = listOption(values.extra);
   for (const topic of extra) {
-    if (!topicPattern.test(topic) || topic === '.' || topic === '..') {
-      throw new UsageError(`--extra "${topic}" is not a Kafka topic name ([A-Za-z0-9._-], 1-249 characters)`);
+    if (!isTopicName(topic)) {
+      throw new UsageError(`--extra "${topic}" is not a Kafka topic name (${TOPIC_NAME_RULE})`);
     }
   }
   return {
@@ -73,7 +73,7 @@ interface Row {
 /** What a stage's output topics are to the pipeline, by the operator that made the stage. */
 function roleOf(kind: string): string {
   if (kind === 'retryViaTopics') return 'retries';
-  if (kind === 'branchToDlq') return 'dead letters';
+  if (kind === 'branchToDeadLetter') return 'dead letters';
   return 'output';
 }
 

@@ -22,6 +22,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { createWorkerMetrics, retainedTotals, type WorkerMetricsSnapshot } from '../../../metrics/workerMetrics.js';
+import { backoffDelay } from '../../backoff.js';
 import type { Readiness } from '../../http/server.js';
 import { type FromWorker, isFromWorker, type ToWorker } from './protocol.js';
 
@@ -86,11 +87,6 @@ export function combineReadiness(workers: readonly WorkerReadiness[], stopping: 
     ),
   ];
   return { ready: reasons.length === 0, reasons };
-}
-
-/** The delay before restart number `attempt` (1, 2, ...): doubling from `initialMs`, at most `maxMs`. */
-export function restartDelay(attempt: number, initialMs: number, maxMs: number): number {
-  return Math.min(maxMs, initialMs * 2 ** Math.max(0, Math.min(attempt - 1, 30)));
 }
 
 interface Slot {
@@ -219,7 +215,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     }
     const ranMs = wasStarted ? Date.now() - slot.startedAt : 0;
     slot.attempt = ranMs >= stableMs ? 1 : slot.attempt + 1;
-    const delay = restartDelay(slot.attempt, initialMs, maxMs);
+    const delay = backoffDelay(slot.attempt, initialMs, maxMs);
     const why = slot.startFailure?.message ?? how;
     slot.readiness = { ready: false, reasons: [`exited (${how}); restarting in ${seconds(delay)}`] };
     logger.error(

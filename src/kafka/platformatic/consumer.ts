@@ -31,6 +31,7 @@ import {
   IS_CONTROL,
   ListOffsetTimestamps,
 } from '@platformatic/kafka';
+import { backoffDelay } from '../../backoff.js';
 import { ConsumerEvents } from '../consumerEvents.js';
 import type { KafkaConnectionConfig } from '../kafkajsClient.js';
 import type {
@@ -329,7 +330,7 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
           continue;
         }
         if (++failures > 5) return this.#interrupt(error);
-        await sleep(Math.min(200 * 2 ** failures, 5_000));
+        await sleep(backoffDelay(failures + 1, 200, 5_000));
         continue;
       }
       await this.#handOver(response, topicOfId, requested, epoch);

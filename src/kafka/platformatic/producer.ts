@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { KafkaConnectionConfig } from '../kafkajsClient.js';
 import {
   type HeaderValue,
-  type OutgoingMessage,
+  type OutgoingRecord,
   type ProducerOptions,
   type ProducerPort,
   UnwrittenRecordsError,
@@ -42,7 +42,7 @@ const toBuffer = (value: Buffer | string | null): Buffer | undefined =>
  * Headers as the client writes them: a Map keyed by Buffer objects, so a header with several values is written once
  * per value (a Record could hold one). A header whose value is undefined or null is left out.
  */
-function toHeaders(headers: OutgoingMessage['headers']): Headers {
+function toHeaders(headers: OutgoingRecord['headers']): Headers {
   const map: Headers = new Map();
   if (headers === undefined) return map;
   for (const [name, value] of Object.entries(headers)) {
@@ -61,9 +61,9 @@ function toHeaders(headers: OutgoingMessage['headers']): Headers {
  * keep the partition they got first when sent again (see the kafkajs adapter's pinning partitioner).
  */
 class Partitioning {
-  readonly #pinned = new WeakMap<OutgoingMessage, number>();
+  readonly #pinned = new WeakMap<OutgoingRecord, number>();
   readonly #next = new Map<string, number>();
-  choose(record: OutgoingMessage, count: number): number | undefined {
+  choose(record: OutgoingRecord, count: number): number | undefined {
     if (record.partition !== undefined) {
       return Number.isInteger(record.partition) && record.partition >= 0 && record.partition < count
         ? record.partition
@@ -107,7 +107,7 @@ export class PlatformaticProducer implements ProducerPort {
     await connectOnce(producer, this.#config, () => producer.initIdempotentProducer({}));
   }
 
-  async send(records: readonly OutgoingMessage[]): Promise<void> {
+  async send(records: readonly OutgoingRecord[]): Promise<void> {
     if (records.length === 0) return;
     const topics = [...new Set(records.map((r) => r.topic))];
     const turn = this.#order.enter(topics);
@@ -118,7 +118,7 @@ export class PlatformaticProducer implements ProducerPort {
       try {
         const unwritten = await this.#sendOn(session.producer, records, topics);
         if (unwritten.length > 0) {
-          const first = records[unwritten[0] as number] as OutgoingMessage;
+          const first = records[unwritten[0] as number] as OutgoingRecord;
           throw new UnwrittenRecordsError(
             unwritten,
             `topic ${first.topic} has no partition ${first.partition}: the record was not sent`,
@@ -134,7 +134,7 @@ export class PlatformaticProducer implements ProducerPort {
   }
 
   /** Sends what has a partition; returns the indexes of the records whose partition the topic does not have. */
-  async #sendOn(producer: Producer, records: readonly OutgoingMessage[], topics: string[]): Promise<number[]> {
+  async #sendOn(producer: Producer, records: readonly OutgoingRecord[], topics: string[]): Promise<number[]> {
     let metadata: ClusterMetadata;
     try {
       metadata = await producer.metadata({ topics, autocreateTopics: false });
@@ -162,13 +162,13 @@ export class PlatformaticProducer implements ProducerPort {
   }
 
   #assign(
-    records: readonly OutgoingMessage[],
+    records: readonly OutgoingRecord[],
     metadata: ClusterMetadata,
   ): { messages: Outgoing[]; unwritten: number[] } {
     const messages: Outgoing[] = [];
     const unwritten: number[] = [];
     for (let i = 0; i < records.length; i++) {
-      const r = records[i] as OutgoingMessage;
+      const r = records[i] as OutgoingRecord;
       const count = metadata.topics.get(r.topic)?.partitionsCount ?? 0;
       const partition = this.#partitioning.choose(r, count);
       if (partition === undefined) {

@@ -4,7 +4,7 @@
  * on a later microtask. Keyed records land where Kafka's murmur2 puts them; a keyless record goes round-robin and
  * keeps the partition it got first when it is sent again, like the kafkajs adapter's pinning partitioner.
  */
-import { type OutgoingMessage, type ProducerPort, UnwrittenRecordsError } from '../../kafka/ports.js';
+import { type OutgoingRecord, type ProducerPort, UnwrittenRecordsError } from '../../kafka/ports.js';
 import { recordBytes } from '../../runtime/recordBytes.js';
 import { toBuffer } from '../testTopics.js';
 import type { MemoryCluster, StoredRecordRequest } from './memoryCluster.js';
@@ -12,7 +12,7 @@ import { MemoryKafkaError, unknownTopic } from './memoryErrors.js';
 
 export class MemoryProducer implements ProducerPort {
   readonly #kafka: MemoryCluster;
-  readonly #pinned = new WeakMap<OutgoingMessage, number>();
+  readonly #pinned = new WeakMap<OutgoingRecord, number>();
   #connected = false;
   /** Producer sessions started (`reset()`): each one a new producer id on a real broker. */
   sessions = 1;
@@ -25,14 +25,14 @@ export class MemoryProducer implements ProducerPort {
     this.#connected = true;
   }
 
-  async send(records: readonly OutgoingMessage[]): Promise<void> {
+  async send(records: readonly OutgoingRecord[]): Promise<void> {
     if (!this.#connected) throw new MemoryKafkaError('NETWORK_EXCEPTION', 'the producer is not connected', true);
     await Promise.resolve(); // acknowledged asynchronously, never inside the caller's stack
     const kafka = this.#kafka;
     const writes: StoredRecordRequest[] = [];
     const unwritten: number[] = [];
     for (let i = 0; i < records.length; i++) {
-      const record = records[i] as OutgoingMessage;
+      const record = records[i] as OutgoingRecord;
       const topic = kafka.topicOrCreate(record.topic);
       if (topic === undefined) throw unknownTopic(record.topic);
       const partition = this.#partition(record, topic.partitions);
@@ -85,7 +85,7 @@ export class MemoryProducer implements ProducerPort {
     this.#connected = false;
   }
 
-  #partition(record: OutgoingMessage, partitions: number): number | undefined {
+  #partition(record: OutgoingRecord, partitions: number): number | undefined {
     if (record.partition !== undefined) {
       const p = record.partition;
       return Number.isInteger(p) && p >= 0 && p < partitions ? p : undefined;

@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { defaultReplayGroup, dlqReplayCommand } from '../../../src/cli/commands/dlqReplay.js';
 import {
-  branchToDlq,
-  DLT_HEADERS,
+  branchToDeadLetter,
+  DEAD_LETTER_HEADERS,
   definePipeline,
   mapValue,
   parseJson,
@@ -74,20 +74,20 @@ describe('tributary dlq replay', () => {
           name: uniqueName('replay'),
           source: { topics: [input], groupId: uniqueName('replay-group') },
           deadLetter: { topic: dlq },
-          build: (stream) => stream.pipe(parseJson(), validate(Order), branchToDlq(), publish(output)),
+          build: (stream) => stream.pipe(parseJson(), validate(Order), branchToDeadLetter(), publish(output)),
         }),
       ],
     });
     await engine.start();
     await out.waitFor(30);
     await dead.waitFor(10);
-    expect(dead.records.every((r) => r.headers[DLT_HEADERS.stage] === 'validate')).toBe(true);
+    expect(dead.records.every((r) => r.headers[DEAD_LETTER_HEADERS.stage] === 'validate')).toBe(true);
     // two dead letters the replay cannot use: the value was left out, and one that names no original topic
     await produce(dlq, [
       {
         key: 'big',
         value: null,
-        headers: { [DLT_HEADERS.originalTopic]: input, [DLT_HEADERS.valueOmitted]: 'too large' },
+        headers: { [DEAD_LETTER_HEADERS.originalTopic]: input, [DEAD_LETTER_HEADERS.valueOmitted]: 'too large' },
       },
       { key: 'orphan', value: '{"id":999,"version":1}', headers: { 'correlation-id': 'c-orphan' } },
     ]);

@@ -7,7 +7,7 @@
 import type { OperatorFunction } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
-  DLT_HEADERS,
+  DEAD_LETTER_HEADERS,
   definePipeline,
   type Element,
   type EngineObserver,
@@ -81,11 +81,11 @@ async function runSecondStageRefusal(
   const keyless = [...KEYLESS].map((i) => `v-${i}`).sort();
   expect(distinct(dead.records.map((r) => r.value))).toEqual(keyless);
   for (const d of dead.records) {
-    expect(d.headers[DLT_HEADERS.stage]).toBe('toB');
-    expect(d.headers[DLT_HEADERS.errorCode]).toBe('TRIBUTARY_ERR_PUBLISH');
-    expect(d.headers[DLT_HEADERS.originalTopic]).toBe(input);
-    expect(d.headers[DLT_HEADERS.originalConsumerGroup]).toBe(groupId);
-    expect(readIntegerHeader(d.rawHeaders[DLT_HEADERS.originalOffset])).toBeTypeOf('bigint');
+    expect(d.headers[DEAD_LETTER_HEADERS.stage]).toBe('toB');
+    expect(d.headers[DEAD_LETTER_HEADERS.errorCode]).toBe('TRIBUTARY_ERR_PUBLISH');
+    expect(d.headers[DEAD_LETTER_HEADERS.originalTopic]).toBe(input);
+    expect(d.headers[DEAD_LETTER_HEADERS.originalConsumerGroup]).toBe(groupId);
+    expect(readIntegerHeader(d.rawHeaders[DEAD_LETTER_HEADERS.originalOffset])).toBeTypeOf('bigint');
     expect(d.headers['correlation-id']).toBe(`c-${d.value?.slice(2)}`);
     expect(d.key).toBeUndefined();
   }

@@ -1,6 +1,6 @@
 /**
  * The issue's poison-stream test on the real broker: 10,000 valid keyed records with 200 poison records mixed in
- * (malformed JSON, schema violations, tombstones, 1 MB values) through parseJson → validate → branchToDlq → publish.
+ * (malformed JSON, schema violations, tombstones, 1 MB values) through parseJson → validate → branchToDeadLetter → publish.
  */
 import { Writable } from 'node:stream';
 import { Partitioners } from 'kafkajs';
@@ -8,8 +8,8 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import {
-  branchToDlq,
-  DLT_HEADERS,
+  branchToDeadLetter,
+  DEAD_LETTER_HEADERS,
   definePipeline,
   parseJson,
   publish,
@@ -164,7 +164,7 @@ describe('a stream with poison records mixed in', () => {
             stream.pipe(
               parseJson({ maxBytes: 100_000 }),
               validate(Reading, { name: 'reading.validate' }),
-              branchToDlq(),
+              branchToDeadLetter(),
               publish(output),
             ),
         }),
@@ -237,17 +237,17 @@ describe('a stream with poison records mixed in', () => {
       seen.add(id);
       const kind = d.headers['poison-kind'] as PoisonKind;
       const want = expected[kind];
-      expect(d.headers[DLT_HEADERS.stage], id).toBe(want.stage);
-      expect(d.headers[DLT_HEADERS.errorCode], id).toBe(want.code);
-      expect(d.headers[DLT_HEADERS.exceptionFqcn], id).toBe(`TributaryError.${want.code}`);
-      expect(d.headers[DLT_HEADERS.exceptionMessage], id).toMatch(want.message);
-      expect(d.headers[DLT_HEADERS.originalTopic]).toBe(input);
-      expect(d.headers[DLT_HEADERS.originalConsumerGroup]).toBe(groupId);
-      expect(d.headers[DLT_HEADERS.attempts]).toBe('0');
+      expect(d.headers[DEAD_LETTER_HEADERS.stage], id).toBe(want.stage);
+      expect(d.headers[DEAD_LETTER_HEADERS.errorCode], id).toBe(want.code);
+      expect(d.headers[DEAD_LETTER_HEADERS.exceptionFqcn], id).toBe(`TributaryError.${want.code}`);
+      expect(d.headers[DEAD_LETTER_HEADERS.exceptionMessage], id).toMatch(want.message);
+      expect(d.headers[DEAD_LETTER_HEADERS.originalTopic]).toBe(input);
+      expect(d.headers[DEAD_LETTER_HEADERS.originalConsumerGroup]).toBe(groupId);
+      expect(d.headers[DEAD_LETTER_HEADERS.attempts]).toBe('0');
       const origin = positions.get(id);
       expect(origin, id).toBeDefined();
-      expect(Number(readIntegerHeader(d.rawHeaders[DLT_HEADERS.originalPartition]))).toBe(origin?.partition);
-      expect(readIntegerHeader(d.rawHeaders[DLT_HEADERS.originalOffset])).toBe(origin?.offset);
+      expect(Number(readIntegerHeader(d.rawHeaders[DEAD_LETTER_HEADERS.originalPartition]))).toBe(origin?.partition);
+      expect(readIntegerHeader(d.rawHeaders[DEAD_LETTER_HEADERS.originalOffset])).toBe(origin?.offset);
       expect(d.partition).toBe(0);
       if (kind === 'tombstone') expect(d.value).toBeUndefined();
       else expect(d.value, id).toBe(origin?.value);

@@ -6,8 +6,8 @@
 import { tap } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
-  branchToDlq,
-  DLT_HEADERS,
+  branchToDeadLetter,
+  DEAD_LETTER_HEADERS,
   definePipeline,
   parseJson,
   publish,
@@ -67,7 +67,7 @@ describe('retryWithBackoff on the broker', () => {
                 },
                 { name: 'jobs.call', attempts: ATTEMPTS, initialDelayMs: 400, maxDelayMs: 2000, jitter: 'none' },
               ),
-              branchToDlq(),
+              branchToDeadLetter(),
               publish(output),
               tap((el) => {
                 if (el.ok) published.set(el.value.id, { at: performance.now(), partition: el.origin.partition });
@@ -92,11 +92,11 @@ describe('retryWithBackoff on the broker', () => {
     expect(dead.records).toHaveLength(1);
     const [letter] = dead.records;
     expect(letter?.value).toBe(JSON.stringify({ id: 'hopeless' }));
-    expect(letter?.headers[DLT_HEADERS.attempts]).toBe(String(ATTEMPTS));
-    expect(letter?.headers[DLT_HEADERS.stage]).toBe('jobs.call');
-    expect(letter?.headers[DLT_HEADERS.errorCode]).toBe('TRIBUTARY_ERR_PROCESSING');
-    expect(letter?.headers[DLT_HEADERS.exceptionMessage]).toBe('failed after 4 attempts: hopeless failure 4');
-    expect(readIntegerHeader(letter?.rawHeaders[DLT_HEADERS.originalOffset])).toBe(1n);
+    expect(letter?.headers[DEAD_LETTER_HEADERS.attempts]).toBe(String(ATTEMPTS));
+    expect(letter?.headers[DEAD_LETTER_HEADERS.stage]).toBe('jobs.call');
+    expect(letter?.headers[DEAD_LETTER_HEADERS.errorCode]).toBe('TRIBUTARY_ERR_PROCESSING');
+    expect(letter?.headers[DEAD_LETTER_HEADERS.exceptionMessage]).toBe('failed after 4 attempts: hopeless failure 4');
+    expect(readIntegerHeader(letter?.rawHeaders[DEAD_LETTER_HEADERS.originalOffset])).toBe(1n);
 
     // waits between attempts: 400, 800 (transient: 1.2 s), then 400 + 800 + 1600 for hopeless (2.8 s)
     const transientAt = published.get('transient')?.at ?? Number.NaN;

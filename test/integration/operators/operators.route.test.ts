@@ -5,8 +5,8 @@
 import { pipe } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
-  branchToDlq,
-  DLT_HEADERS,
+  branchToDeadLetter,
+  DEAD_LETTER_HEADERS,
   definePipeline,
   filterValue,
   mapValue,
@@ -71,7 +71,7 @@ describe('route on the broker', () => {
                 },
                 { name: 'feed.route' },
               ),
-              branchToDlq(),
+              branchToDeadLetter(),
             ),
         }),
       ],
@@ -108,8 +108,8 @@ describe('route on the broker', () => {
     inOrder(commented);
     expect(dead.records).toHaveLength(count('shared'));
     for (const d of dead.records) {
-      expect(d.headers[DLT_HEADERS.stage]).toBe('feed.route');
-      expect(d.headers[DLT_HEADERS.exceptionMessage]).toBe(
+      expect(d.headers[DEAD_LETTER_HEADERS.stage]).toBe('feed.route');
+      expect(d.headers[DEAD_LETTER_HEADERS.exceptionMessage]).toBe(
         'no route for "shared"; known routes: "created", "liked", "commented", "viewed"',
       );
     }

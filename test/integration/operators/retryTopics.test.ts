@@ -6,12 +6,12 @@ import { tap } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { pauseUntilDue, retryTopicPipelines } from '../../../operators/retryTopics/index.js';
 import {
-  DLT_HEADERS,
+  DEAD_LETTER_HEADERS,
   definePipeline,
   parseJson,
   publish,
   RETRY_HEADERS,
-  type RetryViaTopicsConfig,
+  type RetryViaTopicsOptions,
   readIntegerHeader,
   retryTopicNames,
   retryViaTopics,
@@ -38,7 +38,7 @@ async function runScenario(mode: 'rerun' | 'redeliver') {
   const input = await createTopic(`rt-${mode}-in`, 2);
   const output = await createTopic(`rt-${mode}-out`, 2);
   const dlq = await createTopic(`rt-${mode}-dlq`, 1);
-  const retries = { delays: ['1s', '2s'], inProcessAttempts: 1 } satisfies RetryViaTopicsConfig;
+  const retries = { delays: ['1s', '2s'], inProcessAttempts: 1 } satisfies RetryViaTopicsOptions;
   const delayTopics = retryTopicNames([input], retries);
   expect(delayTopics).toEqual([`${input}.retry.1s`, `${input}.retry.2s`]);
   await createNamedTopics(delayTopics, 2);
@@ -120,12 +120,12 @@ async function runScenario(mode: 'rerun' | 'redeliver') {
   expect(letter?.value).toBe(JSON.stringify({ id: 'doomed' }));
   expect(letter?.key).toBe('same-key');
   expect(letter?.headers['correlation-id']).toBe('c-doomed');
-  expect(letter?.headers[DLT_HEADERS.attempts]).toBe('3');
-  expect(letter?.headers[DLT_HEADERS.stage]).toBe('retryViaTopics');
-  expect(letter?.headers[DLT_HEADERS.exceptionMessage]).toBe(
+  expect(letter?.headers[DEAD_LETTER_HEADERS.attempts]).toBe('3');
+  expect(letter?.headers[DEAD_LETTER_HEADERS.stage]).toBe('retryViaTopics');
+  expect(letter?.headers[DEAD_LETTER_HEADERS.exceptionMessage]).toBe(
     'failed after 3 attempts (2 retry topics): doomed failed (call 3)',
   );
-  expect(letter?.headers[DLT_HEADERS.originalTopic]).toBe(input);
+  expect(letter?.headers[DEAD_LETTER_HEADERS.originalTopic]).toBe(input);
   expect(letter?.headers[RETRY_HEADERS.attempt]).toBe('2');
 
   // the delay topics held exactly flaky and doomed, once each, with the retry headers
@@ -139,7 +139,7 @@ async function runScenario(mode: 'rerun' | 'redeliver') {
   }
   // …and the original coordinates point at the poison record in the main topic
   if (mode === 'rerun') {
-    const offset = readIntegerHeader(letter?.rawHeaders[DLT_HEADERS.originalOffset]);
+    const offset = readIntegerHeader(letter?.rawHeaders[DEAD_LETTER_HEADERS.originalOffset]);
     expect(offset).toBe(5n);
   }
 
@@ -175,7 +175,7 @@ describe('non-blocking retries through delay topics', () => {
     const input = await createTopic('rt-wait-in', 1);
     const output = await createTopic('rt-wait-out', 1);
     const dlq = await createTopic('rt-wait-dlq', 1);
-    const retries = { delays: ['6s'] } satisfies RetryViaTopicsConfig;
+    const retries = { delays: ['6s'] } satisfies RetryViaTopicsOptions;
     await createNamedTopics(retryTopicNames([input], retries), 1);
     await produce(input, [
       { key: 'k', value: '{"id":"late"}' },
@@ -229,7 +229,7 @@ describe('non-blocking retries through delay topics', () => {
     const input = await createTopic('rt-pause-in', 1);
     const output = await createTopic('rt-pause-out', 1);
     const dlq = await createTopic('rt-pause-dlq', 1);
-    const retries = { delays: ['9s'] } satisfies RetryViaTopicsConfig;
+    const retries = { delays: ['9s'] } satisfies RetryViaTopicsOptions;
     await createNamedTopics(retryTopicNames([input], retries), 1);
     await produce(input, [{ key: 'k', value: '{"id":"late"}' }]);
     const calls: number[] = [];

@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ParsedData, ScrapedData, type ScrapingTaskInput } from '../../../pipelines/schemas/scraping.js';
 import { createScrapingFleet, type ScrapingFleetOptions } from '../../../pipelines/scraping.js';
-import { DLT_HEADERS, RETRY_HEADERS } from '../../../src/index.js';
+import { DEAD_LETTER_HEADERS, RETRY_HEADERS } from '../../../src/index.js';
 import { createTestDriver } from '../../../src/testing/index.js';
 import { eventually, testEngine } from '../../support/engine.js';
 import {
@@ -429,7 +429,11 @@ describe('scraping fleet on the broker', () => {
       [retryTopics[1] as string]: retryRecords,
       // a dead letter from a delay topic keeps that record's headers, its due time among them
       [topics.deadLetter]: {
-        ignoreHeaders: [DLT_HEADERS.originalTimestamp, RETRY_HEADERS.due, RETRY_HEADERS.springOriginalTimestamp],
+        ignoreHeaders: [
+          DEAD_LETTER_HEADERS.originalTimestamp,
+          RETRY_HEADERS.due,
+          RETRY_HEADERS.springOriginalTimestamp,
+        ],
       },
     };
     const predicted = Object.fromEntries(

@@ -10,7 +10,7 @@ import { standInSimilarityIndex } from '../../../pipelines/lib/videoStandIns.js'
 import { AnalysisCompleted, AnalysisFailed, SimilarityRequested } from '../../../pipelines/schemas/video.js';
 import { createVideoAnalysisPipelines, type VideoAnalysisOptions } from '../../../pipelines/videoAnalysis.js';
 import type { DeadLetterReport } from '../../../pipelines/videoDlqProcessor.js';
-import { DLT_HEADERS } from '../../../src/index.js';
+import { DEAD_LETTER_HEADERS } from '../../../src/index.js';
 import { createTestDriver } from '../../../src/testing/index.js';
 import { eventually, testEngine } from '../../support/engine.js';
 import {
@@ -122,7 +122,7 @@ describe('video analysis pipelines on the broker', () => {
     }
 
     const failures = failed.records.map((r) => AnalysisFailed.parse(JSON.parse(r.value ?? '')));
-    expect(failures.map((f) => [f.videoId, f.stage, f.retryable]).sort()).toEqual([
+    expect(failures.map((f) => [f.videoId, f.stage, f.retriable]).sort()).toEqual([
       ['down-0', 'similarity', true],
       ['long-0', 'intake', false],
       ['long-1', 'intake', false],
@@ -303,7 +303,7 @@ describe('video analysis pipelines on the broker', () => {
           return { unparsed: text };
         }
       };
-    const deadLetters: TopicNormalization = { ignoreHeaders: [DLT_HEADERS.originalTimestamp] };
+    const deadLetters: TopicNormalization = { ignoreHeaders: [DEAD_LETTER_HEADERS.originalTimestamp] };
     const normalizations: Record<string, TopicNormalization> = {
       [topics.transcriptRequested]: { value: json(TIMES) },
       [topics.embeddingRequested]: { value: json([...TIMES, 'timings']) },

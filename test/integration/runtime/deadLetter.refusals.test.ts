@@ -7,7 +7,7 @@
  */
 import { ConfigResourceTypes } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { DLT_HEADERS, definePipeline, parseJson, publish, readIntegerHeader } from '../../../src/index.js';
+import { DEAD_LETTER_HEADERS, definePipeline, parseJson, publish, readIntegerHeader } from '../../../src/index.js';
 import { eventually, testEngine } from '../../support/engine.js';
 import { captureLogger } from '../../support/envelopes.js';
 import {
@@ -54,15 +54,15 @@ describe('dead-letter topic refusals', () => {
     expect(letter?.key).toBe('poison');
     expect(letter?.headers.big).toBeUndefined(); // no original headers
     expect(letter?.headers['correlation-id']).toBe('c-poison');
-    expect(letter?.headers[DLT_HEADERS.originalTopic]).toBe(input);
-    expect(readIntegerHeader(letter?.rawHeaders[DLT_HEADERS.originalPartition])).toBe(0n);
-    expect(readIntegerHeader(letter?.rawHeaders[DLT_HEADERS.originalOffset])).toBe(0n);
-    expect(letter?.headers[DLT_HEADERS.originalConsumerGroup]).toBe(groupId);
-    expect(letter?.headers[DLT_HEADERS.errorCode]).toBe('TRIBUTARY_ERR_PARSE');
-    expect(letter?.headers[DLT_HEADERS.stage]).toBe('parseJson');
-    expect(letter?.headers[DLT_HEADERS.pipeline]).toBe(pipeline.name);
-    expect(letter?.headers[DLT_HEADERS.exceptionMessage]).toBeTruthy();
-    expect(letter?.headers[DLT_HEADERS.headersOmitted]).toMatch(/even without its value.*MESSAGE_TOO_LARGE/);
+    expect(letter?.headers[DEAD_LETTER_HEADERS.originalTopic]).toBe(input);
+    expect(readIntegerHeader(letter?.rawHeaders[DEAD_LETTER_HEADERS.originalPartition])).toBe(0n);
+    expect(readIntegerHeader(letter?.rawHeaders[DEAD_LETTER_HEADERS.originalOffset])).toBe(0n);
+    expect(letter?.headers[DEAD_LETTER_HEADERS.originalConsumerGroup]).toBe(groupId);
+    expect(letter?.headers[DEAD_LETTER_HEADERS.errorCode]).toBe('TRIBUTARY_ERR_PARSE');
+    expect(letter?.headers[DEAD_LETTER_HEADERS.stage]).toBe('parseJson');
+    expect(letter?.headers[DEAD_LETTER_HEADERS.pipeline]).toBe(pipeline.name);
+    expect(letter?.headers[DEAD_LETTER_HEADERS.exceptionMessage]).toBeTruthy();
+    expect(letter?.headers[DEAD_LETTER_HEADERS.headersOmitted]).toMatch(/even without its value.*MESSAGE_TOO_LARGE/);
   });
 
   it('keeps the value when the topic refuses the record for another reason, retrying until it is accepted', async () => {
@@ -103,7 +103,7 @@ describe('dead-letter topic refusals', () => {
     await eventually(async () => (await committedOffsets(groupId, input)).get(0) === 2n, 'commit to offset 2');
     await engine.stop();
     expect(dead.records.map((r) => r.value).sort()).toEqual(['{also not json', '{not json']);
-    for (const r of dead.records) expect(r.headers[DLT_HEADERS.valueOmitted]).toBeUndefined();
+    for (const r of dead.records) expect(r.headers[DEAD_LETTER_HEADERS.valueOmitted]).toBeUndefined();
     // the log said why, with the coordinates, and that it was retried (backoff) rather than shrunk
     expect(String(refusal?.msg)).toMatch(/INVALID_RECORD.*not a size error, so the record keeps its value/);
     expect(refusals().length).toBeGreaterThanOrEqual(2);

@@ -6,11 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import { retryTopicPipelines } from '../../../operators/retryTopics/index.js';
 import {
-  DLT_HEADERS,
+  DEAD_LETTER_HEADERS,
   definePipeline,
   parseJson,
   RETRY_HEADERS,
-  type RetryViaTopicsConfig,
+  type RetryViaTopicsOptions,
   readIntegerHeader,
   retryTopicNames,
   retryViaTopics,
@@ -26,7 +26,7 @@ describe('dead letters of delay-topic records with out-of-range origin headers',
     try {
       const input = await createTopic('dl-origin-in', 1);
       const dlq = await createTopic('dl-origin-dlq', 1);
-      const retries = { delays: ['1s'], inProcessAttempts: 1 } satisfies RetryViaTopicsConfig;
+      const retries = { delays: ['1s'], inProcessAttempts: 1 } satisfies RetryViaTopicsOptions;
       const [delayTopic] = retryTopicNames([input], retries);
       if (delayTopic === undefined) throw new Error('no delay topic');
       await createNamedTopics([delayTopic], 1);
@@ -101,19 +101,19 @@ describe('dead letters of delay-topic records with out-of-range origin headers',
         ['offset', 1n],
       ] as const) {
         const letter = byId.get(id);
-        expect(letter?.headers[DLT_HEADERS.exceptionMessage]).toBe(
+        expect(letter?.headers[DEAD_LETTER_HEADERS.exceptionMessage]).toBe(
           `failed after 2 attempts (1 retry topic): ${id} still failing`,
         );
-        expect(letter?.headers[DLT_HEADERS.errorCode]).toBe('TRIBUTARY_ERR_PROCESSING');
+        expect(letter?.headers[DEAD_LETTER_HEADERS.errorCode]).toBe('TRIBUTARY_ERR_PROCESSING');
         // the bad coordinates are replaced by the delay-topic copy's: one real record, holding the same value
-        expect(letter?.headers[DLT_HEADERS.originalTopic]).toBe(delayTopic);
-        expect(readIntegerHeader(letter?.rawHeaders[DLT_HEADERS.originalPartition])).toBe(0n);
-        expect(readIntegerHeader(letter?.rawHeaders[DLT_HEADERS.originalOffset])).toBe(offset);
+        expect(letter?.headers[DEAD_LETTER_HEADERS.originalTopic]).toBe(delayTopic);
+        expect(readIntegerHeader(letter?.rawHeaders[DEAD_LETTER_HEADERS.originalPartition])).toBe(0n);
+        expect(readIntegerHeader(letter?.rawHeaders[DEAD_LETTER_HEADERS.originalOffset])).toBe(offset);
         expect(letter?.headers['correlation-id']).toBe(`c-${id}`);
       }
       const valid = byId.get('valid');
-      expect(valid?.headers[DLT_HEADERS.originalTopic]).toBe(input);
-      expect(readIntegerHeader(valid?.rawHeaders[DLT_HEADERS.originalOffset])).toBe(7n);
+      expect(valid?.headers[DEAD_LETTER_HEADERS.originalTopic]).toBe(input);
+      expect(readIntegerHeader(valid?.rawHeaders[DEAD_LETTER_HEADERS.originalOffset])).toBe(7n);
       expect(unhandled).toEqual([]);
     } finally {
       process.off('unhandledRejection', onUnhandled);

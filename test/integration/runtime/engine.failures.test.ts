@@ -1,7 +1,7 @@
 import { map } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
-  DLT_HEADERS,
+  DEAD_LETTER_HEADERS,
   definePipeline,
   type Element,
   failed,
@@ -57,18 +57,18 @@ describe('failures at the end of the chain and in the chain itself', () => {
       const i = Number(d.value?.slice(4));
       expect(d.key).toBe(`k${i % 10}`);
       expect(d.headers['correlation-id']).toBe(`c-${i}`);
-      expect(d.headers[DLT_HEADERS.originalTopic]).toBe(input);
-      expect(d.headers[DLT_HEADERS.originalConsumerGroup]).toBe(groupId);
-      expect(d.headers[DLT_HEADERS.stage]).toBe('rejectBad');
-      expect(d.headers[DLT_HEADERS.exceptionMessage]).toBe(`rejected bad-${i}`);
-      expect(d.headers[DLT_HEADERS.pipeline]).toBe('rejecting');
+      expect(d.headers[DEAD_LETTER_HEADERS.originalTopic]).toBe(input);
+      expect(d.headers[DEAD_LETTER_HEADERS.originalConsumerGroup]).toBe(groupId);
+      expect(d.headers[DEAD_LETTER_HEADERS.stage]).toBe('rejectBad');
+      expect(d.headers[DEAD_LETTER_HEADERS.exceptionMessage]).toBe(`rejected bad-${i}`);
+      expect(d.headers[DEAD_LETTER_HEADERS.pipeline]).toBe('rejecting');
     }
     // kafka_dlt-original-offset is a Spring int64: it points back at the poison record in its partition
     const raw = await consume(input, 1000);
     const byOffset = new Map(raw.map((r) => [`${r.partition}/${r.offset}`, r.value]));
     for (const d of dead) {
-      const partition = Number(readIntegerHeader(d.rawHeaders[DLT_HEADERS.originalPartition]));
-      const offset = readIntegerHeader(d.rawHeaders[DLT_HEADERS.originalOffset]);
+      const partition = Number(readIntegerHeader(d.rawHeaders[DEAD_LETTER_HEADERS.originalPartition]));
+      const offset = readIntegerHeader(d.rawHeaders[DEAD_LETTER_HEADERS.originalOffset]);
       expect(byOffset.get(`${partition}/${offset}`)).toBe(d.value);
     }
 

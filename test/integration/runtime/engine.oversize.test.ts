@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DLT_HEADERS, definePipeline, publish } from '../../../src/index.js';
+import { DEAD_LETTER_HEADERS, definePipeline, publish } from '../../../src/index.js';
 import { testEngine } from '../../support/engine.js';
 import { consume, createTopic, expectCommittedToEnd, produce, uniqueName } from '../../support/kafka.js';
 
@@ -36,9 +36,9 @@ describe('records the broker refuses for good', () => {
     expect(published.every((r) => r.value?.endsWith(':small'))).toBe(true);
     for (const d of dead) {
       expect(d.value).toBeUndefined();
-      expect(d.headers[DLT_HEADERS.valueOmitted]).toMatch(/refused the value/);
-      expect(d.headers[DLT_HEADERS.stage]).toBe('publish');
-      expect(d.headers[DLT_HEADERS.exceptionMessage]).toMatch(/too large|MESSAGE_TOO_LARGE|larger/i);
+      expect(d.headers[DEAD_LETTER_HEADERS.valueOmitted]).toMatch(/refused the value/);
+      expect(d.headers[DEAD_LETTER_HEADERS.stage]).toBe('publish');
+      expect(d.headers[DEAD_LETTER_HEADERS.exceptionMessage]).toMatch(/too large|MESSAGE_TOO_LARGE|larger/i);
     }
     await expectCommittedToEnd(groupId, [input]);
   });

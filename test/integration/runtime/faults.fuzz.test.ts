@@ -1,10 +1,10 @@
 /**
- * Issue 11 §5: 10,000 fuzzed payloads through parseJson → validate → branchToDlq → publish on the real broker. No
+ * Issue 11 §5: 10,000 fuzzed payloads through parseJson → validate → branchToDeadLetter → publish on the real broker. No
  * crash; every invalid one dead-lettered with a reason (tributary-error-code and kafka_dlt-exception-message), every
  * valid one published, the input committed to its end. Replay a failure with FUZZ_SEED=<seed printed below>.
  */
 import { describe, expect, it } from 'vitest';
-import { branchToDlq, definePipeline, parseJson, publish, validate } from '../../../src/index.js';
+import { branchToDeadLetter, definePipeline, parseJson, publish, validate } from '../../../src/index.js';
 import { capturedLogger } from '../../support/capturedLogger.js';
 import { uncommitted } from '../../support/delivery.js';
 import { eventually, testEngine } from '../../support/engine.js';
@@ -56,7 +56,7 @@ describe('faults: fuzzed payloads', () => {
           deadLetter: { topic: dlq },
           ordering: 'unordered',
           commitIntervalMs: 200,
-          build: (records) => records.pipe(parseJson(), validate(fuzzSchema), branchToDlq(), publish(output)),
+          build: (records) => records.pipe(parseJson(), validate(fuzzSchema), branchToDeadLetter(), publish(output)),
         }),
       ],
     });

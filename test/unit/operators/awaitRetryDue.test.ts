@@ -2,9 +2,9 @@ import { type MonoTypeOperatorFunction, map, tap } from 'rxjs';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import * as z from 'zod';
 import {
-  type AwaitRetryDueConfig,
+  type AwaitRetryDueOptions,
   awaitRetryDue,
-  awaitRetryDueConfigSchema,
+  awaitRetryDueOptionsSchema,
 } from '../../../operators/awaitRetryDue.js';
 import { RETRY_HEADERS } from '../../../operators/retryTopics/topics.js';
 import { type Element, type Envelope, failed, type RawValue } from '../../../src/envelope.js';
@@ -143,13 +143,13 @@ describe('awaitRetryDue', () => {
   });
 
   it('describes every option in its schema and checks them', () => {
-    const json = z.toJSONSchema(awaitRetryDueConfigSchema, { unrepresentable: 'any' }) as {
+    const json = z.toJSONSchema(awaitRetryDueOptionsSchema, { unrepresentable: 'any' }) as {
       description?: string;
       properties: Record<string, { description?: string }>;
     };
     expect(json.description).toMatch(/^Options of awaitRetryDue/);
     expect(Object.entries(json.properties).filter(([, f]) => !f.description)).toEqual([]);
-    expectTypeOf<keyof z.input<typeof awaitRetryDueConfigSchema>>().toEqualTypeOf<keyof AwaitRetryDueConfig>();
+    expectTypeOf<keyof z.input<typeof awaitRetryDueOptionsSchema>>().toEqualTypeOf<keyof AwaitRetryDueOptions>();
     expect(() => awaitRetryDue({ maxWaitMs: -1 })).toThrow(/awaitRetryDue: invalid options: maxWaitMs/);
   });
 });

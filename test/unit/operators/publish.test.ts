@@ -2,7 +2,7 @@ import type { Observable } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { publish } from '../../../operators/publish.js';
 import { sink } from '../../../operators/sink.js';
-import { definePipeline, type Element, type Envelope, type RawValue } from '../../../src/index.js';
+import { definePipeline, type Element, type Envelope, type RawValue, TributaryError } from '../../../src/index.js';
 import { createTestDriver, type TestDriver } from '../../../src/testing/index.js';
 import { expectFailed, expectOk, runOperator, testContext, testEnvelope } from '../../support/envelopes.js';
 
@@ -53,6 +53,45 @@ describe('publish', () => {
     expect(failure.error.code).toBe('TRIBUTARY_ERR_PUBLISH');
     expect(input.ticket.settled).toBeUndefined();
     expect(input.ticket.finished).toBe(false);
+  });
+
+  it('fails a record it cannot build at its topic, partition and offset, without sending it', async () => {
+    const context = testContext();
+    const input = testEnvelope('x', { context, topic: 'orders', partition: 2, offset: 41n });
+    const boom = () => {
+      throw new Error('no key here');
+    };
+    const [output] = await runOperator([input], publish('out', { name: 'toOut', key: boom }));
+    const failure = expectFailed(output);
+    expect(failure.stage).toBe('toOut');
+    expect(failure.error.code).toBe('TRIBUTARY_ERR_PROCESSING');
+    expect(failure.error.message).toBe('publish could not build the record: no key here');
+    expect(failure.error.retriable).toBe(false);
+    expect([failure.error.topic, failure.error.partition, failure.error.offset]).toEqual(['orders', 2, 41n]);
+    expect(context.sent).toEqual([]);
+  });
+
+  it('checks its options when the pipeline is built, as every operator does (TRIBUTARY_ERR_PIPELINE_DEFINITION)', () => {
+    const definitionError = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (error) {
+        return error instanceof TributaryError ? `${error.code}: ${error.message}` : String(error);
+      }
+      return 'no error';
+    };
+    expect(definitionError(() => publish('out', { name: 'has space' }))).toMatch(
+      /^TRIBUTARY_ERR_PIPELINE_DEFINITION: publish: invalid options: name: a stage name may only contain/,
+    );
+    expect(definitionError(() => publish('out', { key: 'orderId' as never }))).toBe(
+      'TRIBUTARY_ERR_PIPELINE_DEFINITION: publish: invalid options: key: expected a function',
+    );
+    expect(definitionError(() => publish('out', { keys: () => null } as never))).toMatch(
+      /^TRIBUTARY_ERR_PIPELINE_DEFINITION: publish: invalid options: .*keys/,
+    );
+    expect(definitionError(() => publish('bad topic'))).toMatch(
+      /^TRIBUTARY_ERR_PIPELINE_DEFINITION: publish: "bad topic" is not a Kafka topic name/,
+    );
   });
 
   it('publish then publish: a record the second topic refuses is dead-lettered, and only then committed', async () => {

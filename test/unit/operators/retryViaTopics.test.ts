@@ -10,14 +10,14 @@ import {
   retryTopicNames,
 } from '../../../operators/retryTopics/topics.js';
 import {
-  type RetryViaTopicsConfig,
+  type RetryViaTopicsOptions,
   retryViaTopics,
-  retryViaTopicsConfigSchema,
+  retryViaTopicsOptionsSchema,
 } from '../../../operators/retryViaTopics.js';
-import { type Element, failed, type OutgoingRecord } from '../../../src/envelope.js';
+import { type Element, failed } from '../../../src/envelope.js';
 import { TributaryError } from '../../../src/errors.js';
-import type { RecordHeaders } from '../../../src/kafka/ports.js';
-import { readIntegerHeader, readTextHeader } from '../../../src/runtime/deadLetterRecord.js';
+import { readIntegerHeader, readTextHeader } from '../../../src/kafka/headers.js';
+import type { OutgoingRecord, RecordHeaders } from '../../../src/kafka/ports.js';
 import { expectFailed, expectOk, runOperator, testContext, testEnvelope } from '../../support/envelopes.js';
 import { summarize, testScheduler } from '../../support/marbles.js';
 import { flakyFunction } from '../../support/operators.js';
@@ -47,7 +47,7 @@ function retryHeaders(round: number, attempts: number, extra: RecordHeaders = {}
 const text = (record: OutgoingRecord | undefined, name: string) => readTextHeader(record?.headers?.[name]);
 const int = (record: OutgoingRecord | undefined, name: string) => readIntegerHeader(record?.headers?.[name]);
 
-const config: RetryViaTopicsConfig = {
+const config: RetryViaTopicsOptions = {
   delays: ['1s', '30s'],
   inProcessAttempts: 2,
   initialDelayMs: 10,
@@ -78,7 +78,7 @@ describe('retryViaTopics', () => {
         'b.retry.5m',
       ]);
       expect(retryTopicNames(['a', 'b'], { delays: ['1s'], topicPrefix: 'scraping' })).toEqual(['scraping.retry.1s']);
-      expect(() => retryTopicName('x'.repeat(245), '1s')).toThrow(/not a valid Kafka topic name/);
+      expect(() => retryTopicName('x'.repeat(245), '1s')).toThrow(/is not a Kafka topic name/);
     });
 
     it('rejects bad options when the pipeline is built', () => {
@@ -91,7 +91,7 @@ describe('retryViaTopics', () => {
       ]) {
         let thrown: unknown;
         try {
-          retryViaTopics(noop, bad as RetryViaTopicsConfig);
+          retryViaTopics(noop, bad as RetryViaTopicsOptions);
         } catch (error) {
           thrown = error;
         }
@@ -101,13 +101,13 @@ describe('retryViaTopics', () => {
     });
 
     it('describes every option in its schema', () => {
-      const json = z.toJSONSchema(retryViaTopicsConfigSchema, { unrepresentable: 'any' }) as {
+      const json = z.toJSONSchema(retryViaTopicsOptionsSchema, { unrepresentable: 'any' }) as {
         description?: string;
         properties: Record<string, { description?: string }>;
       };
       expect(json.description).toMatch(/^Options of retryViaTopics/);
       expect(Object.entries(json.properties).filter(([, f]) => !f.description)).toEqual([]);
-      expectTypeOf<keyof z.input<typeof retryViaTopicsConfigSchema>>().toEqualTypeOf<keyof RetryViaTopicsConfig>();
+      expectTypeOf<keyof z.input<typeof retryViaTopicsOptionsSchema>>().toEqualTypeOf<keyof RetryViaTopicsOptions>();
     });
   });
 
@@ -167,6 +167,18 @@ describe('retryViaTopics', () => {
       expect(a.ticket.calls).toEqual(['published']);
       expect(b.ticket.finished).toBe(false);
       expect(context.retries).toEqual(['retryViaTopics', 'retryViaTopics']); // one in process, one via topic
+    });
+
+    it("times an attempt out after retryWithBackoff's default 30 s, then forwards the record; timeoutMs 0 sets no limit", () => {
+      const hangs = () => new Promise<number>(() => {});
+      const a = testEnvelope(1, { offset: 1 });
+      testScheduler().run(({ cold }) => {
+        cold<Element<number>>('-a|', { a })
+          .pipe(retryViaTopics(hangs, { delays: ['1s'] }))
+          .subscribe();
+      });
+      expect(text(a.context.sent[0], RETRY_HEADERS.reason)).toBe('attempt 1 did not settle within 30000 ms');
+      expect(() => retryViaTopics(hangs, { delays: ['1s'], timeoutMs: 0 })).not.toThrow();
     });
 
     it('keeps other lanes flowing while one record retries in process', () => {
@@ -264,7 +276,7 @@ describe('retryViaTopics', () => {
       expect(a.ticket.finished).toBe(false); // the dead-letter stage finishes it
     });
 
-    it('does not send non-retryable errors to a delay topic', () => {
+    it('does not send non-retriable errors to a delay topic', () => {
       const a = testEnvelope(1, { offset: 3 });
       const b = testEnvelope(2, { offset: 4 });
       testScheduler().run(({ cold, expectObservable }) => {
@@ -272,7 +284,7 @@ describe('retryViaTopics', () => {
         const refused = flaky({ 2: 9 });
         const op = retryViaTopics((v: number) => (v === 1 ? validation.fn(v) : refused.fn(v)), {
           ...config,
-          retryable: (error) => !(error instanceof TributaryError) && (error as Error).message !== 'upstream 503',
+          retriable: (error) => !(error instanceof TributaryError) && (error as Error).message !== 'upstream 503',
         });
         expectObservable(cold<Element<number>>('ab|', { a, b }).pipe(op, map(summarize))).toBe('ab|', {
           a: 'failed 3 retryViaTopics TRIBUTARY_ERR_VALIDATION x1',

@@ -1,7 +1,7 @@
 import { map, type Observable, of, tap, timer } from 'rxjs';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { parseJson } from '../../../operators/parseJson.js';
-import { type RetryWithBackoffConfig, retryWithBackoff } from '../../../operators/retryWithBackoff.js';
+import { type RetryWithBackoffOptions, retryWithBackoff } from '../../../operators/retryWithBackoff.js';
 import { type Element, type Envelope, failed, type RawValue } from '../../../src/envelope.js';
 import { isRetriable, TributaryError } from '../../../src/errors.js';
 import {
@@ -19,7 +19,7 @@ import { flakyFunction } from '../../support/operators.js';
 const flaky = (failures: Record<number, number>, error: () => unknown = () => new Error('boom')) =>
   flakyFunction(failures, error, (value) => value * 2);
 
-const none: RetryWithBackoffConfig = { jitter: 'none', initialDelayMs: 10 };
+const none: RetryWithBackoffOptions = { jitter: 'none', initialDelayMs: 10 };
 
 describe('retryWithBackoff', () => {
   describe('timing (TestScheduler)', () => {
@@ -122,7 +122,7 @@ describe('retryWithBackoff', () => {
       expect(failure.ticket.finished).toBe(false);
     });
 
-    it('does not retry a non-retryable error: parse/validation errors, or what `retryable` refuses', () => {
+    it('does not retry a non-retriable error: parse/validation errors, or what `retriable` refuses', () => {
       const a = testEnvelope(1, { offset: 1 });
       const b = testEnvelope(2, { offset: 2 });
       const outputs: Element<number>[] = [];
@@ -141,7 +141,7 @@ describe('retryWithBackoff', () => {
 
         const refused = flaky({ 2: 5 });
         const out2 = cold<Element<number>>('b|', { b }).pipe(
-          retryWithBackoff(refused.fn, { ...none, retryable: (error) => (error as Error).message !== 'boom' }),
+          retryWithBackoff(refused.fn, { ...none, retriable: (error) => (error as Error).message !== 'boom' }),
           tap((el) => outputs.push(el)),
         );
         expectObservable(out2.pipe(map(summarize))).toBe('B|', {
@@ -149,10 +149,10 @@ describe('retryWithBackoff', () => {
         });
       });
       const [first, second] = outputs.map(expectFailed);
-      expect(first?.error.message).toBe('failed after 1 attempt (not retryable): no good');
+      expect(first?.error.message).toBe('failed after 1 attempt (not retriable): no good');
       expect(first?.error.details).toEqual([{ path: ['x'] }]);
       expect(isRetriable(first?.error)).toBe(false);
-      expect(second?.error.message).toBe('failed after 1 attempt (not retryable): boom');
+      expect(second?.error.message).toBe('failed after 1 attempt (not retriable): boom');
     });
 
     it('keeps the order of one lane: a later record waits for an earlier one being retried', () => {
@@ -431,17 +431,17 @@ describe('retryWithBackoff', () => {
       expect(failure.attempts).toBe(2);
     });
 
-    it('survives a throwing retryable() or onRetry() and logs them', async () => {
+    it('survives a throwing retriable() or onRetry() and logs them, with the record they were about', async () => {
       const { logger, lines } = captureLogger('error');
       const context = testContext({ logger });
       const failing = async () => {
         throw new Error('boom');
       };
       const [notRetried] = await runOperator(
-        [testEnvelope(1, { context })],
+        [testEnvelope(1, { context, topic: 'orders', partition: 2, offset: 7n, correlationId: 'c-7' })],
         retryWithBackoff(failing, {
           initialDelayMs: 1,
-          retryable: () => {
+          retriable: () => {
             throw new Error('predicate bug');
           },
         }),
@@ -459,9 +459,11 @@ describe('retryWithBackoff', () => {
       );
       expect(expectFailed(retried).attempts).toBe(2);
       expect(lines.map((line) => line.msg)).toEqual([
-        'retryWithBackoff: retryable() threw; not retrying',
+        'retryWithBackoff: retriable() threw; not retrying',
         'retryWithBackoff: onRetry threw',
       ]);
+      expect(lines[0]).toMatchObject({ topic: 'orders', partition: 2, offset: '7', correlationId: 'c-7' });
+      expect(Object.keys(lines[1] ?? {})).toEqual(expect.arrayContaining(['topic', 'partition', 'offset']));
     });
   });
 
@@ -482,7 +484,7 @@ describe('retryWithBackoff', () => {
     expect(() => retryWithBackoff(fn, { timeoutMs: Number.NaN })).toThrowError(/timeoutMs/);
     expect(() => retryWithBackoff(fn, { timeoutMs: 0 })).not.toThrow();
     expect(() => retryWithBackoff(fn, { timeoutMs: Number.POSITIVE_INFINITY })).not.toThrow();
-    expect(() => retryWithBackoff(fn, { retryable: true as never })).toThrowError(/retryable: expected a function/);
+    expect(() => retryWithBackoff(fn, { retriable: true as never })).toThrowError(/retriable: expected a function/);
     expect(() => retryWithBackoff(fn, { scheduler: {} as never })).toThrowError(/scheduler/);
     expect(() => retryWithBackoff(fn, { delay: 5 } as never)).toThrowError(/delay/);
   });

@@ -3,7 +3,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import * as z from 'zod';
 import { filterValue } from '../../../operators/filterValue.js';
 import { mapValue } from '../../../operators/mapValue.js';
-import { type RouteConfig, route, routeConfigSchema } from '../../../operators/route.js';
+import { type RouteOptions, route, routeOptionsSchema } from '../../../operators/route.js';
 import { type Element, type Envelope, failed } from '../../../src/envelope.js';
 import { TributaryError } from '../../../src/errors.js';
 import { laneOfElement, mergeMapByLane } from '../../../src/lanes.js';
@@ -197,7 +197,7 @@ describe('route', () => {
       'route: route "a" targets "bad topic", which is not a Kafka topic name',
     );
     expect(
-      definitionError(() => route(byType, { a: 'x' }, { default: 'b' } as unknown as RouteConfig<'a'>)).message,
+      definitionError(() => route(byType, { a: 'x' }, { default: 'b' } as unknown as RouteOptions<'a'>)).message,
     ).toBe(`route: default "b" is not a route; use 'deadLetter', 'drop' or one of "a"`);
     expect(definitionError(() => route(byType, { a: 'x' }, { name: 'a b' })).message).toMatch(
       /^route: invalid options: name: a stage name may only/,
@@ -218,12 +218,12 @@ describe('route', () => {
   });
 
   it('describes every option in its schema', () => {
-    const json = z.toJSONSchema(routeConfigSchema, { unrepresentable: 'any' }) as {
+    const json = z.toJSONSchema(routeOptionsSchema, { unrepresentable: 'any' }) as {
       description?: string;
       properties: Record<string, { description?: string }>;
     };
     expect(json.description).toMatch(/^Options of route/);
     expect(Object.entries(json.properties).filter(([, f]) => !f.description)).toEqual([]);
-    expectTypeOf<keyof z.input<typeof routeConfigSchema>>().toEqualTypeOf<keyof RouteConfig>();
+    expectTypeOf<keyof z.input<typeof routeOptionsSchema>>().toEqualTypeOf<keyof RouteOptions>();
   });
 });

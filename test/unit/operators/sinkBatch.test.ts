@@ -10,7 +10,7 @@ import {
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import * as z from 'zod';
 import { publish } from '../../../operators/publish.js';
-import { type SinkBatchConfig, sinkBatch, sinkBatchConfigSchema } from '../../../operators/sinkBatch.js';
+import { type SinkBatchOptions, sinkBatch, sinkBatchOptionsSchema } from '../../../operators/sinkBatch.js';
 import { TributaryError } from '../../../src/errors.js';
 import { definePipeline, type Element, type Envelope, failed, type RawValue } from '../../../src/index.js';
 import { createTestDriver, type TestDriver } from '../../../src/testing/index.js';
@@ -234,14 +234,14 @@ describe('sinkBatch', () => {
     expect(() => sinkBatch(() => {}, { maxWaitMs: -1 })).toThrowError(/^sinkBatch: invalid options: maxWaitMs/);
   });
 
-  it('describes every option, and the schema has the fields of SinkBatchConfig', () => {
-    const json = z.toJSONSchema(sinkBatchConfigSchema, { unrepresentable: 'any' }) as {
+  it('describes every option, and the schema has the fields of SinkBatchOptions', () => {
+    const json = z.toJSONSchema(sinkBatchOptionsSchema, { unrepresentable: 'any' }) as {
       description?: string;
       properties: Record<string, { description?: string }>;
     };
     expect(json.description).toMatch(/^Options of sinkBatch/);
     expect(Object.entries(json.properties).filter(([, field]) => !field.description)).toEqual([]);
-    expectTypeOf<keyof z.input<typeof sinkBatchConfigSchema>>().toEqualTypeOf<keyof SinkBatchConfig>();
+    expectTypeOf<keyof z.input<typeof sinkBatchOptionsSchema>>().toEqualTypeOf<keyof SinkBatchOptions>();
   });
 });
 

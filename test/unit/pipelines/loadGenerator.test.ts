@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createNotificationPipeline } from '../../../pipelines/notifications.js';
 import { createVideoAnalysisPipelines } from '../../../pipelines/videoAnalysis.js';
 import { createLoadGenerator, runLoad } from '../../../scripts/loadGenerator.js';
-import type { OutgoingMessage } from '../../../src/index.js';
+import type { OutgoingRecord } from '../../../src/index.js';
 import { createTestDriver, type TestDriver } from '../../../src/testing/index.js';
 
 const drivers: TestDriver[] = [];
@@ -16,7 +16,7 @@ describe('the demo load generator', () => {
     const b = createLoadGenerator({ seed: 7 });
     const batchA = a.batch(5000);
     const batchB = b.batch(5000);
-    const strip = (records: OutgoingMessage[]) =>
+    const strip = (records: OutgoingRecord[]) =>
       records.map((r) => [r.topic, r.key, String(r.value).replace(/"(timestamp|occurredAt)":"[^"]*"/g, '')]);
     expect(strip(batchA)).toEqual(strip(batchB));
     expect(a.stats.records).toBe(5000);

@@ -59,7 +59,7 @@ describe('the video analysis chain, all five pipelines in one driver', () => {
     expect(completed.every((r) => r.headers['event-type'] === 'video.analysis.completed')).toBe(true);
 
     const failed = driver.outputTopic('video.analysis.failed', { schema: AnalysisFailed }).readValues();
-    expect(failed.map((f) => [f.videoId, f.stage, f.retryable, f.attempts]).sort()).toEqual([
+    expect(failed.map((f) => [f.videoId, f.stage, f.retriable, f.attempts]).sort()).toEqual([
       ['v3', 'transcript', false, 1],
       ['v4', 'intake', false, 0],
       ['v5', 'similarity', true, 3],

@@ -96,7 +96,7 @@ describe('video-intake (video.created → video.transcript.requested)', () => {
     expect(driver.committable('video.created')).toEqual(new Map([...ends].sort(([a], [b]) => a - b)));
   });
 
-  it('refuses videos that are too long with video.analysis.failed (stage intake, not retryable)', async () => {
+  it('refuses videos that are too long with video.analysis.failed (stage intake, not retriable)', async () => {
     const driver = intakeDriver(3600);
     driver.inputTopic('video.created').pipeKeyValues([['v9', videoCreated('v9', { durationSeconds: 3601 })]]);
     await driver.settle();
@@ -108,7 +108,7 @@ describe('video-intake (video.created → video.transcript.requested)', () => {
       videoId: 'v9',
       causationId: 'created-v9',
       stage: 'intake',
-      retryable: false,
+      retriable: false,
       attempts: 0,
       errorCode: 'TRIBUTARY_ERR_PROCESSING',
       error: 'video is 3601 s long; at most 3600 s are analysed',

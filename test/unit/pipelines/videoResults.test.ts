@@ -8,7 +8,7 @@ import {
   transcribeRequestRecord,
   type VideoResultsOptions,
 } from '../../../pipelines/videoResults.js';
-import type { OutgoingMessage } from '../../../src/index.js';
+import type { OutgoingRecord } from '../../../src/index.js';
 import { createTestDriver, type TestDriver } from '../../../src/testing/index.js';
 
 const TRANSCRIBE = 'Transcribe';
@@ -348,8 +348,8 @@ describe('video-results (Transcribe, update_transcribe, finish_compress → vide
 
 describe('publishTranscribeRequest (the producer side)', () => {
   it('publishes the checked request to Transcribe, keyed by video id', async () => {
-    const sent: OutgoingMessage[] = [];
-    const sender = { send: async (records: readonly OutgoingMessage[]) => void sent.push(...records) };
+    const sent: OutgoingRecord[] = [];
+    const sender = { send: async (records: readonly OutgoingRecord[]) => void sent.push(...records) };
     const record = await publishTranscribeRequest(
       sender,
       {
@@ -379,8 +379,8 @@ describe('publishTranscribeRequest (the producer side)', () => {
   });
 
   it('refuses an invalid request with the issues, and sends nothing', async () => {
-    const sent: OutgoingMessage[] = [];
-    const sender = { send: async (records: readonly OutgoingMessage[]) => void sent.push(...records) };
+    const sent: OutgoingRecord[] = [];
+    const sender = { send: async (records: readonly OutgoingRecord[]) => void sent.push(...records) };
     await expect(
       publishTranscribeRequest(sender, { video_id: '', video_url: 'file:///etc/passwd' }),
     ).rejects.toMatchObject({

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   databaseUrl,
-  isRetryableDbError,
+  isRetriableDbError,
   postgresVideoStore,
   quoteTableName,
   type SqlClient,
@@ -171,11 +171,11 @@ describe('SQL', () => {
       'ECONNRESET',
     ];
     const final = ['22P05', '22021', '22001', '23505', '23502', '42601', '42703', '42501'];
-    for (const code of retried) expect(isRetryableDbError(Object.assign(new Error(code), { code })), code).toBe(true);
-    for (const code of final) expect(isRetryableDbError(Object.assign(new Error(code), { code })), code).toBe(false);
-    expect(isRetryableDbError(new Error('Connection terminated unexpectedly'))).toBe(true);
-    expect(isRetryableDbError(new TributaryError('TRIBUTARY_ERR_TIMEOUT', 'slow'))).toBe(true);
-    expect(isRetryableDbError(new TributaryError('TRIBUTARY_ERR_VALIDATION', 'bad'))).toBe(false);
+    for (const code of retried) expect(isRetriableDbError(Object.assign(new Error(code), { code })), code).toBe(true);
+    for (const code of final) expect(isRetriableDbError(Object.assign(new Error(code), { code })), code).toBe(false);
+    expect(isRetriableDbError(new Error('Connection terminated unexpectedly'))).toBe(true);
+    expect(isRetriableDbError(new TributaryError('TRIBUTARY_ERR_TIMEOUT', 'slow'))).toBe(true);
+    expect(isRetriableDbError(new TributaryError('TRIBUTARY_ERR_VALIDATION', 'bad'))).toBe(false);
   });
 
   it('reads DATABASE_URL, else the local test database', () => {

@@ -90,7 +90,7 @@ describe('transcript-worker (video.transcript.requested → video.embedding.requ
     ]);
   });
 
-  it('publishes video.analysis.failed (retryable) once the attempts run out, and commits the record', async () => {
+  it('publishes video.analysis.failed (retriable) once the attempts run out, and commits the record', async () => {
     const driver = transcriptDriver(async () => {
       throw new TransientVideoError('speech service unavailable (HTTP 503)');
     });
@@ -103,7 +103,7 @@ describe('transcript-worker (video.transcript.requested → video.embedding.requ
       videoId: 'v1',
       causationId: 'transcript-v1',
       stage: 'transcript',
-      retryable: true,
+      retriable: true,
       attempts: 3,
       errorCode: 'TRIBUTARY_ERR_PROCESSING',
       error: 'failed after 3 attempts: speech service unavailable (HTTP 503)',
@@ -115,7 +115,7 @@ describe('transcript-worker (video.transcript.requested → video.embedding.requ
     expect(driver.committedOffsets().map((c) => c.offset)).toEqual([1n]);
   });
 
-  it('does not retry a permanent failure: video.analysis.failed with retryable = false after 1 attempt', async () => {
+  it('does not retry a permanent failure: video.analysis.failed with retriable = false after 1 attempt', async () => {
     let calls = 0;
     const driver = transcriptDriver(async () => {
       calls++;
@@ -125,11 +125,11 @@ describe('transcript-worker (video.transcript.requested → video.embedding.requ
     await driver.settle();
     expect(calls).toBe(1);
     expect(driver.outputTopic('video.analysis.failed', { schema: AnalysisFailed }).readValues()).toMatchObject([
-      { stage: 'transcript', retryable: false, attempts: 1, error: expect.stringContaining('(not retryable)') },
+      { stage: 'transcript', retriable: false, attempts: 1, error: expect.stringContaining('(not retriable)') },
     ]);
   });
 
-  it('times a hanging call out after timeoutMs (virtual time) and reports it as retryable', async () => {
+  it('times a hanging call out after timeoutMs (virtual time) and reports it as retriable', async () => {
     const driver = transcriptDriver(() => new Promise<never>(() => {}), {
       ...noJitter,
       timeoutMs: 10_000,
@@ -140,7 +140,7 @@ describe('transcript-worker (video.transcript.requested → video.embedding.requ
     expect(driver.outputTopic('video.analysis.failed').isEmpty()).toBe(true);
     await driver.advanceTime(1);
     expect(driver.outputTopic('video.analysis.failed', { schema: AnalysisFailed }).readValues()).toMatchObject([
-      { stage: 'transcript', retryable: true, attempts: 2, errorCode: 'TRIBUTARY_ERR_TIMEOUT' },
+      { stage: 'transcript', retriable: true, attempts: 2, errorCode: 'TRIBUTARY_ERR_TIMEOUT' },
     ]);
   });
 
@@ -216,7 +216,7 @@ describe('transcript-worker (video.transcript.requested → video.embedding.requ
     expect(out.map((v) => v.videoId).sort()).toEqual(['flaky', 'ok']);
     expect(out.find((v) => v.videoId === 'ok')?.transcript).toMatchObject({ language: 'en', wordCount: 1440 });
     const failed = driver.outputTopic('video.analysis.failed', { schema: AnalysisFailed }).readValues();
-    expect(failed.map((f) => [f.videoId, f.retryable, f.attempts]).sort()).toEqual([
+    expect(failed.map((f) => [f.videoId, f.retriable, f.attempts]).sort()).toEqual([
       ['down', true, 3],
       ['private', false, 1],
     ]);
@@ -276,7 +276,7 @@ describe('embedding-worker (video.embedding.requested → video.similarity.reque
     ]);
     await driver.advanceTime(200);
     expect(driver.outputTopic('video.analysis.failed', { schema: AnalysisFailed }).readValues()).toMatchObject([
-      { stage: 'embedding', retryable: true, attempts: 2, error: expect.stringContaining('HTTP 503') },
+      { stage: 'embedding', retriable: true, attempts: 2, error: expect.stringContaining('HTTP 503') },
     ]);
   });
 });

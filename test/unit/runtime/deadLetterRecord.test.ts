@@ -2,12 +2,11 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { FailedEnvelope } from '../../../src/envelope.js';
 import { TributaryError } from '../../../src/errors.js';
+import { readIntegerHeader, readTextHeader } from '../../../src/kafka/headers.js';
 import {
   buildDeadLetterRecord,
   buildMinimalDeadLetterRecord,
-  DLT_HEADERS,
-  readIntegerHeader,
-  readTextHeader,
+  DEAD_LETTER_HEADERS,
 } from '../../../src/runtime/deadLetterRecord.js';
 
 function failedRecord(): FailedEnvelope {
@@ -53,25 +52,37 @@ describe('dead-letter record', () => {
     const h = dl.headers ?? {};
     expect(readTextHeader(h['correlation-id'])).toBe('c-1');
     expect(readTextHeader(h['event-type'])).toBe('created');
-    expect(readTextHeader(h[DLT_HEADERS.originalTopic])).toBe('orders');
+    expect(readTextHeader(h[DEAD_LETTER_HEADERS.originalTopic])).toBe('orders');
     // Spring: partition is a 4-byte int, offset and timestamp 8-byte longs, big-endian
-    expect(h[DLT_HEADERS.originalPartition]).toEqual(Buffer.from([0, 0, 0, 4]));
-    expect((h[DLT_HEADERS.originalOffset] as Buffer).length).toBe(8);
-    expect(readIntegerHeader(h[DLT_HEADERS.originalOffset])).toBe(9_007_199_254_740_993n);
-    expect(readIntegerHeader(h[DLT_HEADERS.originalTimestamp])).toBe(1_700_000_000_123n);
-    expect(readTextHeader(h[DLT_HEADERS.originalConsumerGroup])).toBe('orders-group');
-    expect(readTextHeader(h[DLT_HEADERS.exceptionFqcn])).toBe('TributaryError.TRIBUTARY_ERR_PARSE');
-    expect(readTextHeader(h[DLT_HEADERS.exceptionCauseFqcn])).toBe('SyntaxError');
-    expect(readTextHeader(h[DLT_HEADERS.exceptionMessage])).toBe('Unexpected end of JSON input');
-    expect(readTextHeader(h[DLT_HEADERS.pipeline])).toBe('orders');
-    expect(readTextHeader(h[DLT_HEADERS.stage])).toBe('parseJson');
-    expect(readTextHeader(h[DLT_HEADERS.attempts])).toBe('0');
+    expect(h[DEAD_LETTER_HEADERS.originalPartition]).toEqual(Buffer.from([0, 0, 0, 4]));
+    expect((h[DEAD_LETTER_HEADERS.originalOffset] as Buffer).length).toBe(8);
+    expect(readIntegerHeader(h[DEAD_LETTER_HEADERS.originalOffset])).toBe(9_007_199_254_740_993n);
+    expect(readIntegerHeader(h[DEAD_LETTER_HEADERS.originalTimestamp])).toBe(1_700_000_000_123n);
+    expect(readTextHeader(h[DEAD_LETTER_HEADERS.originalConsumerGroup])).toBe('orders-group');
+    expect(readTextHeader(h[DEAD_LETTER_HEADERS.exceptionFqcn])).toBe('TributaryError.TRIBUTARY_ERR_PARSE');
+    expect(readTextHeader(h[DEAD_LETTER_HEADERS.exceptionCauseFqcn])).toBe('SyntaxError');
+    expect(readTextHeader(h[DEAD_LETTER_HEADERS.exceptionMessage])).toBe('Unexpected end of JSON input');
+    expect(readTextHeader(h[DEAD_LETTER_HEADERS.pipeline])).toBe('orders');
+    expect(readTextHeader(h[DEAD_LETTER_HEADERS.stage])).toBe('parseJson');
+    expect(readTextHeader(h[DEAD_LETTER_HEADERS.attempts])).toBe('0');
   });
 
   it('can omit a value the dead-letter topic refuses, saying why', () => {
     const dl = buildDeadLetterRecord(failedRecord(), 'orders.dlq', { omitValue: 'too large' });
     expect(dl.value).toBeNull();
-    expect(readTextHeader(dl.headers?.[DLT_HEADERS.valueOmitted])).toBe('too large');
+    expect(readTextHeader(dl.headers?.[DEAD_LETTER_HEADERS.valueOmitted])).toBe('too large');
+  });
+
+  it('cuts a long exception message to 4 KiB on a character boundary, never leaving half a character', () => {
+    const f = failedRecord();
+    for (const message of [`a${'😀'.repeat(2000)}`, `ab${'😀'.repeat(2000)}`, `é${'€'.repeat(3000)}`]) {
+      const dl = buildDeadLetterRecord({ ...f, error: new TributaryError('TRIBUTARY_ERR_PROCESSING', message) }, 't');
+      const text = readTextHeader(dl.headers?.[DEAD_LETTER_HEADERS.exceptionMessage]) ?? '';
+      expect(Buffer.byteLength(text)).toBeLessThanOrEqual(4096);
+      expect(Buffer.byteLength(text)).toBeGreaterThan(4090);
+      expect(text).not.toContain('\uFFFD');
+      expect(text.endsWith('…')).toBe(true);
+    }
   });
 
   it('reads integer headers written as decimal text too', () => {
@@ -90,18 +101,18 @@ describe('minimal dead-letter record', () => {
     const h = dl.headers ?? {};
     expect(h['event-type']).toBeUndefined();
     expect(readTextHeader(h['correlation-id'])).toBe('c-1');
-    expect(readTextHeader(h[DLT_HEADERS.originalTopic])).toBe('orders');
-    expect(h[DLT_HEADERS.originalPartition]).toEqual(Buffer.from([0, 0, 0, 4]));
-    expect(readIntegerHeader(h[DLT_HEADERS.originalOffset])).toBe(9_007_199_254_740_993n);
-    expect(readTextHeader(h[DLT_HEADERS.originalConsumerGroup])).toBe('orders-group');
-    expect(readTextHeader(h[DLT_HEADERS.errorCode])).toBe('TRIBUTARY_ERR_PARSE');
-    expect(readTextHeader(h[DLT_HEADERS.stage])).toBe('parseJson');
-    expect(readTextHeader(h[DLT_HEADERS.headersOmitted])).toBe('too large');
+    expect(readTextHeader(h[DEAD_LETTER_HEADERS.originalTopic])).toBe('orders');
+    expect(h[DEAD_LETTER_HEADERS.originalPartition]).toEqual(Buffer.from([0, 0, 0, 4]));
+    expect(readIntegerHeader(h[DEAD_LETTER_HEADERS.originalOffset])).toBe(9_007_199_254_740_993n);
+    expect(readTextHeader(h[DEAD_LETTER_HEADERS.originalConsumerGroup])).toBe('orders-group');
+    expect(readTextHeader(h[DEAD_LETTER_HEADERS.errorCode])).toBe('TRIBUTARY_ERR_PARSE');
+    expect(readTextHeader(h[DEAD_LETTER_HEADERS.stage])).toBe('parseJson');
+    expect(readTextHeader(h[DEAD_LETTER_HEADERS.headersOmitted])).toBe('too large');
     const bytes = Object.entries(h).reduce((n, [k, v]) => n + k.length + Buffer.byteLength(v as Buffer | string), 0);
     expect(bytes).toBeLessThan(1024);
     const keyless = buildMinimalDeadLetterRecord(f, 'orders.dlq', { reason: 'too large', omitKey: 'key too large' });
     expect(keyless.key).toBeNull();
-    expect(readTextHeader(keyless.headers?.[DLT_HEADERS.keyOmitted])).toBe('key too large');
+    expect(readTextHeader(keyless.headers?.[DEAD_LETTER_HEADERS.keyOmitted])).toBe('key too large');
   });
 
   it('cuts a long error message to 1 KiB and leaves out coordinates no Spring header can hold', () => {
@@ -113,10 +124,10 @@ describe('minimal dead-letter record', () => {
     };
     const dl = buildMinimalDeadLetterRecord(long, 'orders.dlq', { reason: 'too large' });
     const h = dl.headers ?? {};
-    expect(Buffer.byteLength(readTextHeader(h[DLT_HEADERS.exceptionMessage]) ?? '')).toBeLessThanOrEqual(1024);
-    expect(h[DLT_HEADERS.originalPartition]).toBeUndefined();
-    expect(h[DLT_HEADERS.originalTimestamp]).toBeUndefined();
-    expect(readTextHeader(h[DLT_HEADERS.originalTopic])).toBe('orders');
+    expect(Buffer.byteLength(readTextHeader(h[DEAD_LETTER_HEADERS.exceptionMessage]) ?? '')).toBeLessThanOrEqual(1024);
+    expect(h[DEAD_LETTER_HEADERS.originalPartition]).toBeUndefined();
+    expect(h[DEAD_LETTER_HEADERS.originalTimestamp]).toBeUndefined();
+    expect(readTextHeader(h[DEAD_LETTER_HEADERS.originalTopic])).toBe('orders');
     expect(() => buildDeadLetterRecord(long, 'orders.dlq')).not.toThrow();
   });
 });

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { FailedEnvelope, OutgoingRecord } from '../../../src/envelope.js';
+import type { FailedEnvelope } from '../../../src/envelope.js';
 import { failed } from '../../../src/envelope.js';
 import { TributaryError } from '../../../src/errors.js';
-import { DLT_HEADERS, readIntegerHeader, readTextHeader } from '../../../src/runtime/deadLetterRecord.js';
+import { readIntegerHeader, readTextHeader } from '../../../src/kafka/headers.js';
+import type { OutgoingRecord } from '../../../src/kafka/ports.js';
+import { DEAD_LETTER_HEADERS } from '../../../src/runtime/deadLetterRecord.js';
 import { type DeadLetterWriterDeps, writeDeadLetter } from '../../../src/runtime/deadLetterWriter.js';
 import { captureLogger, type RecordingTicket, rawEnvelope } from '../../support/envelopes.js';
 
@@ -80,15 +82,15 @@ describe('writeDeadLetter: what the dead-letter topic refuses', () => {
     ]);
     const minimal = h.accepted[0];
     expect(minimal?.key).toEqual(Buffer.from('order-1'));
-    expect(header(minimal, DLT_HEADERS.originalTopic)).toBe('orders');
-    expect(readIntegerHeader(minimal?.headers?.[DLT_HEADERS.originalPartition])).toBe(2n);
-    expect(readIntegerHeader(minimal?.headers?.[DLT_HEADERS.originalOffset])).toBe(41n);
-    expect(header(minimal, DLT_HEADERS.originalConsumerGroup)).toBe('test-group');
-    expect(header(minimal, DLT_HEADERS.errorCode)).toBe('TRIBUTARY_ERR_PARSE');
-    expect(header(minimal, DLT_HEADERS.exceptionMessage)).toBe('Unexpected end of JSON input');
-    expect(header(minimal, DLT_HEADERS.stage)).toBe('parseJson');
-    expect(header(minimal, DLT_HEADERS.pipeline)).toBe('test-pipeline');
-    expect(header(minimal, DLT_HEADERS.headersOmitted)).toMatch(/MESSAGE_TOO_LARGE/);
+    expect(header(minimal, DEAD_LETTER_HEADERS.originalTopic)).toBe('orders');
+    expect(readIntegerHeader(minimal?.headers?.[DEAD_LETTER_HEADERS.originalPartition])).toBe(2n);
+    expect(readIntegerHeader(minimal?.headers?.[DEAD_LETTER_HEADERS.originalOffset])).toBe(41n);
+    expect(header(minimal, DEAD_LETTER_HEADERS.originalConsumerGroup)).toBe('test-group');
+    expect(header(minimal, DEAD_LETTER_HEADERS.errorCode)).toBe('TRIBUTARY_ERR_PARSE');
+    expect(header(minimal, DEAD_LETTER_HEADERS.exceptionMessage)).toBe('Unexpected end of JSON input');
+    expect(header(minimal, DEAD_LETTER_HEADERS.stage)).toBe('parseJson');
+    expect(header(minimal, DEAD_LETTER_HEADERS.pipeline)).toBe('test-pipeline');
+    expect(header(minimal, DEAD_LETTER_HEADERS.headersOmitted)).toMatch(/MESSAGE_TOO_LARGE/);
     expect(h.sleeps).toEqual([]); // a smaller form is tried at once
     expect(outcome(f)).toBe('dead_lettered');
   });
@@ -99,7 +101,7 @@ describe('writeDeadLetter: what the dead-letter topic refuses', () => {
     await writeDeadLetter(f, 'orders.dlq', h.deps);
     expect(h.sent).toHaveLength(4);
     expect(h.accepted[0]?.key).toBeNull();
-    expect(header(h.accepted[0], DLT_HEADERS.keyOmitted)).toMatch(/MESSAGE_TOO_LARGE/);
+    expect(header(h.accepted[0], DEAD_LETTER_HEADERS.keyOmitted)).toMatch(/MESSAGE_TOO_LARGE/);
     expect(outcome(f)).toBe('dead_lettered');
   });
 
@@ -147,7 +149,7 @@ describe('writeDeadLetter: what the dead-letter topic refuses', () => {
     const h = harness(() => undefined);
     await expect(writeDeadLetter(f, 'orders.dlq', h.deps)).resolves.toBeUndefined();
     expect(h.accepted).toHaveLength(1);
-    expect(header(h.accepted[0], DLT_HEADERS.originalTopic)).toBe('orders');
+    expect(header(h.accepted[0], DEAD_LETTER_HEADERS.originalTopic)).toBe('orders');
     expect(outcome(f)).toBe('dead_lettered');
   });
 

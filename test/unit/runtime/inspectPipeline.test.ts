@@ -2,7 +2,7 @@ import { defer, map, pipe } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
-  branchToDlq,
+  branchToDeadLetter,
   dedupe,
   definePipeline,
   filterValue,
@@ -51,7 +51,7 @@ const orders = definePipeline({
       .pipe(
         filterValue(() => true, { name: 'orders.keep' }),
         tapValue(() => {}, { name: 'orders.tap' }),
-        branchToDlq('orders.parked'),
+        branchToDeadLetter('orders.parked'),
         publish((el) => `orders.by-kind.${el.value.kind}`, { name: 'orders.fanout' }),
         sink(() => {}, { name: 'orders.sink' }),
       ),
@@ -72,7 +72,7 @@ describe('inspectPipeline', () => {
       [1, 'publish', 'publish'],
       [0, 'orders.keep', 'filterValue'],
       [0, 'orders.tap', 'tapValue'],
-      [0, 'branchToDlq', 'branchToDlq'],
+      [0, 'branchToDeadLetter', 'branchToDeadLetter'],
       [0, 'orders.fanout', 'publish'],
       [0, 'orders.sink', 'sink'],
     ]);

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { TributaryError } from '../../../src/errors.js';
 import { noopObserver } from '../../../src/instrumentation.js';
-import type { OutgoingMessage, ProducerPort } from '../../../src/kafka/ports.js';
+import type { OutgoingRecord, ProducerPort } from '../../../src/kafka/ports.js';
 import { ProducerBatcher } from '../../../src/runtime/producerBatcher.js';
 import { ManualClock, settle } from '../../support/manualClock.js';
 
@@ -19,7 +19,7 @@ class ScriptedPort implements ProducerPort {
     this.resets++;
     if (this.failResets-- > 0) throw new Error('reset failed');
   }
-  async send(records: readonly OutgoingMessage[]) {
+  async send(records: readonly OutgoingRecord[]) {
     this.requests.push(records.map((r) => String(r.value)));
     const failure = this.failNext.shift();
     if (failure) throw failure;

@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { TributaryError } from '../../../src/errors.js';
 import { noopObserver } from '../../../src/instrumentation.js';
-import { type OutgoingMessage, type ProducerPort, UnwrittenRecordsError } from '../../../src/kafka/ports.js';
+import { type OutgoingRecord, type ProducerPort, UnwrittenRecordsError } from '../../../src/kafka/ports.js';
 import { ProducerBatcher } from '../../../src/runtime/producerBatcher.js';
 import { captureLogger } from '../../support/envelopes.js';
 
@@ -18,7 +18,7 @@ class RecordingPort implements ProducerPort {
     this.requests.push(['<reset>']);
   }
   async disconnect() {}
-  async send(records: readonly OutgoingMessage[]) {
+  async send(records: readonly OutgoingRecord[]) {
     await new Promise((done) => setTimeout(done, 2));
     this.requests.push(records.map((r) => String(r.value)));
     const failure = this.failNext.shift();

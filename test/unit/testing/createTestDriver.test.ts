@@ -2,7 +2,7 @@ import { EMPTY, from, ignoreElements, map, mergeMap, type Observable, of, tap } 
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import * as z from 'zod';
 import {
-  DLT_HEADERS,
+  DEAD_LETTER_HEADERS,
   definePipeline,
   type Element,
   type EngineObserver,
@@ -255,8 +255,8 @@ describe('createTestDriver', () => {
         headers: { 'correlation-id': 'c-9', trace: 't1' },
       });
       expect(malformed?.exceptionMessage).toMatch(/^malformed JSON/);
-      expect(readIntegerHeader(malformed?.rawHeaders[DLT_HEADERS.originalOffset])).toBe(0n);
-      expect(malformed?.rawHeaders[DLT_HEADERS.originalOffset]).toHaveLength(8); // Spring's int64
+      expect(readIntegerHeader(malformed?.rawHeaders[DEAD_LETTER_HEADERS.originalOffset])).toBe(0n);
+      expect(malformed?.rawHeaders[DEAD_LETTER_HEADERS.originalOffset]).toHaveLength(8); // Spring's int64
       expect(invalid).toMatchObject({ stage: 'orders.validate', errorCode: 'TRIBUTARY_ERR_VALIDATION' });
       expect(invalid?.exceptionMessage).toContain('total');
       expect(tombstone).toMatchObject({ value: null, stage: 'orders.parse', originalOffset: 2n });

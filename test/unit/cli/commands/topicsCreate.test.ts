@@ -8,7 +8,7 @@ import {
 } from '../../../../src/cli/commands/topicsCreate.js';
 import type { LoadedPipeline } from '../../../../src/cli/loadPipelines.js';
 import {
-  branchToDlq,
+  branchToDeadLetter,
   definePipeline,
   type Pipeline,
   parseJson,
@@ -23,7 +23,7 @@ function loaded(...pipelines: Pipeline<unknown>[]): LoadedPipeline[] {
 }
 
 describe('pipelineTopics', () => {
-  it("lists sources, what the stages write to (outputs, retry delay topics, branchToDlq's topic) and dead letters", () => {
+  it("lists sources, what the stages write to (outputs, retry delay topics, branchToDeadLetter's topic) and dead letters", () => {
     const retries = { delays: ['10s', '1m'] };
     const orders = definePipeline({
       name: 'orders',
@@ -33,7 +33,7 @@ describe('pipelineTopics', () => {
         records.pipe(
           parseJson(),
           retryViaTopics(async (value) => value, { ...retries, name: 'price' }),
-          branchToDlq('orders.price.dlq'),
+          branchToDeadLetter('orders.price.dlq'),
           publish('orders.priced'),
         ),
     });
@@ -98,7 +98,7 @@ describe('tributary topics create arguments', () => {
     const io = recordedIo({ KAFKA_BROKERS: '127.0.0.1:1' });
     expect(await topicsCreateCommand(['--extra', 'bad topic'], io)).toBe(2);
     expect(io.err[0]).toBe(
-      'tributary topics create: --extra "bad topic" is not a Kafka topic name ([A-Za-z0-9._-], 1-249 characters)',
+      'tributary topics create: --extra "bad topic" is not a Kafka topic name ([A-Za-z0-9._-], 1–249 characters, not "." or "..")',
     );
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isFromWorker, isToWorker } from '../../../../src/cli/workers/protocol.js';
-import { combineReadiness, restartDelay } from '../../../../src/cli/workers/supervisor.js';
+import { combineReadiness } from '../../../../src/cli/workers/supervisor.js';
 
 describe('combineReadiness', () => {
   const ready = { ready: true, reasons: [] };
@@ -48,15 +48,6 @@ describe('combineReadiness', () => {
       ready: false,
       reasons: ['workers stopping'],
     });
-  });
-});
-
-describe('restartDelay', () => {
-  it('doubles from the initial delay up to the maximum', () => {
-    expect([1, 2, 3, 4, 5, 6, 7].map((attempt) => restartDelay(attempt, 1_000, 30_000))).toEqual([
-      1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000,
-    ]);
-    expect(restartDelay(10_000, 1_000, 30_000)).toBe(30_000);
   });
 });
 

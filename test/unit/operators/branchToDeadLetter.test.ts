@@ -1,7 +1,11 @@
 import { map, type Observable, tap } from 'rxjs';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import * as z from 'zod';
-import { type BranchToDlqConfig, branchToDlq, branchToDlqConfigSchema } from '../../../operators/branchToDlq.js';
+import {
+  type BranchToDeadLetterOptions,
+  branchToDeadLetter,
+  branchToDeadLetterOptionsSchema,
+} from '../../../operators/branchToDeadLetter.js';
 import { type Element, type Envelope, type FailedEnvelope, failed } from '../../../src/envelope.js';
 import { TributaryError } from '../../../src/errors.js';
 import {
@@ -29,13 +33,13 @@ function hangingContext(): RecordingContext & { pending: FailedEnvelope[] } {
   });
 }
 
-describe('branchToDlq', () => {
+describe('branchToDeadLetter', () => {
   it("dead-letters failed elements (finished 'dead_lettered') and emits only the ok ones", async () => {
     const context = testContext();
     const a = testEnvelope(1, { context, offset: 1 });
     const x = reject(testEnvelope(2, { context, offset: 2 }));
     const b = testEnvelope(3, { context, offset: 3 });
-    const outputs = await runOperator<Element<number>, Envelope<number>>([a, x, b], branchToDlq());
+    const outputs = await runOperator<Element<number>, Envelope<number>>([a, x, b], branchToDeadLetter());
     expect(outputs.map((el) => el.value)).toEqual([1, 3]);
     expect(context.deadLettered).toHaveLength(1);
     expect(context.deadLettered[0]?.element).toBe(x);
@@ -45,12 +49,12 @@ describe('branchToDlq', () => {
     expect(b.ticket.finished).toBe(false);
   });
 
-  it('sends to the given topic: branchToDlq(topic) or branchToDlq({ topic })', async () => {
+  it('sends to the given topic: branchToDeadLetter(topic) or branchToDeadLetter({ topic })', async () => {
     const context = testContext();
     const x = reject(testEnvelope(2, { context }));
     const y = reject(testEnvelope(3, { context }));
-    await runOperator([x], branchToDlq('orders.dlq'));
-    await runOperator([y], branchToDlq({ topic: 'orders.dlq.v2', name: 'orders.dlq' }));
+    await runOperator([x], branchToDeadLetter('orders.dlq'));
+    await runOperator([y], branchToDeadLetter({ topic: 'orders.dlq.v2', name: 'orders.dlq' }));
     expect(context.deadLettered.map((d) => d.topic)).toEqual(['orders.dlq', 'orders.dlq.v2']);
   });
 
@@ -61,7 +65,7 @@ describe('branchToDlq', () => {
     const b = testEnvelope(3, { context, offset: 3, lane: 'p0' });
     testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold<Element<number>>('-a-x-b-|', { a, x, b });
-      expectObservable(source.pipe(branchToDlq(), map(summarize))).toBe('-a---b-|', {
+      expectObservable(source.pipe(branchToDeadLetter(), map(summarize))).toBe('-a---b-|', {
         a: 'ok 1 1 x0',
         b: 'ok 3 3 x0',
       });
@@ -77,24 +81,24 @@ describe('branchToDlq', () => {
       deadLetter: () => Promise.reject(new Error('broker down')),
     });
     const x = reject(testEnvelope(7, { context, topic: 'orders', partition: 2, offset: 41 }));
-    const outputs = await runOperator([x], branchToDlq());
+    const outputs = await runOperator([x], branchToDeadLetter());
     await new Promise((resolve) => setImmediate(resolve));
     expect(outputs).toEqual([]);
     expect(x.ticket.finished).toBe(false);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ stage: 'branchToDlq', topic: 'orders', partition: 2, offset: '41' });
+    expect(lines[0]).toMatchObject({ stage: 'branchToDeadLetter', topic: 'orders', partition: 2, offset: '41' });
     expect(lines[0]?.msg).toMatch(/dead-letter publish failed; the record stays unfinished/);
   });
 
   it('types the output without failures', () => {
-    const op = branchToDlq<{ id: string }>();
+    const op = branchToDeadLetter<{ id: string }>();
     expectTypeOf(op).returns.toEqualTypeOf<Observable<Envelope<{ id: string }>>>();
     expectTypeOf(op).parameter(0).toEqualTypeOf<Observable<Element<{ id: string }>>>();
   });
 
   it('passes ok elements untouched (same object)', async () => {
     const a = testEnvelope({ id: 'x' });
-    const [out] = await runOperator([a], branchToDlq());
+    const [out] = await runOperator([a], branchToDeadLetter());
     expect(out).toBe(a);
   });
 
@@ -102,25 +106,27 @@ describe('branchToDlq', () => {
     for (const bad of ['', 'has space', 'a/b', '..'] as const) {
       let thrown: unknown;
       try {
-        branchToDlq(bad);
+        branchToDeadLetter(bad);
       } catch (error) {
         thrown = error;
       }
       expect((thrown as TributaryError).code, bad).toBe('TRIBUTARY_ERR_PIPELINE_DEFINITION');
-      expect((thrown as TributaryError).message).toMatch(/^branchToDlq: invalid options: topic:/);
+      expect((thrown as TributaryError).message).toMatch(/^branchToDeadLetter: invalid options: topic:/);
     }
-    expect(() => branchToDlq({ name: 'bad name' })).toThrow(/branchToDlq: invalid options: name/);
-    expect(() => branchToDlq({ topci: 'x' } as BranchToDlqConfig)).toThrow(/Unrecognized key/);
+    expect(() => branchToDeadLetter({ name: 'bad name' })).toThrow(/branchToDeadLetter: invalid options: name/);
+    expect(() => branchToDeadLetter({ topci: 'x' } as BranchToDeadLetterOptions)).toThrow(/Unrecognized key/);
   });
 
   it('describes every option in its schema', () => {
-    const json = z.toJSONSchema(branchToDlqConfigSchema, { unrepresentable: 'any' }) as {
+    const json = z.toJSONSchema(branchToDeadLetterOptionsSchema, { unrepresentable: 'any' }) as {
       description?: string;
       properties: Record<string, { description?: string }>;
     };
-    expect(json.description).toMatch(/^Options of branchToDlq/);
+    expect(json.description).toMatch(/^Options of branchToDeadLetter/);
     expect(Object.entries(json.properties).filter(([, f]) => !f.description)).toEqual([]);
-    expectTypeOf<keyof z.input<typeof branchToDlqConfigSchema>>().toEqualTypeOf<keyof BranchToDlqConfig>();
+    expectTypeOf<keyof z.input<typeof branchToDeadLetterOptionsSchema>>().toEqualTypeOf<
+      keyof BranchToDeadLetterOptions
+    >();
   });
 
   it('dead-letters a failure that happens after an ok element of the same lane, keeping the ok one', async () => {
@@ -130,7 +136,7 @@ describe('branchToDlq', () => {
     const outputs = await runOperator<Element<number>, Envelope<number>>(inputs, (source) =>
       source.pipe(
         map((el) => (el.ok && el.value % 2 === 0 ? reject(el) : el)),
-        branchToDlq(),
+        branchToDeadLetter(),
         tap((el) => seen.push(el.value)),
       ),
     );
