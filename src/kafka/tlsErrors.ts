@@ -43,12 +43,16 @@ export function tlsProblemOf(error: unknown): TlsProblem | undefined {
   return undefined;
 }
 
-/** Every error in `error`'s tree (`cause`, `errors` of an AggregateError, kafkajs' `originalError`), breadth first. */
+/**
+ * Every error in `error`'s tree (`cause`, `errors` of an AggregateError, kafkajs' `originalError`), breadth first, up
+ * to 2,000 of them: @platformatic/kafka nests its retries (a heartbeat failed 4 times, each a coordinator lookup that
+ * failed 4 times, each over every broker), so the socket error that says why sits a few hundred errors deep.
+ */
 export function errorsInTree(error: unknown): unknown[] {
   const queue: unknown[] = [error];
   const seen = new Set<unknown>();
   const found: unknown[] = [];
-  while (queue.length > 0 && seen.size < 50) {
+  while (queue.length > 0 && seen.size < 2_000) {
     const current = queue.shift();
     if (current === undefined || current === null || seen.has(current)) continue;
     seen.add(current);

@@ -59,7 +59,7 @@ function protocolErrorsIn(error: unknown): ProtocolErrorShape[] {
 }
 
 /** The first system error (code ECONNREFUSED, ETIMEDOUT, ...) in a failed call. */
-function systemErrorIn(error: unknown): Error | undefined {
+export function systemErrorIn(error: unknown): Error | undefined {
   return errorsInTree(error).find(
     (e): e is Error => e instanceof Error && /^E[A-Z]+$/.test(String((e as { code?: unknown }).code)),
   );
@@ -120,6 +120,22 @@ export class PlatformaticKafkaError extends Error {
         : undefined;
     this.retriable = protocol ? protocol.canRetry !== false : !unknownTopic;
   }
+}
+
+/** Socket errors that mean the broker is gone (not a slow answer): refused, reset or broken connections. */
+const CONNECTION_LOST: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+/** Whether a failed call failed because its broker cannot be reached (a timeout does not count). */
+export function isConnectionLost(error: unknown): boolean {
+  const code = (systemErrorIn(error) as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && CONNECTION_LOST.has(code);
 }
 
 /** `findErrorBy` for any thrown value. */

@@ -45,7 +45,7 @@ import type {
   TopicPartition,
   TopicPartitionOffset,
 } from '../ports.js';
-import { baseOptions, connectOnce, PlatformaticKafkaError, protocolErrorOf } from './connection.js';
+import { baseOptions, connectOnce, isConnectionLost, PlatformaticKafkaError, protocolErrorOf } from './connection.js';
 import { roundRobinAssigner } from './roundRobinAssigner.js';
 
 /** One Fetch response (the type is not exported by name). */
@@ -107,6 +107,8 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
   readonly #loops = new Map<number, Promise<void>>();
   #wakers: (() => void)[] = [];
   readonly #commits = new Set<Promise<unknown>>();
+  /** Set when a heartbeat found the broker unreachable, until the member joins again. */
+  #lost = false;
 
   constructor(config: KafkaConnectionConfig, options: ConsumerOptions) {
     super();
@@ -128,6 +130,13 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
       this.listeners.rebalancing.emit();
     });
     this.#member.on('consumer:group:join', (payload) => this.#joined(payload));
+    // the member heartbeats through a broker outage without a word to the fetch loop, which may be waiting for a
+    // handler (the producer cannot publish either): a heartbeat that cannot reach the broker interrupts consumption
+    // (so readiness says so), and the first heartbeat that gets through again rejoins
+    this.#member.on('consumer:heartbeat:error', ({ error }: { error: unknown }) => {
+      if (isConnectionLost(error)) this.#connectionLost(error);
+    });
+    this.#member.on('consumer:heartbeat:end', () => this.#connectionBack());
     // the client emits 'error' when it gave up rejoining: no more heartbeats, the membership is gone
     this.#member.on('error', (error: Error) => {
       this.#running = false;
@@ -160,6 +169,7 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
 
   #joined(payload: ConsumerGroupJoinPayload): void {
     if (this.#stopping) return;
+    this.#lost = false;
     this.#rebalancing = false;
     const epoch = ++this.#epoch;
     const subscribed = new Set(this.#topics);
@@ -436,6 +446,24 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
     }
     settled = true;
     if (advanced !== undefined && epoch === this.#epoch && this.#owned.has(k)) this.#positions.set(k, advanced);
+  }
+
+  /** The broker cannot be reached: consume nothing (and say so) until the member has joined again. */
+  #connectionLost(cause: unknown): void {
+    if (this.#stopping || this.#lost) return;
+    this.#lost = true;
+    this.#epoch++;
+    this.#positions.clear();
+    this.listeners.interrupted.emit(new PlatformaticKafkaError(cause));
+  }
+
+  /** A heartbeat got through after the broker was lost: join again, which hands out assignment and positions anew. */
+  #connectionBack(): void {
+    if (this.#stopping || !this.#lost) return;
+    this.#member.joinGroup({}).catch((joinError: unknown) => {
+      this.#running = false;
+      this.listeners.fatal.emit(new PlatformaticKafkaError(joinError));
+    });
   }
 
   /**
