@@ -7,8 +7,8 @@
  */
 import type { TributaryConfig } from '../../config/loadConfig.js';
 import { errorMessage } from '../../errors.js';
+import { createKafkaClient } from '../../kafka/createKafkaClient.js';
 import { readIntegerHeader, readTextHeader, withoutHeaders } from '../../kafka/headers.js';
-import { createKafkajsClient } from '../../kafka/kafkajsClient.js';
 import type {
   ConsumedRecord,
   HeaderValue,
@@ -425,7 +425,7 @@ export async function dlqReplayCommand(
     );
     let summary: DlqReplaySummary;
     try {
-      summary = await replayDeadLetters(createKafkajsClient(config.kafka), { ...args, log: io.stdout });
+      summary = await replayDeadLetters(createKafkaClient(config.kafka), { ...args, log: io.stdout });
     } catch (error) {
       const message = error instanceof ReplayError ? error.message : describeKafkaError(error, config.kafka).message;
       io.stderr(`tributary dlq replay: ${message || errorMessage(error)}`);
