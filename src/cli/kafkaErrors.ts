@@ -2,8 +2,9 @@
  * One readable line for the errors a command meets when it talks to Kafka: wrong credentials, unreachable brokers,
  * TLS trouble. The kafkajs error names are matched as strings here, so the CLI does not import kafkajs.
  */
+
+import { errorsInTree, systemErrorIn } from '../kafka/errorTree.js';
 import type { KafkaConnectionConfig } from '../kafka/kafkajsClient.js';
-import { errorsInTree } from '../kafka/tlsErrors.js';
 
 function field(error: unknown, name: 'name' | 'message' | 'code' | 'type'): string {
   if (typeof error !== 'object' || error === null) return name === 'message' ? String(error) : '';
@@ -40,7 +41,7 @@ export function describeKafkaError(
   const errors = errorsInTree(error);
   const brokers = kafka.brokers.join(',');
   // the reason: the innermost error, or the system error (ECONNREFUSED, ...) when one is nested somewhere
-  const innermost = errors.find((e) => /^E[A-Z]+$/.test(field(e, 'code'))) ?? errors.at(-1) ?? error;
+  const innermost = systemErrorIn(error) ?? errors.at(-1) ?? error;
   const detail = field(innermost, 'message') || field(error, 'message');
 
   // kafkajs' error, or the platformatic adapter's (src/kafka/platformatic/connection.ts)

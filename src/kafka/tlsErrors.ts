@@ -4,6 +4,7 @@
  * adapters turn them into one `KafkaTlsError` (not retriable) whose message says what failed and what to check, so
  * a bad KAFKA_SSL_CA_FILE or KAFKA_BROKERS stops start-up after one handshake instead of a round of reconnects.
  */
+import { findInErrorTree } from './errorTree.js';
 
 /** OpenSSL's verification results as Node reports them in `error.code`, grouped by what the user should check. */
 const UNTRUSTED = new Set([
@@ -41,31 +42,6 @@ export function tlsProblemOf(error: unknown): TlsProblem | undefined {
   if (code === HOST_MISMATCH) return 'host-mismatch';
   if (NOT_TLS.has(code) || (error instanceof Error && /wrong version number/i.test(error.message))) return 'not-tls';
   return undefined;
-}
-
-/**
- * Every error in `error`'s tree (`cause`, `errors` of an AggregateError, kafkajs' `originalError`), breadth first, up
- * to 2,000 of them: @platformatic/kafka nests its retries (a heartbeat failed 4 times, each a coordinator lookup that
- * failed 4 times, each over every broker), so the socket error that says why sits a few hundred errors deep.
- */
-export function errorsInTree(error: unknown): unknown[] {
-  const queue: unknown[] = [error];
-  const seen = new Set<unknown>();
-  const found: unknown[] = [];
-  while (queue.length > 0 && seen.size < 2_000) {
-    const current = queue.shift();
-    if (current === undefined || current === null || seen.has(current)) continue;
-    seen.add(current);
-    found.push(current);
-    const { cause, errors, originalError } = current as { cause?: unknown; errors?: unknown; originalError?: unknown };
-    queue.push(cause, originalError, ...(Array.isArray(errors) ? errors : []));
-  }
-  return found;
-}
-
-/** The first error in `error`'s tree (see {@link errorsInTree}) matching. */
-export function findInErrorTree(error: unknown, match: (candidate: unknown) => boolean): unknown {
-  return errorsInTree(error).find(match);
 }
 
 /** Where the CA came from, for the advice: the file of KAFKA_SSL_CA_FILE, or none (the system's CAs). */

@@ -4,8 +4,9 @@
  */
 import { isIP } from 'node:net';
 import { type BaseOptions, findErrorBy, type SASLOptions } from '@platformatic/kafka';
+import { errorsInTree, findInErrorTree, systemErrorIn } from '../errorTree.js';
 import type { KafkaConnectionConfig } from '../kafkajsClient.js';
-import { errorsInTree, findInErrorTree, type KafkaTlsError, permanentTlsError } from '../tlsErrors.js';
+import { type KafkaTlsError, permanentTlsError } from '../tlsErrors.js';
 
 function sasl(config: NonNullable<KafkaConnectionConfig['sasl']>): SASLOptions {
   const mechanism = ({ plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512' } as const)[
@@ -55,13 +56,6 @@ interface ProtocolErrorShape {
 function protocolErrorsIn(error: unknown): ProtocolErrorShape[] {
   return errorsInTree(error).filter(
     (e): e is ProtocolErrorShape => (e as { code?: unknown } | null)?.code === 'PLT_KFK_PROTOCOL',
-  );
-}
-
-/** The first system error (code ECONNREFUSED, ETIMEDOUT, ...) in a failed call. */
-export function systemErrorIn(error: unknown): Error | undefined {
-  return errorsInTree(error).find(
-    (e): e is Error => e instanceof Error && /^E[A-Z]+$/.test(String((e as { code?: unknown }).code)),
   );
 }
 
