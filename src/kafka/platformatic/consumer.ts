@@ -452,18 +452,14 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
   #connectionLost(cause: unknown): void {
     if (this.#stopping || this.#lost) return;
     this.#lost = true;
-    this.#epoch++;
-    this.#positions.clear();
-    this.listeners.interrupted.emit(new PlatformaticKafkaError(cause));
+    this.#stopConsuming(cause);
   }
 
   /** A heartbeat got through after the broker was lost: join again, which hands out assignment and positions anew. */
   #connectionBack(): void {
     if (this.#stopping || !this.#lost) return;
-    this.#member.joinGroup({}).catch((joinError: unknown) => {
-      this.#running = false;
-      this.listeners.fatal.emit(new PlatformaticKafkaError(joinError));
-    });
+    this.#lost = false;
+    this.#rejoin();
   }
 
   /**
@@ -472,10 +468,18 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
    */
   #interrupt(cause: unknown): void {
     if (this.#stopping) return;
-    const error = new PlatformaticKafkaError(cause);
+    this.#stopConsuming(cause);
+    this.#rejoin();
+  }
+
+  /** Nothing fetched so far is handed over, nothing is fetched until a join gives positions again. */
+  #stopConsuming(cause: unknown): void {
     this.#epoch++;
     this.#positions.clear();
-    this.listeners.interrupted.emit(error);
+    this.listeners.interrupted.emit(new PlatformaticKafkaError(cause));
+  }
+
+  #rejoin(): void {
     this.#member.joinGroup({}).catch((joinError: unknown) => {
       this.#running = false;
       this.listeners.fatal.emit(new PlatformaticKafkaError(joinError));
