@@ -2,7 +2,8 @@
  * SASL/SCRAM for real: this file starts its own local broker with a SASL_PLAINTEXT SCRAM-SHA-256 listener and a user
  * created at format time (StorageTool format --add-scram), on ports of its own, and stops it afterwards.
  * Right credentials (configured from the environment, as in production) produce, consume and run a pipeline; a wrong
- * password gives one readable line and a non-zero exit after a single authentication attempt.
+ * password gives one readable line and a non-zero exit after a single authentication attempt. It runs on kafkajs and
+ * reads kafkajs' own log lines; tls.test.ts checks a wrong password over SASL_SSL on both adapters.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,6 +48,7 @@ function scramEnv(password: string): NodeJS.ProcessEnv {
     KAFKA_SASL_MECHANISM: 'scram-sha-256',
     KAFKA_USERNAME: USER,
     KAFKA_PASSWORD: password,
+    KAFKA_CLIENT: 'kafkajs',
   };
 }
 
@@ -57,7 +59,7 @@ function failedAuthentications(): number {
     .filter((line) => line.includes('Failed authentication with')).length;
 }
 
-describe('SASL/SCRAM-SHA-256 against a real broker', () => {
+describe('SASL/SCRAM-SHA-256 against a real broker, on kafkajs', () => {
   it('serves SCRAM on its own listener and keeps PLAINTEXT', () => {
     expect(broker.bootstrap).toBe('127.0.0.1:19292');
     expect(broker.saslBootstrap).toBe('127.0.0.1:19294');

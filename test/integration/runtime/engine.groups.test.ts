@@ -6,9 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { definePipeline, publish } from '../../../src/index.js';
 import { eventually, testEngine } from '../../support/engine.js';
 import { committedOffsets, createTopic, produce, testKafka, uniqueName } from '../../support/kafka.js';
+import { testKafkaLibrary } from '../../support/testClient.js';
 
 describe('consumer groups and transaction markers', () => {
-  it('F11: a member whose group leader assigns it only topics it does not consume is not ready, and says why', async () => {
+  it('F11: two pipelines sharing a group: a member assigned only topics it does not consume says so (kafkajs), or each consumes its own (platformatic)', async () => {
     const topicA = await createTopic('group-a', 4);
     const topicB = await createTopic('group-b', 2);
     const dlq = await createTopic('group-dlq', 1);
@@ -33,6 +34,19 @@ describe('consumer groups and transaction markers', () => {
     await eventually(() => a.status().ready, 'the first member ready');
     const b = engine('on-b', topicB);
     await b.start();
+    if (testKafkaLibrary() === 'platformatic') {
+      // the platformatic adapter's leader assigns as Java's RoundRobinAssignor: each topic only to members that
+      // subscribe to it, so the mistake costs nothing: each member consumes its own topic
+      await eventually(
+        async () => [...(await committedOffsets(groupId, topicB)).values()].some((offset) => offset === 1n),
+        'b consuming topic b',
+      );
+      expect(a.status().ready && b.status().ready).toBe(true);
+      await b.stop();
+      await a.stop();
+      return;
+    }
+    // kafkajs' leader deals every subscribed topic to every member
     await eventually(
       () => [a, b].some((e) => e.status().reasons.some((r) => r.includes('assigned nothing') && r.includes(topicA))),
       'a member reporting that it is assigned topics it does not consume',
