@@ -15,7 +15,12 @@ export {
 export { type Codec, codecSchema, type Decoder, type ParseOptions, parse, parseOptionsSchema } from './parse.js';
 export { type ParseJsonOptions, parseJson, parseJsonOptionsSchema } from './parseJson.js';
 export { type PublishOptions, publish, publishOptionsSchema } from './publish.js';
-export { type RedisDedupeStoreOptions, redisDedupeStore, redisDedupeStoreOptionsSchema } from './redisDedupeStore.js';
+export {
+  type RedisDedupeClient,
+  type RedisDedupeStoreOptions,
+  redisDedupeStore,
+  redisDedupeStoreOptionsSchema,
+} from './redisDedupeStore.js';
 export * from './retryTopics/index.js';
 export { type RetryViaTopicsOptions, retryViaTopics, retryViaTopicsOptionsSchema } from './retryViaTopics.js';
 export {

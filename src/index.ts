@@ -45,7 +45,7 @@ export {
   type TributaryErrorContext,
 } from './errors.js';
 export type { EngineObserver } from './instrumentation.js';
-export { readIntegerHeader, readTextHeader } from './kafka/headers.js';
+export { type HeaderField, readIntegerHeader, readTextHeader } from './kafka/headers.js';
 export { createKafkajsClient, type KafkaConnectionConfig } from './kafka/kafkajsClient.js';
 export type * from './kafka/ports.js';
 export { laneOfElement, mergeMapByLane } from './lanes.js';
