@@ -8,23 +8,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
+import { CLEAN as CONFIGURATION } from './spawnCli.js';
+
 const root = join(import.meta.dirname, '..', '..', '..');
 const run = promisify(execFile);
 
 /** Variables of the test process that must not reach the child: configuration, and vitest's Node options. */
-const CLEAN: Record<string, undefined> = {
-  KAFKA_BROKERS: undefined,
-  KAFKA_SASL_MECHANISM: undefined,
-  KAFKA_USERNAME: undefined,
-  KAFKA_PASSWORD: undefined,
-  KAFKA_SSL: undefined,
-  KAFKA_SSL_CA_FILE: undefined,
-  HTTP_PORT: undefined,
-  LOG_LEVEL: undefined,
-  TRIBUTARY_WORKERS: undefined,
-  NODE_OPTIONS: undefined,
-  VITEST: undefined,
-};
+const CLEAN: Record<string, undefined> = { ...CONFIGURATION, NODE_OPTIONS: undefined, VITEST: undefined };
 
 export interface BuiltPackage {
   /** The package folder: package.json and dist/ (its dependencies are this repository's node_modules). */

@@ -8,7 +8,7 @@ const root = join(import.meta.dirname, '..', '..', '..');
 const main = join(root, 'src', 'cli', 'main.ts');
 
 /** Variables of the test process that must not leak into the child's configuration. */
-const CLEAN: Record<string, undefined> = {
+export const CLEAN: Record<string, undefined> = {
   KAFKA_BROKERS: undefined,
   KAFKA_SASL_MECHANISM: undefined,
   KAFKA_USERNAME: undefined,
