@@ -19,8 +19,18 @@ export function spawnTs(
   args: readonly string[] = [],
   cwd?: string,
 ): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
-    env: { ...process.env, ...env } as NodeJS.ProcessEnv,
+  return spawnChild(process.execPath, ['--import', 'tsx', entry, ...args], { ...process.env, ...env }, cwd);
+}
+
+/** Runs `command` with exactly `env`, watching its output; killed when the test finishes if still running. */
+export function spawnChild(
+  command: string,
+  args: readonly string[],
+  env: Record<string, string | undefined>,
+  cwd?: string,
+): Child {
+  const child = spawn(command, [...args], {
+    env: env as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(cwd === undefined ? {} : { cwd }),
   });

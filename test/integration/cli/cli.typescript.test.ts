@@ -142,7 +142,7 @@ describe('tributary (compiled, plain Node) on .ts pipelines', () => {
     expect(new Set(totals.map((o) => o.orderId)).size).toBe(36);
 
     child.process.kill('SIGTERM');
-    expect(await child.exited).toBe(0);
+    expect(await child.exited()).toBe(0);
     expect(child.stderr()).toBe('');
     await expectCommittedToEnd(topics.ORDERS_GROUP, [topics.ORDERS_IN]);
   }, 180_000);

@@ -2,12 +2,13 @@
  * The CLI as a user runs it: the package compiled by tsc (tsconfig.build.json) into a temporary folder and run by
  * plain Node (no tsx, no vitest), from a project of the user's that has it in node_modules under its package name.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
+import { type Child, spawnChild } from '../../support/childProcess.js';
 import { CLEAN as CONFIGURATION } from './spawnCli.js';
 
 const root = join(import.meta.dirname, '..', '..', '..');
@@ -82,36 +83,12 @@ export async function runBuiltCli(
   }
 }
 
-export interface BuiltCliProcess {
-  readonly process: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  /** Resolves with the exit code (or the signal name) once the child exited and its output was all read. */
-  readonly exited: Promise<number | string>;
-}
-
-/** Starts `tributary <args>` in `cwd` (for `run`); the caller stops it. */
+/** Starts `tributary <args>` in `cwd` (for `run`); the caller stops it (or the end of the test kills it). */
 export function spawnBuiltCli(
   pkg: BuiltPackage,
   args: readonly string[],
   cwd: string,
   env: Record<string, string | undefined>,
-): BuiltCliProcess {
-  const child = spawn(process.execPath, [pkg.bin, ...args], {
-    cwd,
-    env: childEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    err += chunk.toString();
-  });
-  const exited = new Promise<number | string>((resolve) => {
-    child.once('close', (code, signal) => resolve(code ?? signal ?? 'unknown'));
-  });
-  return { process: child, stdout: () => out, stderr: () => err, exited };
+): Child {
+  return spawnChild(process.execPath, [pkg.bin, ...args], childEnv(env), cwd);
 }
