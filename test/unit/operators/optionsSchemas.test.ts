@@ -4,55 +4,35 @@
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import * as z from 'zod';
-import { type AwaitRetryDueOptions, awaitRetryDueOptionsSchema } from '../../../operators/awaitRetryDue.js';
-import {
-  type BranchToDeadLetterOptions,
+import type { AwaitRetryDueOptions, awaitRetryDueOptionsSchema } from '../../../operators/awaitRetryDue.js';
+import type {
+  BranchToDeadLetterOptions,
   branchToDeadLetterOptionsSchema,
 } from '../../../operators/branchToDeadLetter.js';
-import { type DedupeOptions, dedupeOptionsSchema } from '../../../operators/dedupe.js';
-import { type FilterValueOptions, filterValueOptionsSchema } from '../../../operators/filterValue.js';
-import { type MapValueOptions, mapValue, mapValueOptionsSchema } from '../../../operators/mapValue.js';
-import { type MemoryDedupeStoreOptions, memoryDedupeStoreOptionsSchema } from '../../../operators/memoryDedupeStore.js';
-import { type ParseOptions, parseOptionsSchema } from '../../../operators/parse.js';
-import { type ParseJsonOptions, parseJsonOptionsSchema } from '../../../operators/parseJson.js';
-import { type PublishOptions, publishOptionsSchema } from '../../../operators/publish.js';
-import { type RedisDedupeStoreOptions, redisDedupeStoreOptionsSchema } from '../../../operators/redisDedupeStore.js';
-import {
-  type RetryTopicPipelinesOptions,
+import type { DedupeOptions, dedupeOptionsSchema } from '../../../operators/dedupe.js';
+import type { FilterValueOptions, filterValueOptionsSchema } from '../../../operators/filterValue.js';
+import { type MapValueOptions, mapValue, type mapValueOptionsSchema } from '../../../operators/mapValue.js';
+import type { MemoryDedupeStoreOptions, memoryDedupeStoreOptionsSchema } from '../../../operators/memoryDedupeStore.js';
+import type { ParseOptions, parseOptionsSchema } from '../../../operators/parse.js';
+import type { ParseJsonOptions, parseJsonOptionsSchema } from '../../../operators/parseJson.js';
+import type { PublishOptions, publishOptionsSchema } from '../../../operators/publish.js';
+import type { RedisDedupeStoreOptions, redisDedupeStoreOptionsSchema } from '../../../operators/redisDedupeStore.js';
+import type {
+  RetryTopicPipelinesOptions,
   retryTopicPipelinesOptionsSchema,
 } from '../../../operators/retryTopics/retryTopicPipelines.js';
-import { type RetryViaTopicsOptions, retryViaTopicsOptionsSchema } from '../../../operators/retryViaTopics.js';
-import { type RetryWithBackoffOptions, retryWithBackoffOptionsSchema } from '../../../operators/retryWithBackoff.js';
-import { type RouteOptions, routeOptionsSchema } from '../../../operators/route.js';
-import { type SinkOptions, sinkOptionsSchema } from '../../../operators/sink.js';
-import { type SinkBatchOptions, sinkBatchOptionsSchema } from '../../../operators/sinkBatch.js';
-import { type TapValueOptions, tapValueOptionsSchema } from '../../../operators/tapValue.js';
-import { type ValidateOptions, validateOptionsSchema } from '../../../operators/validate.js';
+import type { RetryViaTopicsOptions, retryViaTopicsOptionsSchema } from '../../../operators/retryViaTopics.js';
+import type { RetryWithBackoffOptions, retryWithBackoffOptionsSchema } from '../../../operators/retryWithBackoff.js';
+import type { RouteOptions, routeOptionsSchema } from '../../../operators/route.js';
+import type { SinkOptions, sinkOptionsSchema } from '../../../operators/sink.js';
+import type { SinkBatchOptions, sinkBatchOptionsSchema } from '../../../operators/sinkBatch.js';
+import type { TapValueOptions, tapValueOptionsSchema } from '../../../operators/tapValue.js';
+import type { ValidateOptions, validateOptionsSchema } from '../../../operators/validate.js';
+import { OPTION_SCHEMAS } from '../../../scripts/docs/operatorTables.js';
 import { TributaryError } from '../../../src/errors.js';
 
-const schemas = {
-  parseJson: parseJsonOptionsSchema,
-  parse: parseOptionsSchema,
-  validate: validateOptionsSchema,
-  retryWithBackoff: retryWithBackoffOptionsSchema,
-  sink: sinkOptionsSchema,
-  sinkBatch: sinkBatchOptionsSchema,
-  mapValue: mapValueOptionsSchema,
-  filterValue: filterValueOptionsSchema,
-  tapValue: tapValueOptionsSchema,
-  dedupe: dedupeOptionsSchema,
-  memoryDedupeStore: memoryDedupeStoreOptionsSchema,
-  redisDedupeStore: redisDedupeStoreOptionsSchema,
-  publish: publishOptionsSchema,
-  branchToDeadLetter: branchToDeadLetterOptionsSchema,
-  route: routeOptionsSchema,
-  retryViaTopics: retryViaTopicsOptionsSchema,
-  retryTopicPipelines: retryTopicPipelinesOptionsSchema,
-  awaitRetryDue: awaitRetryDueOptionsSchema,
-};
-
 describe('operator option schemas', () => {
-  it.each(Object.entries(schemas))('%s: the schema and every field are described', (_operator, schema) => {
+  it.each(Object.entries(OPTION_SCHEMAS))('%s: the schema and every field are described', (_operator, schema) => {
     const json = z.toJSONSchema(schema, { unrepresentable: 'any' }) as {
       description?: string;
       properties: Record<string, { description?: string }>;
@@ -87,7 +67,7 @@ describe('operator option schemas', () => {
   });
 
   it('accept the defaults (no options) where no option is required', () => {
-    for (const [operator, schema] of Object.entries(schemas)) {
+    for (const [operator, schema] of Object.entries(OPTION_SCHEMAS)) {
       const required = ['dedupe', 'redisDedupeStore', 'retryViaTopics', 'retryTopicPipelines'].includes(operator);
       expect(schema.safeParse({}).success, operator).toBe(!required);
     }
