@@ -26,7 +26,8 @@ interface Outgoing {
   partition: number;
   key: Buffer | undefined;
   value: Buffer | undefined;
-  headers: Headers;
+  /** Left out when the record has none: the client makes its own empty Map then. */
+  headers?: Headers;
 }
 
 interface Session {
@@ -42,9 +43,8 @@ const toBuffer = (value: Buffer | string | null): Buffer | undefined =>
  * Headers as the client writes them: a Map keyed by Buffer objects, so a header with several values is written once
  * per value (a Record could hold one). A header whose value is undefined or null is left out.
  */
-function toHeaders(headers: OutgoingRecord['headers']): Headers {
+function toHeaders(headers: NonNullable<OutgoingRecord['headers']>): Headers {
   const map: Headers = new Map();
-  if (headers === undefined) return map;
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || value === null) continue;
     const values = Array.isArray(value) ? (value as readonly HeaderValue[]) : [value as HeaderValue];
@@ -63,13 +63,14 @@ function toHeaders(headers: OutgoingRecord['headers']): Headers {
 class Partitioning {
   readonly #pinned = new WeakMap<OutgoingRecord, number>();
   readonly #next = new Map<string, number>();
-  choose(record: OutgoingRecord, count: number): number | undefined {
+  /** `key`: the record's key as bytes (converted once by the caller, who sends those bytes too). */
+  choose(record: OutgoingRecord, key: Buffer | undefined, count: number): number | undefined {
     if (record.partition !== undefined) {
       return Number.isInteger(record.partition) && record.partition >= 0 && record.partition < count
         ? record.partition
         : undefined;
     }
-    if (record.key !== null) return (murmur2(toBuffer(record.key) as Buffer) & 0x7fffffff) % count;
+    if (key !== undefined) return (murmur2(key) & 0x7fffffff) % count;
     const earlier = this.#pinned.get(record);
     if (earlier !== undefined && earlier < count) return earlier;
     const turn = this.#next.get(record.topic) ?? 0;
@@ -170,18 +171,15 @@ export class PlatformaticProducer implements ProducerPort {
     for (let i = 0; i < records.length; i++) {
       const r = records[i] as OutgoingRecord;
       const count = metadata.topics.get(r.topic)?.partitionsCount ?? 0;
-      const partition = this.#partitioning.choose(r, count);
+      const key = toBuffer(r.key);
+      const partition = this.#partitioning.choose(r, key, count);
       if (partition === undefined) {
         unwritten.push(i);
         continue;
       }
-      messages.push({
-        topic: r.topic,
-        partition,
-        key: toBuffer(r.key),
-        value: toBuffer(r.value),
-        headers: toHeaders(r.headers),
-      });
+      const message: Outgoing = { topic: r.topic, partition, key, value: toBuffer(r.value) };
+      if (r.headers !== undefined) message.headers = toHeaders(r.headers);
+      messages.push(message);
     }
     return { messages, unwritten };
   }
