@@ -20,6 +20,8 @@ export interface VariantProcess {
 export interface SpawnOptions {
   /** Write a V8 CPU profile of the child into this folder (node --cpu-prof). */
   cpuProfDir?: string;
+  /** Node options of the child (e.g. the container's heap options, containerNodeOptions()). */
+  nodeOptions?: readonly string[];
 }
 
 /** Where `compileVariants` puts the variants, compiled with the engine they import (bench/tsconfig.json). */
@@ -44,7 +46,8 @@ export function compileVariants(): void {
 export function spawnVariant(script: string, args: VariantArgs, options: SpawnOptions = {}): VariantProcess {
   const profile = options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] : [];
   const compiled = join(buildDir, 'bench', script.replace(/\.ts$/, '.js'));
-  const child = spawn(process.execPath, [...profile, compiled, JSON.stringify(args)], {
+  const nodeOptions = options.nodeOptions ?? [];
+  const child = spawn(process.execPath, [...nodeOptions, ...profile, compiled, JSON.stringify(args)], {
     cwd: repoRoot,
     env: { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: '1' },
     stdio: ['pipe', 'pipe', 'inherit'],

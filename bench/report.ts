@@ -226,17 +226,41 @@ export function renderResults(report: Report): string {
     return row ? rowRate(row) : undefined;
   };
   const workloadTrib = rate('tributary');
+  // the issue's targets: ≥ 1.0× Kafka Streams, ≥ 0.9× the hand loop on the same client (@platformatic/kafka)
+  const targets: Record<string, { at: number; text: string }> = {
+    streams: { at: 1.0, text: '≥ 1.0' },
+    platformatic: { at: 0.9, text: '≥ 0.9 (same client)' },
+  };
   for (const [id, name] of [
     ['streams', 'Kafka Streams'],
+    ['platformatic', 'the @platformatic/kafka hand loop'],
     ['kafkajs', 'the kafkajs hand loop'],
     ['ceiling', 'ConsumerPerformance (consume only)'],
   ] as const) {
     const other = rate(id);
     if (workloadTrib !== undefined && other !== undefined) {
+      const value = workloadTrib / other;
+      const target = targets[id];
       lines.push(
-        `| workload: Tributary / ${name} (${int(workloadTrib)} / ${int(other)} records/s) | ${(workloadTrib / other).toFixed(2)} | – |`,
+        `| workload: Tributary / ${name} (${int(workloadTrib)} / ${int(other)} records/s) | ${value.toFixed(2)} | ` +
+          `${target ? `${target.text}: ${value >= target.at ? 'met' : 'NOT met'}` : '–'} |`,
       );
     }
+  }
+  const tributaryRow = report.workload?.rows.find((r) => r.id === 'tributary');
+  const workloadRss = Math.max(tributaryRow?.throughput?.peakRssMb ?? 0, tributaryRow?.latency?.peakRssMb ?? 0);
+  if (workloadRss > 0) {
+    lines.push(
+      `| workload: Tributary (a) peak RSS, throughput and latency runs (MB) | ${workloadRss.toFixed(0)} | ` +
+        `≤ 250: ${workloadRss <= 250 ? 'met' : 'NOT met'} |`,
+    );
+  }
+  const workloadLatency = tributaryRow?.latency;
+  if (workloadLatency) {
+    lines.push(
+      `| workload: Tributary (a) p50 / p99 at ${int(report.workload?.latencyConfig?.rate ?? 0)} records/s (ms) | ` +
+        `${workloadLatency.p50} / ${workloadLatency.p99} | p99 ≤ 50: ${workloadLatency.p99 <= 50 ? 'met' : 'NOT met'} |`,
+    );
   }
   if (ratio !== undefined) {
     const { raw, tributary } = throughputMedians(report);

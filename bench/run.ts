@@ -330,7 +330,12 @@ async function measure(
     workMs: 0,
     ...(broker.pid === undefined ? {} : { brokerPid: broker.pid }),
   });
-  const runChild = async (script: string, args: VariantArgs, profileLabel?: string): Promise<VariantResult> => {
+  const runChild = async (
+    script: string,
+    args: VariantArgs,
+    profileLabel?: string,
+    nodeOptions?: readonly string[],
+  ): Promise<VariantResult> => {
     let cpuProfDir: string | undefined;
     if (options.profile && profileLabel) {
       cpuProfDir = join(profileDir, profileLabel);
@@ -338,7 +343,10 @@ async function measure(
       profiles.push({ label: profileLabel, dir: cpuProfDir });
     }
     if (options.waitQuiet) await waitForQuiet(0.2, 300_000, log);
-    current = spawnVariant(script, args, cpuProfDir ? { cpuProfDir } : {});
+    current = spawnVariant(script, args, {
+      ...(cpuProfDir ? { cpuProfDir } : {}),
+      ...(nodeOptions ? { nodeOptions } : {}),
+    });
     try {
       return await current.result();
     } finally {
@@ -356,8 +364,9 @@ async function measure(
           ...(broker.pid === undefined ? {} : { brokerPid: broker.pid }),
           topic,
           group,
-          runNode: (script, args) => runChild(script, args, options.profile ? `workload-${args.groupId}` : undefined),
-          serveNode: (script, args) => spawnVariant(script, args),
+          runNode: (script, args, nodeOptions) =>
+            runChild(script, args, options.profile ? `workload-${args.groupId}` : undefined, nodeOptions),
+          serveNode: (script, args, nodeOptions) => spawnVariant(script, args, nodeOptions ? { nodeOptions } : {}),
           beforeMeasure: async () => {
             if (options.waitQuiet) await waitForQuiet(0.2, 300_000, log);
           },

@@ -7,6 +7,9 @@
  * workload from definition.ts, at-least-once, commits on an interval), add it to bench/tsconfig.json's `include`,
  * and list it here.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../child.js';
 
 export interface NodeContender {
   kind: 'node';
@@ -15,6 +18,8 @@ export interface NodeContender {
   label: string;
   /** The variant script, relative to bench/ (compiled to .tributary/bench-build/bench/). */
   script: string;
+  /** Node options the contender runs with (none: Node's defaults). */
+  nodeOptions?: readonly string[];
 }
 
 export interface StreamsContender {
@@ -31,19 +36,43 @@ export interface CeilingContender {
 
 export type Contender = NodeContender | StreamsContender | CeilingContender;
 
+/**
+ * The Node options the image runs the engine with: the `NODE_OPTIONS` the Dockerfile sets (its heap sizing), read
+ * from the Dockerfile itself so the bench measures what the container runs.
+ */
+export function containerNodeOptions(dockerfile = join(repoRoot, 'Dockerfile')): string[] {
+  const match = /NODE_OPTIONS="([^"]*)"/.exec(readFileSync(dockerfile, 'utf8'));
+  if (!match)
+    throw new Error(`${dockerfile} sets no NODE_OPTIONS="…": the bench cannot run Tributary as the image does`);
+  return (match[1] as string).split(/\s+/).filter(Boolean);
+}
+
+const imageOptions = containerNodeOptions();
+
+/** (a) the engine as the image runs it: default client (@platformatic/kafka), the image's Node options. */
 export const TRIBUTARY: NodeContender = {
   kind: 'node',
   id: 'tributary',
-  label: '(a) Tributary (createEngine, compiled JS)',
+  label: `(a) Tributary (createEngine, compiled JS, default client @platformatic/kafka, ${imageOptions.join(' ')})`,
+  script: 'workload/tributaryWorkload.ts',
+  nodeOptions: imageOptions,
+};
+
+/** (a') the same without the image's heap options: Node sizes its heap from the machine's memory. */
+export const TRIBUTARY_NODE_DEFAULTS: NodeContender = {
+  kind: 'node',
+  id: 'tributary-node-defaults',
+  label: "(a') Tributary, the same with Node's default heap sizing",
   script: 'workload/tributaryWorkload.ts',
 };
 
-/** (a') the same pipeline on the @platformatic/kafka adapter (KAFKA_CLIENT=platformatic). */
-export const TRIBUTARY_PLATFORMATIC: NodeContender = {
+/** (a'') the same pipeline on the kafkajs adapter (KAFKA_CLIENT=kafkajs), the image's Node options. */
+export const TRIBUTARY_KAFKAJS: NodeContender = {
   kind: 'node',
-  id: 'tributary-platformatic',
-  label: "(a') Tributary on @platformatic/kafka (KAFKA_CLIENT=platformatic)",
-  script: 'workload/tributaryWorkloadPlatformatic.ts',
+  id: 'tributary-kafkajs',
+  label: "(a'') Tributary on kafkajs (KAFKA_CLIENT=kafkajs), the image's Node options",
+  script: 'workload/tributaryWorkloadKafkajs.ts',
+  nodeOptions: imageOptions,
 };
 
 /** (b) and (e): hand-written loops, one per candidate client. */
@@ -75,4 +104,11 @@ export const CEILING: CeilingContender = {
 };
 
 /** In the order they run. */
-export const CONTENDERS: readonly Contender[] = [TRIBUTARY, TRIBUTARY_PLATFORMATIC, ...CLIENT_LOOPS, STREAMS, CEILING];
+export const CONTENDERS: readonly Contender[] = [
+  TRIBUTARY,
+  TRIBUTARY_NODE_DEFAULTS,
+  TRIBUTARY_KAFKAJS,
+  ...CLIENT_LOOPS,
+  STREAMS,
+  CEILING,
+];

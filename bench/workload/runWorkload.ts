@@ -46,9 +46,9 @@ export interface WorkloadContext {
   topic(name: string, partitions?: number): Promise<string>;
   group(name: string): string;
   /** Runs a Node contender in throughput mode in its own process (waits for a quiet machine when asked). */
-  runNode(script: string, args: VariantArgs): Promise<VariantResult>;
+  runNode(script: string, args: VariantArgs, nodeOptions?: readonly string[]): Promise<VariantResult>;
   /** Starts a Node contender in serve mode. */
-  serveNode(script: string, args: VariantArgs): VariantProcess;
+  serveNode(script: string, args: VariantArgs, nodeOptions?: readonly string[]): VariantProcess;
   /** Waits for a quiet machine when --wait-quiet is on. */
   beforeMeasure(): Promise<void>;
   /** What to kill on Ctrl-C. */
@@ -126,7 +126,7 @@ export async function runWorkload(ctx: WorkloadContext, o: WorkloadOptions): Pro
         const dlq = await ctx.topic(`wl-${c.id}-dlq`, 1);
         const groupId = ctx.group(`wl-${c.id}`);
         if (c.kind === 'node') {
-          r.throughput = await ctx.runNode(c.script, nodeArgs(input, output, dlq, groupId));
+          r.throughput = await ctx.runNode(c.script, nodeArgs(input, output, dlq, groupId), c.nodeOptions);
         } else if (classpath) {
           await ctx.beforeMeasure();
           const java = spawnStreams({
@@ -217,7 +217,11 @@ async function latencyOf(
       expected: validAmong,
     });
   if (c.kind === 'node') {
-    const child = ctx.serveNode(c.script, { ...nodeArgs(t.input, t.output, t.dlq, t.groupId), mode: 'serve' });
+    const child = ctx.serveNode(
+      c.script,
+      { ...nodeArgs(t.input, t.output, t.dlq, t.groupId), mode: 'serve' },
+      c.nodeOptions,
+    );
     ctx.track(() => child.process.kill('SIGTERM'));
     let latency: Awaited<ReturnType<typeof drive>>;
     try {

@@ -8,10 +8,10 @@ import { startBenchPipeline } from '../tributaryEngine.js';
 import { runVariant } from '../variant.js';
 import { enrich, outputKey, WorkloadEvent } from './definition.js';
 
-// the client library: kafkajs (default) or platformatic, from the contender's script (tributaryWorkloadPlatformatic.ts)
-const library = process.env.BENCH_TRIBUTARY_LIBRARY === 'platformatic' ? 'platformatic' : 'kafkajs';
+// the client library: the engine's default (@platformatic/kafka), or kafkajs from tributaryWorkloadKafkajs.ts
+const library = process.env.BENCH_TRIBUTARY_LIBRARY === 'kafkajs' ? 'kafkajs' : 'platformatic';
 
-runVariant(library === 'kafkajs' ? 'tributaryWorkload' : 'tributaryWorkloadPlatformatic', (args) =>
+runVariant(library === 'kafkajs' ? 'tributaryWorkloadKafkajs' : 'tributaryWorkload', (args) =>
   startBenchPipeline(
     'bench-workload',
     args,
