@@ -15,14 +15,9 @@ RUN npm run build
 
 # --- runtime: production dependencies and compiled output only ---
 FROM node:24.22.3-slim AS runtime
-# Heap sizing (docs/operations.md, Memory): a capped old space makes V8 collect before it grows, so one engine process
-# stays near 200 MB instead of growing towards its default limit (a quarter of the machine's memory), at some CPU
-# cost (bench/README.md measures both). Raise --max-old-space-size for large records or a large maxInFlight: it is
-# a hard limit (out of memory above it). `docker run -e NODE_OPTIONS=...` replaces the whole setting; workers
-# (TRIBUTARY_WORKERS) inherit it, one limit per worker.
+# Heap: Node's default sizing. docs/operations.md (Memory) shows how to cap it: less memory, more CPU.
 ENV NODE_ENV=production \
-    HTTP_PORT=9464 \
-    NODE_OPTIONS="--max-old-space-size=512 --max-semi-space-size=16"
+    HTTP_PORT=9464
 WORKDIR /app
 COPY package.json package-lock.json ./
 # The shipped pipelines also need what the library leaves to its users (peer and development dependencies of the

@@ -65,8 +65,7 @@ function args(): DemoArgs {
 }
 
 interface Shipped {
-  // biome-ignore lint/suspicious/noExplicitAny: pipelines of any output type run side by side (as in EngineOptions)
-  pipelines: Pipeline<any>[];
+  pipelines: Pipeline<unknown>[];
   topics: TopicSpec[];
   files: string[];
 }

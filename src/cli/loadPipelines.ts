@@ -34,8 +34,7 @@ export class PipelineLoadError extends Error {
 }
 
 export interface LoadedPipeline {
-  // biome-ignore lint/suspicious/noExplicitAny: pipelines of any output type run side by side (as in EngineOptions)
-  readonly pipeline: Pipeline<any>;
+  readonly pipeline: Pipeline<unknown>;
   /** The module it came from, relative to the working directory. */
   readonly file: string;
   /** `default` or the export's name. */
@@ -62,8 +61,7 @@ export interface LoadedPipelines {
 }
 
 /** A Pipeline value, as `definePipeline` returns it. */
-// biome-ignore lint/suspicious/noExplicitAny: see LoadedPipeline
-export function isPipeline(value: unknown): value is Pipeline<any> {
+export function isPipeline(value: unknown): value is Pipeline<unknown> {
   if (typeof value !== 'object' || value === null) return false;
   const candidate = value as Partial<Record<keyof Pipeline, unknown>>;
   const source = candidate.source as { topics?: unknown; groupId?: unknown } | undefined;
