@@ -69,13 +69,13 @@ export const TRIBUTARY_CAPPED_HEAP: NodeContender = {
   nodeOptions: CAPPED_HEAP_OPTIONS,
 };
 
-/** (a'') the same pipeline on the kafkajs adapter (KAFKA_CLIENT=kafkajs), capped heap. */
+/** (a'') the same pipeline on the kafkajs adapter (KAFKA_CLIENT=kafkajs), as the image runs it: only the client differs. */
 export const TRIBUTARY_KAFKAJS: NodeContender = {
   kind: 'node',
   id: 'tributary-kafkajs',
-  label: `(a'') Tributary on kafkajs (KAFKA_CLIENT=kafkajs), capped heap (${CAPPED_HEAP_OPTIONS.join(' ')})`,
+  label: `(a'') Tributary on kafkajs (KAFKA_CLIENT=kafkajs), ${asTheImage}`,
   script: 'workload/tributaryWorkloadKafkajs.ts',
-  nodeOptions: CAPPED_HEAP_OPTIONS,
+  nodeOptions: imageOptions,
 };
 
 /** (b) and (e): hand-written loops, one per candidate client. */

@@ -14,6 +14,7 @@ import {
   containerNodeOptions,
   TRIBUTARY,
   TRIBUTARY_CAPPED_HEAP,
+  TRIBUTARY_KAFKAJS,
 } from '../../../bench/workload/contenders.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -29,8 +30,9 @@ function heapLimitMb(nodeOptions: string): number {
 }
 
 describe('the Node options of the benchmark', () => {
-  it("(a) runs with the Dockerfile's NODE_OPTIONS, read from the Dockerfile (none: Node's defaults)", () => {
+  it("(a) and (a'') run with the Dockerfile's NODE_OPTIONS, read from the Dockerfile (none: Node's defaults)", () => {
     expect(TRIBUTARY.nodeOptions).toEqual(containerNodeOptions());
+    expect(TRIBUTARY_KAFKAJS.nodeOptions).toEqual(containerNodeOptions());
     const dir = mkdtempSync(join(tmpdir(), 'tributary-dockerfile-'));
     const file = join(dir, 'Dockerfile');
     writeFileSync(
