@@ -1,6 +1,6 @@
 /** Shared helpers of the benchmark: Kafka clients, the record shape, preloading, end detection, resource sampling. */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { type Admin, Kafka, logLevel, type Message, Partitioners } from 'kafkajs';
 import { createTopicsWithLeaders } from '../src/kafka/kafkajsTopics.js';
@@ -161,6 +161,37 @@ export class MemorySampler {
   stop(): void {
     clearInterval(this.#timer);
   }
+}
+
+/** The kernel's high-water mark of a process's RSS (VmHWM), MiB; 0 off Linux or for a gone process. */
+export function highWaterMarkMb(pid: number): number {
+  try {
+    return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** The processes whose parent is `pid` (from /proc); empty off Linux. */
+export function childPids(pid: number): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const children: number[] = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) children.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return children;
 }
 
 /** CPU seconds (user + system) a process used so far, from /proc; undefined off Linux or for a gone process. */

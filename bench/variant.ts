@@ -11,6 +11,7 @@ import { availableParallelism } from 'node:os';
 import {
   benchKafka,
   committedToEnd,
+  highWaterMarkMb,
   MemorySampler,
   machineBusySeconds,
   pollUntil,
@@ -77,6 +78,11 @@ export interface VariantResult {
 /** A started variant (its start resolved once it joined its group and is consuming): stop it gracefully. */
 export interface RunningPipeline {
   stop(): Promise<void>;
+  /**
+   * The processes doing the work when it is not this one (the CLI and its workers): the CPU time is theirs, summed,
+   * and the peak RSS is the largest of theirs (the kernel's high-water mark); heap figures are then unknown (NaN).
+   */
+  processes?(): number[];
 }
 
 export function steadyRate(progress: readonly { at: number; count: number }[], records: number): number | null {
@@ -102,10 +108,20 @@ function cpuNow(): number {
   return (user + system) / 1e6;
 }
 
+export interface MeasureOptions {
+  /**
+   * When the throughput clock starts: 'joined' (default) once start() resolved, the pipeline joined and consuming;
+   * 'start' before start() is called, for variants whose work begins before start() can tell (the CLI with several
+   * workers consumes from the first join on, while the others are still starting).
+   */
+  clock?: 'joined' | 'start';
+}
+
 async function measure(
   name: string,
   args: VariantArgs,
   start: (args: VariantArgs) => Promise<RunningPipeline>,
+  options: MeasureOptions,
 ): Promise<VariantResult> {
   const memory = new MemorySampler();
   const kafka = benchKafka(args.brokers, `bench-${name}-admin`);
@@ -113,11 +129,16 @@ async function measure(
   await admin.connect();
   const brokerCpu = () => (args.brokerPid === undefined ? undefined : processCpuSeconds(args.brokerPid));
   try {
+    // clock 'start': the window opens before start() (the variant's processes are new, their CPU time starts at 0)
+    const fromStart = options.clock === 'start';
+    const before = fromStart ? { at: performance.now(), broker: brokerCpu(), busy: machineBusySeconds() } : undefined;
     const pipeline = await start(args);
-    const t0 = performance.now();
-    const cpu0 = cpuNow();
-    const broker0 = brokerCpu();
-    const busy0 = machineBusySeconds();
+    const cpuOfWork = () =>
+      pipeline.processes ? pipeline.processes().reduce((sum, pid) => sum + (processCpuSeconds(pid) ?? 0), 0) : cpuNow();
+    const t0 = before?.at ?? performance.now();
+    const cpu0 = fromStart ? 0 : cpuOfWork();
+    const broker0 = before ? before.broker : brokerCpu();
+    const busy0 = before ? before.busy : machineBusySeconds();
     let t1: number;
     const progress: { at: number; count: number }[] = [];
     let committed: number | null = null;
@@ -140,7 +161,7 @@ async function measure(
         `${args.records} records on ${args.output}`,
       );
     }
-    const cpu1 = cpuNow();
+    const cpu1 = cpuOfWork();
     const broker1 = brokerCpu();
     const busy1 = machineBusySeconds();
     if (args.mode === 'throughput') {
@@ -149,6 +170,7 @@ async function measure(
       );
       committed = tc === undefined ? null : (tc - t0) / 1000;
     }
+    const external = pipeline.processes?.().map(highWaterMarkMb);
     await pipeline.stop();
     const outputRecords = await recordsInAll(admin, args.countTopics ?? [args.output]);
     const seconds = (t1 - t0) / 1000;
@@ -168,10 +190,10 @@ async function measure(
       steadyRecordsPerSecond: steadyRate(progress, args.records),
       progress: progress.map((p) => [Math.round(p.at - t0) / 1000, p.count]),
       committedSeconds: committed,
-      peakRssMb: peaks.rss,
-      startRssMb: peaks.startRss,
-      peakHeapUsedMb: peaks.heapUsed,
-      peakExternalMb: peaks.external,
+      peakRssMb: external ? Math.max(0, ...external) : peaks.rss,
+      startRssMb: external ? Number.NaN : peaks.startRss,
+      peakHeapUsedMb: external ? Number.NaN : peaks.heapUsed,
+      peakExternalMb: external ? Number.NaN : peaks.external,
       cpuSeconds: cpu1 - cpu0,
       brokerCpuSeconds,
       otherCpuSeconds,
@@ -184,10 +206,14 @@ async function measure(
 }
 
 /** Runs a variant in this (child) process and exits: 0 with a result line, 1 with the error on stderr. */
-export function runVariant(name: string, start: (args: VariantArgs) => Promise<RunningPipeline>): void {
+export function runVariant(
+  name: string,
+  start: (args: VariantArgs) => Promise<RunningPipeline>,
+  options: MeasureOptions = {},
+): void {
   void (async () => {
     try {
-      const result = await measure(name, parseArgs(), start);
+      const result = await measure(name, parseArgs(), start, options);
       await print(`BENCH_RESULT ${JSON.stringify(result)}`);
       process.exit(0);
     } catch (error) {

@@ -78,6 +78,15 @@ export const TRIBUTARY_KAFKAJS: NodeContender = {
   nodeOptions: imageOptions,
 };
 
+/** (a''') the command line with 2 engine workers in one group (TRIBUTARY_WORKERS=2), the image's Node options. */
+export const TRIBUTARY_WORKERS: NodeContender = {
+  kind: 'node',
+  id: 'tributary-workers',
+  label: `(a''') Tributary, \`tributary run\` with TRIBUTARY_WORKERS=2 (${asTheImage}; RSS: the largest process)`,
+  script: 'workload/tributaryWorkers.ts',
+  nodeOptions: imageOptions,
+};
+
 /** (b) and (e): hand-written loops, one per candidate client. */
 export const CLIENT_LOOPS: readonly NodeContender[] = [
   {
@@ -111,6 +120,7 @@ export const CONTENDERS: readonly Contender[] = [
   TRIBUTARY,
   TRIBUTARY_CAPPED_HEAP,
   TRIBUTARY_KAFKAJS,
+  TRIBUTARY_WORKERS,
   ...CLIENT_LOOPS,
   STREAMS,
   CEILING,

@@ -1,28 +1,15 @@
 /**
  * Contender (a): the workload as a Tributary pipeline through the public API — parseJson → validate(zod) →
- * mapValue(enrich) → branchToDeadLetter → publish keyed by userId — in createEngine with the engine's defaults
- * (maxInFlight 1000 unless the bench says otherwise, commits every second, `partition` ordering).
+ * mapValue(enrich) → branchToDeadLetter → publish keyed by userId (tributaryChain.ts) — in createEngine with the
+ * engine's defaults (maxInFlight 1000 unless the bench says otherwise, commits every second, `partition` ordering).
  */
-import { branchToDeadLetter, mapValue, parseJson, publish, validate } from '../../src/index.js';
 import { startBenchPipeline } from '../tributaryEngine.js';
 import { runVariant } from '../variant.js';
-import { enrich, outputKey, WorkloadEvent } from './definition.js';
+import { workloadChain } from './tributaryChain.js';
 
 // the client library: the engine's default (@platformatic/kafka), or kafkajs from tributaryWorkloadKafkajs.ts
 const library = process.env.BENCH_TRIBUTARY_LIBRARY === 'kafkajs' ? 'kafkajs' : 'platformatic';
 
 runVariant(library === 'kafkajs' ? 'tributaryWorkloadKafkajs' : 'tributaryWorkload', (args) =>
-  startBenchPipeline(
-    'bench-workload',
-    args,
-    (records) =>
-      records.pipe(
-        parseJson(),
-        validate(WorkloadEvent),
-        mapValue(enrich),
-        branchToDeadLetter(),
-        publish(args.output, { key: (element) => outputKey(element.value) }),
-      ),
-    { library },
-  ),
+  startBenchPipeline('bench-workload', args, workloadChain(args.output), { library }),
 );

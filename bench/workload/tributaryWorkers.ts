@@ -1,0 +1,88 @@
+/**
+ * Contender (a'''): the workload run by the command line as the image runs it (`node …/src/cli/main.js run <module>`,
+ * from the bench's compiled copy) with TRIBUTARY_WORKERS workers: engine processes in one consumer group behind one
+ * /readyz. The first worker to join consumes while the others still start, so the clock starts when the command is
+ * spawned (Node start-up and the group's joins included, which the in-process contenders leave out); the 10–90 %
+ * rate compares steady states. CPU is the primary's and the workers' together, peak RSS the largest of them (the
+ * target is per worker).
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { childPids, pollUntil } from '../support.js';
+import { runVariant } from '../variant.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+// compiled layout: .tributary/bench-build/bench/workload/ → .tributary/bench-build/src/cli/main.js
+const cliMain = join(here, '..', '..', 'src', 'cli', 'main.js');
+const pipelineModule = join(here, 'workloadPipeline.js');
+const workers = process.env.BENCH_TRIBUTARY_WORKERS ?? '2';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+runVariant(
+  `tributaryWorkers${workers}`,
+  async (args) => {
+    const port = await freePort();
+    const logFile = args.logFile ?? join(here, 'tributaryWorkers.log');
+    mkdirSync(dirname(logFile), { recursive: true });
+    const log = openSync(logFile, 'a');
+    // this process's Node options (the contender's: the image's) go to the CLI, and from it to the workers
+    const cli = spawn(process.execPath, [...process.execArgv, cliMain, 'run', pipelineModule], {
+      env: {
+        ...process.env,
+        KAFKA_BROKERS: args.brokers.join(','),
+        TRIBUTARY_WORKERS: workers,
+        HTTP_PORT: String(port),
+        LOG_LEVEL: 'warn',
+        BENCH_INPUT: args.input,
+        BENCH_OUTPUT: args.output,
+        BENCH_DLQ: args.dlq,
+        BENCH_GROUP: args.groupId,
+        BENCH_MAX_IN_FLIGHT: String(args.maxInFlight),
+        BENCH_ORDERING: args.ordering,
+      },
+      stdio: ['ignore', log, log],
+    });
+    let gone = false;
+    const exited = new Promise<number | null>((done) =>
+      cli.once('exit', (code) => {
+        gone = true;
+        done(code);
+      }),
+    );
+    await pollUntil(
+      async () => {
+        if (gone) throw new Error(`tributary run exited before it was ready (its log: ${logFile})`);
+        const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+          (r) => r.status === 200,
+          () => false,
+        );
+        return ready;
+      },
+      120_000,
+      `/readyz 200 from tributary run with ${workers} workers`,
+    );
+    const pid = cli.pid as number;
+    return {
+      processes: () => [pid, ...childPids(pid)],
+      async stop() {
+        cli.kill('SIGTERM');
+        const code = await exited;
+        if (code !== 0) throw new Error(`tributary run exited with ${code} after SIGTERM (its log: ${logFile})`);
+      },
+    };
+  },
+  { clock: 'start' },
+);
