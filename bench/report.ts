@@ -247,6 +247,25 @@ export function renderResults(report: Report): string {
       );
     }
   }
+  // 2 workers against Kafka Streams' 2 threads: overall (its clock includes its start-up) and in steady state
+  const steadyOf = (id: string) =>
+    report.workload?.rows.find((r) => r.id === id)?.throughput?.steadyRecordsPerSecond ?? undefined;
+  const workers = rate('tributary-workers');
+  const streamsRate = rate('streams');
+  if (workers !== undefined && streamsRate !== undefined) {
+    lines.push(
+      `| workload: Tributary with 2 workers / Kafka Streams (${int(workers)} / ${int(streamsRate)} records/s, ` +
+        `clock from spawn) | ${(workers / streamsRate).toFixed(2)} | ≥ 1.0: ${workers >= streamsRate ? 'met' : 'NOT met'} |`,
+    );
+    const steadyWorkers = steadyOf('tributary-workers');
+    const steadyStreams = steadyOf('streams');
+    if (steadyWorkers && steadyStreams) {
+      lines.push(
+        `| same, steady state only (10–90 % of the records: ${int(steadyWorkers)} / ${int(steadyStreams)}) | ` +
+          `${(steadyWorkers / steadyStreams).toFixed(2)} | – |`,
+      );
+    }
+  }
   const tributaryRow = report.workload?.rows.find((r) => r.id === 'tributary');
   const workloadRss = Math.max(tributaryRow?.throughput?.peakRssMb ?? 0, tributaryRow?.latency?.peakRssMb ?? 0);
   if (workloadRss > 0) {
