@@ -246,6 +246,27 @@ export async function waitForQuiet(maxBusy: number, timeoutMs: number, log: (lin
   }
 }
 
+/**
+ * Waits until one process (the broker) is quiet — less than `maxShare` of one CPU over a 3 s window — or `timeoutMs`
+ * passed. After a preload the broker works on for seconds, which would land in the first contender's measurement.
+ * Returns the last share (undefined when the process cannot be read).
+ */
+export async function waitForQuietProcess(
+  pid: number,
+  maxShare: number,
+  timeoutMs: number,
+): Promise<number | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const before = processCpuSeconds(pid);
+    await sleep(3000);
+    const after = processCpuSeconds(pid);
+    if (before === undefined || after === undefined) return undefined;
+    const share = (after - before) / 3;
+    if (share < maxShare || Date.now() > deadline) return share;
+  }
+}
+
 export function round(value: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;

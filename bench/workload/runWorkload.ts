@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Admin, Kafka } from 'kafkajs';
 import { repoRoot, type VariantProcess } from '../child.js';
 import { measureLatency } from '../latency.js';
-import { recordsIn } from '../support.js';
+import { recordsIn, waitForQuietProcess } from '../support.js';
 import type { VariantArgs, VariantResult } from '../variant.js';
 import { CONTENDERS, type Contender } from './contenders.js';
 import { validAmong } from './definition.js';
@@ -113,6 +113,12 @@ export async function runWorkload(ctx: WorkloadContext, o: WorkloadOptions): Pro
       const r = row(c);
       if (r.error) continue;
       ctx.log(`workload throughput: ${r.label} …`);
+      if (ctx.brokerPid !== undefined) {
+        // the same broker state for every contender: not still busy with the preload or the previous contender
+        const share = await waitForQuietProcess(ctx.brokerPid, 0.1, 60_000);
+        if (share !== undefined && share >= 0.1)
+          ctx.log(`  broker still ${(share * 100).toFixed(0)}% busy; measuring anyway`);
+      }
       try {
         if (c.kind === 'ceiling') {
           await ctx.beforeMeasure();
