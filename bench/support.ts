@@ -163,13 +163,22 @@ export class MemorySampler {
   }
 }
 
+/** A process's RSS now and its high-water mark (VmRSS, VmHWM), KiB, from /proc; undefined off Linux or once gone. */
+export function processMemoryKb(pid: number): { rss: number; hwm: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return {
+      rss: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0),
+      hwm: Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
 /** The kernel's high-water mark of a process's RSS (VmHWM), MiB; 0 off Linux or for a gone process. */
 export function highWaterMarkMb(pid: number): number {
-  try {
-    return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-  } catch {
-    return 0;
-  }
+  return (processMemoryKb(pid)?.hwm ?? 0) / 1024;
 }
 
 /** The processes whose parent is `pid` (from /proc); empty off Linux. */

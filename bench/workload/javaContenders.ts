@@ -12,7 +12,14 @@ import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
 import { ensureKafkaJars } from '../../scripts/kafka/localBroker.js';
 import { repoRoot } from '../child.js';
-import { committedToEnd, machineBusySeconds, pollUntil, processCpuSeconds, recordsInAll } from '../support.js';
+import {
+  committedToEnd,
+  machineBusySeconds,
+  pollUntil,
+  processCpuSeconds,
+  processMemoryKb,
+  recordsInAll,
+} from '../support.js';
 import { steadyRate, type VariantResult } from '../variant.js';
 
 const javaBin = process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java';
@@ -81,15 +88,10 @@ export class PidMemory {
     this.#timer.unref();
   }
   sample(): void {
-    try {
-      const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
-      const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      if (hwm > this.#peakKb) this.#peakKb = hwm;
-      this.#startKb ??= rss;
-    } catch {
-      // gone (or not Linux)
-    }
+    const memory = processMemoryKb(this.pid);
+    if (memory === undefined) return; // gone (or not Linux)
+    if (memory.hwm > this.#peakKb) this.#peakKb = memory.hwm;
+    this.#startKb ??= memory.rss;
   }
   /** The RSS at the first sample and the peak, MiB. */
   read(): { startMb: number; peakMb: number } {
