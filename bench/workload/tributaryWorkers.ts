@@ -8,9 +8,9 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../scripts/freePort.js';
 import { childPids, pollUntil } from '../support.js';
 import { runVariant } from '../variant.js';
 
@@ -19,17 +19,6 @@ const here = dirname(fileURLToPath(import.meta.url));
 const cliMain = join(here, '..', '..', 'src', 'cli', 'main.js');
 const pipelineModule = join(here, 'workloadPipeline.js');
 const workers = process.env.BENCH_TRIBUTARY_WORKERS ?? '2';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 runVariant(
   `tributaryWorkers${workers}`,

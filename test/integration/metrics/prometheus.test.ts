@@ -7,11 +7,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { freePort } from '../../../scripts/freePort.js';
 import { findPrometheus, PROMETHEUS_MISSING } from '../../../scripts/prometheus/binaries.js';
 import { startTributary } from '../../../src/cli/startTributary.js';
 import { definePipeline, parseJson, publish } from '../../../src/index.js';
@@ -48,12 +48,7 @@ function testConfig(target: string): string {
 /** PROMETHEUS_TEST_PORT, or a port the system says is free now. */
 async function prometheusPort(): Promise<number> {
   if (process.env.PROMETHEUS_TEST_PORT) return Number(process.env.PROMETHEUS_TEST_PORT);
-  const server = createServer();
-  await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
-  const address = server.address();
-  await new Promise((closed) => server.close(closed));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
+  return freePort();
 }
 
 interface Sample {

@@ -1,5 +1,4 @@
 /** The CLI as a child process (from source, through tsx), for integration tests that need exit codes and signals. */
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { type Child, spawnTs } from '../../support/childProcess.js';
 import { testKafkaLibrary } from '../../support/testClient.js';
@@ -28,10 +27,4 @@ export function spawnCli(args: readonly string[], env: Record<string, string | u
 }
 
 /** A port nobody listens on right now. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((done) => server.close(() => done()));
-  return port;
-}
+export { freePort } from '../../../scripts/freePort.js';
