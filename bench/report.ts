@@ -3,8 +3,9 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import type { LatencyResult } from './latency.js';
+import { median } from './median.js';
 import type { VariantResult } from './variant.js';
-import { renderWorkload, rowRate, type WorkloadReport } from './workload/workloadReport.js';
+import { renderWorkload, rowRate, rowSteadyRate, type WorkloadReport } from './workload/workloadReport.js';
 
 export interface Machine {
   cpus: number;
@@ -107,13 +108,6 @@ export function stalledSeconds(result: VariantResult): number | null {
     if (c0 > 0 && c1 === c0 && c1 < result.records) stalled += t1 - t0;
   }
   return stalled;
-}
-
-export function median(values: readonly number[]): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid] : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
 /** Median records/s (whole run, or 10–90 %) of the raw loop and of Tributary at the chosen maxInFlight. */
@@ -248,8 +242,10 @@ export function renderResults(report: Report): string {
     }
   }
   // 2 workers against Kafka Streams' 2 threads: overall (its clock includes its start-up) and in steady state
-  const steadyOf = (id: string) =>
-    report.workload?.rows.find((r) => r.id === id)?.throughput?.steadyRecordsPerSecond ?? undefined;
+  const steadyOf = (id: string) => {
+    const row = report.workload?.rows.find((r) => r.id === id);
+    return row ? rowSteadyRate(row) : undefined;
+  };
   const workers = rate('tributary-workers');
   const streamsRate = rate('streams');
   if (workers !== undefined && streamsRate !== undefined) {

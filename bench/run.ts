@@ -10,7 +10,8 @@
  * --workload-warmup-seconds 10 ·
  * --streams-threads N (default: the machine's cores) · --port N (the bench's own broker, default 29092) ·
  * --max-in-flight 1000[,5000,…] (default: the engine's default; the first is the one compared and used for latency and
- * ordering) · --repeat N (throughput runs of each variant, alternating; the ratio uses the medians) ·
+ * ordering) · --repeat N (throughput runs of each workload contender and passthrough variant, in turn; the tables
+ * and ratios use the median runs) ·
  * --rate 2000 · --latency-seconds 20 · --ordering-records 20000 · --only workload,throughput,latency,ordering ·
  * --profile (CPU-profile each throughput child, print where the time goes) · --no-readme ·
  * --wait-quiet (before each measurement, wait up to 5 min for other work on the machine to drop below 20% CPU).
@@ -386,6 +387,7 @@ async function measure(
           throughput: true,
           latency: true,
           maxInFlight: chosen,
+          rounds: options.repeat,
         },
       );
     }

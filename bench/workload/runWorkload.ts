@@ -20,7 +20,13 @@ import {
   spawnStreams,
 } from './javaContenders.js';
 import { idAndTs, preloadWorkload, USERS, workloadMessage } from './records.js';
-import type { WorkloadLatency, WorkloadReport, WorkloadRow } from './workloadReport.js';
+import {
+  settleRounds,
+  type WorkloadLatency,
+  type WorkloadReport,
+  type WorkloadRound,
+  type WorkloadRow,
+} from './workloadReport.js';
 
 export interface WorkloadOptions {
   records: number;
@@ -36,6 +42,8 @@ export interface WorkloadOptions {
   throughput: boolean;
   latency: boolean;
   maxInFlight: number;
+  /** Throughput rounds: each contender runs once per round, in turn; the tables show the median round. */
+  rounds: number;
 }
 
 export interface WorkloadContext {
@@ -117,66 +125,31 @@ export async function runWorkload(ctx: WorkloadContext, o: WorkloadOptions): Pro
       (error: unknown) =>
         ctx.log(`workload: no warm-up read (${error instanceof Error ? error.message : String(error)})`),
     );
-    for (const c of chosen) {
-      const r = row(c);
-      if (r.error) continue;
-      ctx.log(`workload throughput: ${r.label} …`);
-      if (ctx.brokerPid !== undefined) {
-        // the same broker state for every contender: not still busy with the preload or the previous contender
-        const share = await waitForQuietProcess(ctx.brokerPid, 0.1, 60_000);
-        if (share !== undefined && share >= 0.1)
-          ctx.log(`  broker still ${(share * 100).toFixed(0)}% busy; measuring anyway`);
-      }
-      try {
-        if (c.kind === 'ceiling') {
-          await ctx.beforeMeasure();
-          r.ceiling = await runConsumerPerformance(ctx.brokers, input, o.records, ctx.group('wl-ceiling'), ctx.log);
+    for (let round = 1; round <= o.rounds; round++) {
+      // one run of each contender per round, in turn, so a machine that slows down for a while slows them alike
+      const suffix = o.rounds > 1 ? `-r${round}` : '';
+      const of = o.rounds > 1 ? ` (round ${round} of ${o.rounds})` : '';
+      for (const c of chosen) {
+        const r = row(c);
+        if (r.error) continue;
+        ctx.log(`workload throughput${of}: ${r.label} …`);
+        const result = await throughputRound(ctx, o, c, classpath, input, suffix, nodeArgs);
+        r.rounds = [...(r.rounds ?? []), result];
+        if (result.error !== undefined) ctx.log(`  failed: ${result.error}`);
+        else if (result.ceiling) {
           ctx.log(
-            `  ${fmt(r.ceiling.fetchRecordsPerSecond)} records/s (fetch), peak RSS ${r.ceiling.peakRssMb.toFixed(0)} MB`,
+            `  ${fmt(result.ceiling.fetchRecordsPerSecond)} records/s (fetch), peak RSS ${result.ceiling.peakRssMb.toFixed(0)} MB`,
           );
-          continue;
+        } else {
+          const t = result.throughput;
+          ctx.log(
+            `  ${fmt(t?.recordsPerSecond ?? 0)} records/s, peak RSS ${(t?.peakRssMb ?? 0).toFixed(0)} MB, ` +
+              `output ${fmt(result.outputCount ?? 0)} (expected ${fmt(validAmong(o.records))}), DLQ ${fmt(result.dlqCount ?? 0)}`,
+          );
         }
-        const output = await ctx.topic(`wl-${c.id}-out`);
-        const dlq = await ctx.topic(`wl-${c.id}-dlq`, 1);
-        const groupId = ctx.group(`wl-${c.id}`);
-        if (c.kind === 'node') {
-          r.throughput = await ctx.runNode(c.script, nodeArgs(input, output, dlq, groupId), c.nodeOptions);
-        } else if (classpath) {
-          await ctx.beforeMeasure();
-          const java = spawnStreams({
-            classpath,
-            brokers: ctx.brokers,
-            input,
-            output,
-            dlq,
-            applicationId: groupId,
-            threads: o.streamsThreads,
-            commitIntervalMs: o.commitIntervalMs,
-          });
-          ctx.track(() => java.process.kill('SIGTERM'));
-          r.throughput = await measureJava('streams', java, {
-            admin: ctx.admin,
-            groupId,
-            input,
-            countTopics: [output, dlq],
-            records: o.records,
-            ...(ctx.brokerPid === undefined ? {} : { brokerPid: ctx.brokerPid }),
-          });
-        }
-        r.outputCount = await recordsIn(ctx.admin, output);
-        r.dlqCount = await recordsIn(ctx.admin, dlq);
-        const t = r.throughput;
-        ctx.log(
-          `  ${fmt(t?.recordsPerSecond ?? 0)} records/s, peak RSS ${(t?.peakRssMb ?? 0).toFixed(0)} MB, ` +
-            `output ${fmt(r.outputCount)} (expected ${fmt(validAmong(o.records))}), DLQ ${fmt(r.dlqCount)}`,
-        );
-      } catch (error) {
-        r.error = message(error);
-        ctx.log(`  failed: ${r.error}`);
-      } finally {
-        ctx.track(undefined);
       }
     }
+    for (const r of report.rows) settleRounds(r);
   }
 
   if (o.latency) {
@@ -208,6 +181,70 @@ export async function runWorkload(ctx: WorkloadContext, o: WorkloadOptions): Pro
     }
   }
   return report;
+}
+
+/** One throughput run of one contender on the preloaded input, on its own output topics and group. */
+async function throughputRound(
+  ctx: WorkloadContext,
+  o: WorkloadOptions,
+  c: Contender,
+  classpath: string | undefined,
+  input: string,
+  suffix: string,
+  nodeArgs: (input: string, output: string, dlq: string, groupId: string) => VariantArgs,
+): Promise<WorkloadRound> {
+  if (ctx.brokerPid !== undefined) {
+    // the same broker state for every contender: not still busy with the preload or the previous contender
+    const share = await waitForQuietProcess(ctx.brokerPid, 0.1, 60_000);
+    if (share !== undefined && share >= 0.1)
+      ctx.log(`  broker still ${(share * 100).toFixed(0)}% busy; measuring anyway`);
+  }
+  try {
+    if (c.kind === 'ceiling') {
+      await ctx.beforeMeasure();
+      return {
+        ceiling: await runConsumerPerformance(ctx.brokers, input, o.records, ctx.group(`wl-ceiling${suffix}`), ctx.log),
+      };
+    }
+    const output = await ctx.topic(`wl-${c.id}-out${suffix}`);
+    const dlq = await ctx.topic(`wl-${c.id}-dlq${suffix}`, 1);
+    const groupId = ctx.group(`wl-${c.id}${suffix}`);
+    let throughput: VariantResult;
+    if (c.kind === 'node') {
+      throughput = await ctx.runNode(c.script, nodeArgs(input, output, dlq, groupId), c.nodeOptions);
+    } else {
+      if (!classpath) throw new Error('the Kafka Streams application was not built');
+      await ctx.beforeMeasure();
+      const java = spawnStreams({
+        classpath,
+        brokers: ctx.brokers,
+        input,
+        output,
+        dlq,
+        applicationId: groupId,
+        threads: o.streamsThreads,
+        commitIntervalMs: o.commitIntervalMs,
+      });
+      ctx.track(() => java.process.kill('SIGTERM'));
+      throughput = await measureJava('streams', java, {
+        admin: ctx.admin,
+        groupId,
+        input,
+        countTopics: [output, dlq],
+        records: o.records,
+        ...(ctx.brokerPid === undefined ? {} : { brokerPid: ctx.brokerPid }),
+      });
+    }
+    return {
+      throughput,
+      outputCount: await recordsIn(ctx.admin, output),
+      dlqCount: await recordsIn(ctx.admin, dlq),
+    };
+  } catch (error) {
+    return { error: message(error) };
+  } finally {
+    ctx.track(undefined);
+  }
 }
 
 async function latencyOf(
