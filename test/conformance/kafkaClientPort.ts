@@ -767,6 +767,12 @@ export function describeKafkaClientPort(name: string, harness: PortHarness): voi
         expect(outcome?.ok, String(outcome?.ok === false ? outcome.error : '')).toBe(true);
         expect(b.batchesOf(topic, moved)[0]?.records[0]?.offset, 'where b started').toBe(3n);
         expect(b.valuesOf(topic, moved)).toEqual(['fresh']);
+        // that commit must not make the group rebalance again: one join of b, one rebalance, settled for good
+        await sleep(10 * SUITE_CONSUMER_TIMING.heartbeatIntervalMs);
+        const joins = JSON.stringify({ a: a.assignments.length, b: b.assignments.length, rebalancings: a.rebalancings });
+        expect(a.rebalancings.length, joins).toBe(1);
+        expect(a.assignments.length, joins).toBe(2);
+        expect(b.assignments.length, joins).toBe(1);
       });
 
       it('heartbeat() rejects while the group rebalances, so a handler that waits can let go', async () => {

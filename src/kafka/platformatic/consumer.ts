@@ -10,6 +10,15 @@
  *   `consumer:group:rebalance` and `consumer:group:join` events become onRebalancing and onAssigned);
  * - fetching: `Consumer.fetch` (one Fetch request to one broker, incremental fetch sessions included) on a second,
  *   groupless Consumer, so a long poll never delays a heartbeat or a commit on the coordinator's connection;
+ * - commits: `Consumer.commit` on a third Consumer that never joins and never retries, sent with the member's id and
+ *   generation. The member's own commit joins the group again when the broker refuses it for a rebalance, and
+ *   retries: a leader that joins a stable group starts another rebalance, which refuses the retried commit in turn —
+ *   a rebalance storm (8 generations in 7 s with 2 workers on the benchmark's workload). Here a commit refused for
+ *   a rebalance waits until the member has joined again by itself (its heartbeat noticed), is sent once more under
+ *   the new generation, and otherwise fails: the engine sends its offsets again next round. One exception: the
+ *   commit made the moment a rebalance starts goes on the member's own connection, ahead of its JoinGroup, while the
+ *   group still accepts it (on another connection it could arrive after the join, and the partition's next owner
+ *   would start before it);
  * - positions: committed offsets (`listCommittedOffsets`), falling back to the earliest or latest offset
  *   (`listOffsets`) — the COMMITTED-then-EARLIEST rule, not EARLIEST alone, which would ignore the commits.
  *
@@ -74,6 +83,13 @@ function toHeaders(headers: readonly [Buffer | null, Buffer | null][]): RecordHe
 
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 
+function commitOptions(offsets: readonly TopicPartitionOffset[]) {
+  return { offsets: offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset, leaderEpoch: -1 })) };
+}
+
+/** How long a commit refused for a rebalance waits for the member's next join before it fails. */
+const JOIN_WAIT_MS = 30_000;
+
 /**
  * The client refuses a rebalance timeout below the session timeout, which Kafka and kafkajs accept (the group then
  * waits the session timeout for a member to rejoin anyway): it is raised to the session timeout.
@@ -89,6 +105,8 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
   readonly #member: Consumer;
   /** Fetches and looks up offsets on connections of its own; never joins the group. */
   readonly #fetcher: Consumer;
+  /** Sends the member's commits; never joins the group, never retries (see the file's comment). */
+  readonly #committer: Consumer;
   readonly #options: ConsumerOptions;
   readonly #config: KafkaConnectionConfig;
   #topics: string[] = [];
@@ -98,6 +116,8 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
   #running = false;
   #stopping = false;
   #rebalancing = false;
+  /** True only while the rebalancing listeners run (see the 'consumer:group:rebalance' handler). */
+  #atRebalanceStart = false;
   /** Bumped by every rebalance and join: a batch handed over under an older epoch is stale. */
   #epoch = 0;
   readonly #owned = new Map<string, TopicPartition>();
@@ -107,6 +127,8 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
   readonly #loops = new Map<number, Promise<void>>();
   #wakers: (() => void)[] = [];
   readonly #commits = new Set<Promise<unknown>>();
+  /** Commits refused for a rebalance, waiting for this member's next join (see #commitAsMember). */
+  readonly #joinWaiters = new Set<(joined: boolean) => void>();
   /** Set when a heartbeat found the broker unreachable, until the member joins again. */
   #lost = false;
 
@@ -124,10 +146,18 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
       ...rebalanceTimeout(options),
     });
     this.#fetcher = new Consumer({ ...common, clientId: `${common.clientId}-fetch`, autocommit: false });
+    this.#committer = new Consumer({ ...common, clientId: `${common.clientId}-commit`, autocommit: false, retries: 0 });
     this.#member.on('consumer:group:rebalance', () => {
       this.#rebalancing = true;
       this.#epoch++;
-      this.listeners.rebalancing.emit();
+      // the client sends the member's JoinGroup right after this event: a commit made now, on the member's own
+      // connection, reaches the coordinator ahead of it, while the group still accepts the current generation
+      this.#atRebalanceStart = true;
+      try {
+        this.listeners.rebalancing.emit();
+      } finally {
+        this.#atRebalanceStart = false;
+      }
     });
     this.#member.on('consumer:group:join', (payload) => this.#joined(payload));
     // the member heartbeats through a broker outage without a word to the fetch loop, which may be waiting for a
@@ -141,9 +171,11 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
     this.#member.on('error', (error: Error) => {
       this.#running = false;
       this.#epoch++;
+      this.#settleJoinWaiters(false);
       this.listeners.fatal.emit(error);
     });
     this.#fetcher.on('error', () => {});
+    this.#committer.on('error', () => {});
   }
 
   async connect(): Promise<void> {
@@ -190,6 +222,7 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
     this.#running = true;
     if (foreign.size > 0) this.listeners.unsubscribedTopics.emit([...foreign]);
     this.listeners.assigned.emit({ assignment, memberId: payload.memberId });
+    this.#settleJoinWaiters(true);
     this.#loadPositions(epoch, assignment).catch((error: unknown) => this.#interrupt(error));
   }
 
@@ -202,7 +235,8 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
     for (let attempt = 0; ; attempt++) {
       if (epoch !== this.#epoch || this.#stopping) return;
       try {
-        const committed = await this.#member.listCommittedOffsets({
+        // on the committer's connection to the coordinator, which is then open when the first commit goes
+        const committed = await this.#committer.listCommittedOffsets({
           topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
         });
         const missing = new Map<string, number[]>();
@@ -491,17 +525,62 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
     if (!this.#running || this.#stopping) {
       throw new Error('the consumer is not running (not joined, or stopping): commit not sent');
     }
-    const commit = this.#member.commit({
-      offsets: offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset, leaderEpoch: -1 })),
-    });
+    const commit = this.#commitAsMember(offsets);
     this.#commits.add(commit);
     try {
       await commit;
-    } catch (error) {
-      throw new PlatformaticKafkaError(error);
     } finally {
       this.#commits.delete(commit);
     }
+  }
+
+  /**
+   * Sends the offsets as the member. Refused because the group rebalanced meanwhile (the engine commits what is
+   * finished when a rebalance starts), they are sent once more under the generation this member joins next, as the
+   * client's own commit does — but without joining again itself, which is what started the storms.
+   */
+  async #commitAsMember(offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    const generation = this.#member.generationId;
+    try {
+      await (this.#atRebalanceStart ? this.#member.commit(commitOptions(offsets)) : this.#send(offsets));
+      return;
+    } catch (error) {
+      const refusedForRebalance =
+        protocolErrorOf(error, 'REBALANCE_IN_PROGRESS') || protocolErrorOf(error, 'ILLEGAL_GENERATION');
+      if (!refusedForRebalance || !(await this.#joinedAfter(generation))) throw new PlatformaticKafkaError(error);
+    }
+    try {
+      await this.#send(offsets);
+    } catch (error) {
+      throw new PlatformaticKafkaError(error);
+    }
+  }
+
+  /** One OffsetCommit on the committer's connection, with the member's id and current generation. */
+  #send(offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    // the broker checks the generation and member id, not which connection a commit comes on
+    this.#committer.memberId = this.#member.memberId;
+    this.#committer.generationId = this.#member.generationId;
+    return this.#committer.commit(commitOptions(offsets));
+  }
+
+  /** True once the member has joined a generation after `generation`; false if it stops or no join comes. */
+  #joinedAfter(generation: number): Promise<boolean> {
+    if (this.#stopping) return Promise.resolve(false);
+    if (!this.#rebalancing && this.#member.generationId > generation) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (joined: boolean) => {
+        clearTimeout(timer);
+        this.#joinWaiters.delete(done);
+        resolve(joined);
+      };
+      const timer = setTimeout(() => done(false), JOIN_WAIT_MS);
+      this.#joinWaiters.add(done);
+    });
+  }
+
+  #settleJoinWaiters(joined: boolean): void {
+    for (const done of [...this.#joinWaiters]) done(joined);
   }
 
   pause(partitions: readonly TopicPartition[]): void {
@@ -517,9 +596,10 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
     if (this.#stopping) return;
     this.#stopping = true;
     this.#running = false;
+    this.#settleJoinWaiters(false);
     this.#wake();
     await Promise.allSettled([...this.#loops.values()]);
     await Promise.allSettled([...this.#commits]);
-    await Promise.all([this.#member.close(), this.#fetcher.close()]);
+    await Promise.all([this.#member.close(), this.#fetcher.close(), this.#committer.close()]);
   }
 }
