@@ -21,6 +21,10 @@ export interface PipelineSource {
 
 export interface PipelineConsumerTuning {
   sessionTimeoutMs?: number;
+  /**
+   * How often the member heartbeats, which is also how soon it notices that its group rebalances (a member joined or
+   * left). Default 1000 (Kafka's Java client and kafkajs: 3000).
+   */
   heartbeatIntervalMs?: number;
   rebalanceTimeoutMs?: number;
   maxBytesPerPartition?: number;
@@ -101,6 +105,13 @@ export const DEFAULT_MAX_IN_FLIGHT = 1000;
 
 /** How long a record may stay unfinished before it is reported, unless the pipeline sets `stuckAfterMs`. */
 export const DEFAULT_STUCK_AFTER_MS = 180_000;
+
+/**
+ * How often a pipeline's consumer heartbeats unless the pipeline sets `consumer.heartbeatIntervalMs`. A member that
+ * joins (a new replica or worker, one restarted) gets partitions only once every other member has noticed the
+ * rebalance at its next heartbeat: within 1 s, not the clients' 3 s.
+ */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1000;
 
 /** Declares a pipeline. Throws TRIBUTARY_ERR_PIPELINE_DEFINITION naming each wrong field. */
 export function definePipeline<TOut>(config: PipelineConfig<TOut>): Pipeline<TOut> {
