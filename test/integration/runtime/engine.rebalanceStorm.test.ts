@@ -60,28 +60,31 @@ describe('rebalance storm', () => {
     const first = testEngine({ pipelines: [pipeline], observer: a.observer });
     await first.start();
     await out.waitFor(2000);
+    /** Starts one more member; once the first holds `share` partitions and the new one is ready, waits ten heartbeats. */
+    const join = async (share: number) => {
+      const counter = joinCounter();
+      const engine = testEngine({ pipelines: [pipeline], observer: counter.observer });
+      await engine.start();
+      await eventually(
+        () => (first.status().pipelines[0]?.assignment.length ?? 0) === share && engine.status().ready,
+        `the first member to hold ${share} partitions`,
+      );
+      // a rebalance started by a refused commit would be noticed by now
+      await sleep(5_000);
+      return { engine, joins: counter.joins };
+    };
     // two joins, one after the other: each is one rebalance, and a refused commit gets two chances to start a storm
-    const b = joinCounter();
-    const second = testEngine({ pipelines: [pipeline], observer: b.observer });
-    await second.start();
-    await eventually(
-      () => (first.status().pipelines[0]?.assignment.length ?? 0) === 3 && second.status().ready,
-      'the partitions to be split 3/3',
-    );
-    // ten heartbeats: a rebalance started by a refused commit would be noticed by now
-    await sleep(5_000);
-    const afterSecond = { first: a.joins(), second: b.joins(), output: out.records.length };
-    const c = joinCounter();
-    const third = testEngine({ pipelines: [pipeline], observer: c.observer });
-    await third.start();
-    await eventually(
-      () => (first.status().pipelines[0]?.assignment.length ?? 0) === 2 && third.status().ready,
-      'the partitions to be split 2/2/2',
-    );
-    await sleep(5_000);
-    const afterThird = { first: a.joins(), second: b.joins(), third: c.joins(), output: out.records.length };
+    const second = await join(3);
+    const afterSecond = { first: a.joins(), second: second.joins(), output: out.records.length };
+    const third = await join(2);
+    const afterThird = {
+      first: a.joins(),
+      second: second.joins(),
+      third: third.joins(),
+      output: out.records.length,
+    };
     console.info(`[rebalance storm] ${JSON.stringify({ afterSecond, afterThird })}`);
-    await Promise.all([first.stop(), second.stop(), third.stop()]);
+    await Promise.all([first.stop(), second.engine.stop(), third.engine.stop()]);
     expect(afterThird.output, 'records still flowing when the joins were counted').toBeLessThan(n);
     expect(afterSecond, 'joins after the second member: the first 2 (start, split), the second 1').toMatchObject({
       first: 2,
