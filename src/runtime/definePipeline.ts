@@ -145,7 +145,10 @@ export function definePipeline<TOut>(config: PipelineConfig<TOut>): Pipeline<TOu
     commitIntervalMs: config.commitIntervalMs ?? 1000,
     drainTimeoutMs: config.drainTimeoutMs ?? 30_000,
     stuckAfterMs: config.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS,
-    consumer: { ...config.consumer },
+    consumer: {
+      ...config.consumer,
+      heartbeatIntervalMs: config.consumer?.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
+    },
     build: config.build,
   };
 }

@@ -27,7 +27,7 @@ import { AdmissionGate } from '../source/admissionGate.js';
 import { PartitionParking, tpKey } from '../source/partitionParking.js';
 import { recordEnvelope } from '../source/recordEnvelope.js';
 import { writeDeadLetter } from './deadLetterWriter.js';
-import { DEFAULT_HEARTBEAT_INTERVAL_MS, type Pipeline } from './definePipeline.js';
+import type { Pipeline } from './definePipeline.js';
 import { DroppedRecords } from './droppedRecords.js';
 import { finishAtEndOfChain } from './endOfChain.js';
 import type { ProducerBatcher } from './producerBatcher.js';
@@ -131,11 +131,7 @@ export class PipelineRun {
       deadLetter: (failed, topic) => this.#deadLetter(failed, topic ?? pipeline.deadLetter.topic),
       recordRetry: (stage) => deps.observer.retried(pipeline.name, stage),
     };
-    this.#consumer = deps.client.consumer({
-      groupId: pipeline.source.groupId,
-      ...pipeline.consumer,
-      heartbeatIntervalMs: pipeline.consumer.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
-    });
+    this.#consumer = deps.client.consumer({ groupId: pipeline.source.groupId, ...pipeline.consumer });
     const name = pipeline.name;
     this.#parking = new PartitionParking({
       consumer: this.#consumer,
