@@ -177,7 +177,7 @@ export function renderResults(report: Report): string {
     const c = report.latencyConfig;
     lines.push(
       `**Latency** (c): ${int(c.rate)} records/s for ${c.seconds} s (after ${c.warmupSeconds} s of warm-up, not counted), ` +
-        'end to end: producer send → seen by a separate consumer of the output topic.',
+        "append to the input → append to the output, both the broker's time (LogAppendTime topics).",
       '',
       '| variant | records measured | achieved rate (rec/s) | p50 (ms) | p90 (ms) | p99 (ms) | max (ms) | peak RSS (MB) |',
       '|---|---:|---:|---:|---:|---:|---:|---:|',

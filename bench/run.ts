@@ -23,7 +23,7 @@ import { dirname, join } from 'node:path';
 import { KAFKA_VERSION, startLocalBroker, stopLocalBroker } from '../scripts/kafka/localBroker.js';
 import { DEFAULT_MAX_IN_FLIGHT } from '../src/runtime/definePipeline.js';
 import { compileVariants, repoRoot, spawnVariant, type VariantProcess } from './child.js';
-import { measureLatency } from './latency.js';
+import { LATENCY_TOPIC_CONFIG, measureLatency } from './latency.js';
 import { formatSummary, summarize } from './profileSummary.js';
 import { type LatencyRow, machine, type OrderingRow, type Report, renderResults, writeReadme } from './report.js';
 import { benchKafka, createTopics, PARTITIONS, preload, runId, waitForQuiet } from './support.js';
@@ -307,9 +307,9 @@ async function measure(
   };
   process.once('SIGINT', onSignal);
 
-  const topic = async (name: string, partitions = PARTITIONS): Promise<string> => {
+  const topic = async (name: string, partitions = PARTITIONS, config?: Record<string, string>): Promise<string> => {
     const t = `bench-${id}-${name}`;
-    await createTopics(admin, [{ topic: t, partitions }]);
+    await createTopics(admin, [{ topic: t, partitions, config }]);
     topics.push(t);
     return t;
   };
@@ -444,8 +444,8 @@ async function measure(
         ['(a) raw kafkajs eachBatch loop', 'rawLoop.ts', 'raw'],
         [`(b) Tributary, maxInFlight ${chosen}`, 'tributaryPassthrough.ts', 'trib'],
       ] as const) {
-        const input = await topic(`lat-${variant}-in`);
-        const output = await topic(`lat-${variant}-out`);
+        const input = await topic(`lat-${variant}-in`, PARTITIONS, LATENCY_TOPIC_CONFIG);
+        const output = await topic(`lat-${variant}-out`, PARTITIONS, LATENCY_TOPIC_CONFIG);
         log(
           `(c) latency of ${label}: ${fmt(options.rate)} records/s for ${config.warmupSeconds} + ${config.seconds} s …`,
         );

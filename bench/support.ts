@@ -52,12 +52,19 @@ export function timestampOf(value: Buffer | null): number | undefined {
 export interface TopicSpec {
   topic: string;
   partitions: number;
+  /** Topic-level configuration, e.g. `{ 'message.timestamp.type': 'LogAppendTime' }`. */
+  config?: Record<string, string>;
 }
 
 export async function createTopics(admin: Admin, specs: readonly TopicSpec[]): Promise<void> {
   await createTopicsWithLeaders(
     admin,
-    specs.map(({ topic, partitions }) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+    specs.map(({ topic, partitions, config = {} }) => ({
+      topic,
+      numPartitions: partitions,
+      replicationFactor: 1,
+      configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
+    })),
   );
 }
 

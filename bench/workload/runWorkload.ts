@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import type { Admin, Kafka } from 'kafkajs';
 import { repoRoot, type VariantProcess } from '../child.js';
-import { measureLatency } from '../latency.js';
+import { LATENCY_TOPIC_CONFIG, measureLatency } from '../latency.js';
 import { recordsIn, waitForQuietProcess } from '../support.js';
 import type { VariantArgs, VariantResult } from '../variant.js';
 import { CONTENDERS, type Contender } from './contenders.js';
@@ -51,7 +51,7 @@ export interface WorkloadContext {
   admin: Admin;
   brokers: string[];
   brokerPid?: number;
-  topic(name: string, partitions?: number): Promise<string>;
+  topic(name: string, partitions?: number, config?: Record<string, string>): Promise<string>;
   group(name: string): string;
   /** Runs a Node contender in throughput mode in its own process (waits for a quiet machine when asked). */
   runNode(script: string, args: VariantArgs, nodeOptions?: readonly string[]): Promise<VariantResult>;
@@ -163,14 +163,17 @@ export async function runWorkload(ctx: WorkloadContext, o: WorkloadOptions): Pro
       // a loaded machine sometimes fails the first requests to fresh topics: one more try on new ones
       for (let attempt = 1; attempt <= 2 && !r.latency; attempt++) {
         try {
-          const input = await ctx.topic(`wl-lat-${c.id}-in-${attempt}`);
-          const output = await ctx.topic(`wl-lat-${c.id}-out-${attempt}`);
+          const input = await ctx.topic(`wl-lat-${c.id}-in-${attempt}`, undefined, LATENCY_TOPIC_CONFIG);
+          const output = await ctx.topic(`wl-lat-${c.id}-out-${attempt}`, undefined, LATENCY_TOPIC_CONFIG);
           const dlq = await ctx.topic(`wl-lat-${c.id}-dlq-${attempt}`, 1);
           const groupId = ctx.group(`wl-lat-${c.id}-${attempt}`);
           await ctx.beforeMeasure();
           r.latency = await latencyOf(ctx, o, c, classpath, { input, output, dlq, groupId }, nodeArgs);
           delete r.latencyError;
-          ctx.log(`  p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, peak RSS ${r.latency.peakRssMb.toFixed(0)} MB`);
+          ctx.log(
+            `  p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms (from the send: ${r.latency.fromSend?.p50} / ` +
+              `${r.latency.fromSend?.p99} ms), peak RSS ${r.latency.peakRssMb.toFixed(0)} MB`,
+          );
         } catch (error) {
           r.latencyError = message(error);
           ctx.log(`  failed (attempt ${attempt}): ${r.latencyError}`);

@@ -128,7 +128,8 @@ export function renderWorkload(w: WorkloadReport): string {
         : '') +
       (w.latencyConfig
         ? `Latency: input paced at ${int(w.latencyConfig.rate)} records/s for ${w.latencyConfig.seconds} s (after ` +
-          `${w.latencyConfig.warmupSeconds} s of warm-up), output time − the record's send time.`
+          `${w.latencyConfig.warmupSeconds} s of warm-up), from a record's append to the input to its append to the ` +
+          "output, both the broker's time (LogAppendTime topics)."
         : ''),
     '',
     '| contender | records/s | vs Kafka Streams | 10–90 % records/s | seconds | peak RSS (MB) | CPU (s) | broker CPU (s) | other CPU (s) | output / DLQ records | p50 (ms) | p99 (ms) | peak RSS at 5 k/s (MB) |',
