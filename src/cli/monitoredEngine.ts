@@ -49,10 +49,9 @@ export function createMonitoredEngine(options: MonitoredEngineOptions): Monitore
     onLagError: ({ pipeline, group, error }) =>
       logger.warn({ pipeline, groupId: group, err: error }, `reading consumer lag failed: ${errorMessage(error)}`),
   });
-  const client = 'client' in options.kafka ? options.kafka.client : createKafkaClient({ ...options.kafka, logger });
   const engine = createEngine({
     pipelines,
-    kafka: { client },
+    kafka: options.kafka,
     logger,
     observer: metrics.observer,
     ...(options.producer ? { producer: options.producer } : {}),
@@ -71,7 +70,8 @@ export function createMonitoredEngine(options: MonitoredEngineOptions): Monitore
   let admin: AdminPort | undefined;
   const connectAdmin = async (): Promise<void> => {
     while (!stopped) {
-      const candidate = client.admin();
+      const kafka = options.kafka;
+      const candidate = ('client' in kafka ? kafka.client : await createKafkaClient({ ...kafka, logger })).admin();
       try {
         await candidate.connect();
         if (stopped) {

@@ -92,7 +92,6 @@ export function createEngine(options: EngineOptions): Engine {
   const logger = options.logger ?? createLogger();
   const observer = options.observer ?? noopObserver;
   const clock = options.clock ?? systemClock;
-  const client = 'client' in options.kafka ? options.kafka.client : createKafkaClient({ logger, ...options.kafka });
   checkDistinct(options.pipelines);
   let producerPort: ProducerPort | undefined;
   let producerConnected = false;
@@ -135,6 +134,8 @@ export function createEngine(options: EngineOptions): Engine {
     async start() {
       if (started) throw new Error('engine already started');
       started = true;
+      const kafka = options.kafka;
+      const client = 'client' in kafka ? kafka.client : await createKafkaClient({ logger, ...kafka });
       producerPort = client.producer(
         options.producer?.compression ? { compression: options.producer.compression } : {},
       );

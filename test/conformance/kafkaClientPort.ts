@@ -769,7 +769,11 @@ export function describeKafkaClientPort(name: string, harness: PortHarness): voi
         expect(b.valuesOf(topic, moved)).toEqual(['fresh']);
         // that commit must not make the group rebalance again: one join of b, one rebalance, settled for good
         await sleep(10 * SUITE_CONSUMER_TIMING.heartbeatIntervalMs);
-        const joins = JSON.stringify({ a: a.assignments.length, b: b.assignments.length, rebalancings: a.rebalancings });
+        const joins = JSON.stringify({
+          a: a.assignments.length,
+          b: b.assignments.length,
+          rebalancings: a.rebalancings,
+        });
         expect(a.rebalancings.length, joins).toBe(1);
         expect(a.assignments.length, joins).toBe(2);
         expect(b.assignments.length, joins).toBe(1);

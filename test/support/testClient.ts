@@ -1,5 +1,5 @@
-import { createKafkaClient } from '../../src/kafka/createKafkaClient.js';
-import type { KafkaConnectionConfig } from '../../src/kafka/kafkajsClient.js';
+import { createKafkajsClient, type KafkaConnectionConfig } from '../../src/kafka/kafkajsClient.js';
+import { createPlatformaticClient } from '../../src/kafka/platformaticClient.js';
 import type { KafkaClientPort } from '../../src/kafka/ports.js';
 
 /**
@@ -18,5 +18,8 @@ export function testKafkaLibrary(): TestKafkaLibrary {
 
 /** A client port of the broker tests' library (see {@link testKafkaLibrary}). */
 export function testKafkaClient(config: KafkaConnectionConfig): KafkaClientPort {
-  return createKafkaClient({ ...config, library: testKafkaLibrary() });
+  const library = testKafkaLibrary();
+  return library === 'kafkajs'
+    ? createKafkajsClient({ ...config, library })
+    : createPlatformaticClient({ ...config, library });
 }

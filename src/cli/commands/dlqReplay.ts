@@ -425,7 +425,7 @@ export async function dlqReplayCommand(
     );
     let summary: DlqReplaySummary;
     try {
-      summary = await replayDeadLetters(createKafkaClient(config.kafka), { ...args, log: io.stdout });
+      summary = await replayDeadLetters(await createKafkaClient(config.kafka), { ...args, log: io.stdout });
     } catch (error) {
       const message = error instanceof ReplayError ? error.message : describeKafkaError(error, config.kafka).message;
       io.stderr(`tributary dlq replay: ${message || errorMessage(error)}`);

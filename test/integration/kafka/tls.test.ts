@@ -143,7 +143,7 @@ describe.each(LIBRARIES)('SASL_SSL on %s', (library) => {
         }),
       );
       expect(config.kafka.ssl).toMatchObject({ caFile: t.tls.caFile });
-      const client = createKafkaClient({ ...config.kafka, logger: testLogger });
+      const client = await createKafkaClient({ ...config.kafka, logger: testLogger });
       const topics = relayTopics(`tls-${library}-${mechanism}`);
       const admin = client.admin();
       await admin.connect();
@@ -181,7 +181,7 @@ describe.each(LIBRARIES)('SASL_SSL on %s', (library) => {
 
   it('sends the configured mechanism: alice (SCRAM-SHA-256 only) is refused over SCRAM-SHA-512', async () => {
     const config = loadConfig(tlsEnv(library, { KAFKA_SASL_MECHANISM: 'scram-sha-512' }));
-    const admin = createKafkaClient({ ...config.kafka, logger: testLogger }).admin();
+    const admin = (await createKafkaClient({ ...config.kafka, logger: testLogger })).admin();
     onTestFinished(() => admin.disconnect().catch(() => {}));
     const error = await admin.connect().then(
       () => undefined,

@@ -68,7 +68,9 @@ describe('TLS server name', () => {
   it('the platformatic adapter sends the host name', async () => {
     const { port, names } = await recordingServer();
     const ca = readFileSync(material.ca.certFile, 'utf8');
-    const admin = createKafkaClient({ brokers: [`localhost:${port}`], library: 'platformatic', ssl: { ca } }).admin();
+    const admin = (
+      await createKafkaClient({ brokers: [`localhost:${port}`], library: 'platformatic', ssl: { ca } })
+    ).admin();
     const connecting = admin.connect().catch(() => {});
     await expect.poll(() => names.length).toBeGreaterThan(0);
     await admin.disconnect();
