@@ -8,6 +8,7 @@ import type { EngineObserver } from '../src/instrumentation.js';
 import type { TopicPartition } from '../src/kafka/ports.js';
 import { createLagTracker, type LagFailure, type LagOffsetsSource, type LagReading } from './lagTracker.js';
 import { ENGINE_METRICS, METRIC_PREFIX, type MetricDefinition } from './metricNames.js';
+import { RecordOutcomes } from './recordOutcomes.js';
 
 /** A new, empty registry, for code outside metrics/ (which does not import @prometheus-io/client itself). */
 export function createRegistry(): Registry {
@@ -121,8 +122,12 @@ export function createEngineMetrics(registry: Registry, options: EngineMetricsOp
 
   const m = ENGINE_METRICS;
   const recordsConsumed = counter(registry, m.recordsConsumed);
-  const recordsProcessed = counter(registry, m.recordsProcessed);
-  const processingDuration = histogram(registry, m.processingDuration, buckets.processing ?? PROCESSING_BUCKETS);
+  const outcomes = new RecordOutcomes(
+    registry,
+    m.recordsProcessed,
+    m.processingDuration,
+    buckets.processing ?? PROCESSING_BUCKETS,
+  );
   const retries = counter(registry, m.retries);
   const inFlight = gauge(registry, m.inFlight);
   const partitionsPaused = gauge(registry, m.partitionsPaused);
@@ -232,8 +237,7 @@ export function createEngineMetrics(registry: Registry, options: EngineMetricsOp
       if (count > 0) recordsConsumed.inc({ pipeline, topic, partition }, count);
     }),
     recordFinished: guarded((pipeline, topic, outcome, seconds) => {
-      recordsProcessed.inc({ pipeline, topic, outcome });
-      if (validSeconds(seconds)) processingDuration.observe({ pipeline, topic, outcome }, seconds);
+      outcomes.record(pipeline, topic, outcome, seconds);
     }),
     retried: guarded((pipeline: string, stage: string) => {
       retries.inc({ pipeline, stage });
