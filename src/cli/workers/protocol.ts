@@ -7,6 +7,11 @@ import type { Readiness } from '../../http/server.js';
 
 /** Primary → worker. */
 export type ToWorker =
+  /**
+   * Start the engine: join the groups. Sent once every worker of the first start has `loaded` (so that they join
+   * together, in one rebalance), and at once to a worker restarted later.
+   */
+  | { readonly type: 'join' }
   /** Answer with a `metrics` message carrying the same id. */
   | { readonly type: 'metrics'; readonly id: number }
   /** Stop gracefully (drain, commit, leave the groups), then exit 0; exit 1 if the stop failed. */
@@ -14,6 +19,8 @@ export type ToWorker =
 
 /** Worker → primary. */
 export type FromWorker =
+  /** Pipelines, configuration and the Kafka client library are loaded; the worker waits for `join` to start. */
+  | { readonly type: 'loaded' }
   /** The engine runs (every pipeline started). */
   | { readonly type: 'started' }
   /** The engine could not start; the worker exits with `exitCode` right after (2 configuration, 1 Kafka). */
@@ -28,12 +35,16 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 export function isToWorker(value: unknown): value is ToWorker {
-  return isObject(value) && (value.type === 'stop' || (value.type === 'metrics' && typeof value.id === 'number'));
+  return (
+    isObject(value) &&
+    (value.type === 'stop' || value.type === 'join' || (value.type === 'metrics' && typeof value.id === 'number'))
+  );
 }
 
 export function isFromWorker(value: unknown): value is FromWorker {
   if (!isObject(value)) return false;
   switch (value.type) {
+    case 'loaded':
     case 'started':
       return true;
     case 'startFailed':

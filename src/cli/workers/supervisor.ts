@@ -102,6 +102,8 @@ interface Slot {
   lastSnapshot: WorkerMetricsSnapshot | undefined;
   startFailure: { exitCode: number; message: string } | undefined;
   stopCode: number | string | undefined;
+  /** Sent `loaded` and waits for `join` (false again once it was told to join). */
+  waitingToJoin: boolean;
 }
 
 function defaultEntry(): string {
@@ -133,6 +135,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     lastSnapshot: undefined,
     startFailure: undefined,
     stopCode: undefined,
+    waitingToJoin: false,
   }));
   /** Counters and histograms of worker processes that exited. */
   const retired: WorkerMetricsSnapshot[] = [];
@@ -153,8 +156,35 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     }
   }
 
+  function join(slot: Slot): void {
+    slot.waitingToJoin = false;
+    const child = slot.child;
+    if (!child?.connected) return;
+    const message: ToWorker = { type: 'join' };
+    child.send(message, (error) => {
+      if (error) logger.warn({ worker: slot.worker, err: error }, `worker ${slot.worker}: could not tell it to join`);
+    });
+  }
+
+  /**
+   * The workers of the first start join their groups together, once all of them have loaded: a group whose members
+   * join one by one rebalances once more per member, and each rebalance stops every member and hands records that
+   * moved to another worker (at-least-once: they are processed again). A worker restarted later joins at once.
+   */
+  function onLoaded(slot: Slot): void {
+    slot.waitingToJoin = true;
+    if (!initialPhase || stopping) {
+      if (!stopping) join(slot);
+      return;
+    }
+    if (slots.every((s) => s.waitingToJoin || s.started)) for (const s of slots) if (s.waitingToJoin) join(s);
+  }
+
   function onMessage(slot: Slot, message: FromWorker): void {
     switch (message.type) {
+      case 'loaded':
+        onLoaded(slot);
+        return;
       case 'started':
         slot.started = true;
         slot.startedAt = Date.now();
@@ -232,6 +262,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
 
   function spawn(slot: Slot): void {
     slot.started = false;
+    slot.waitingToJoin = false;
     slot.startFailure = undefined;
     slot.readiness = { ready: false, reasons: ['starting'] };
     const child = fork(entry, [String(slot.worker), ...options.paths], {

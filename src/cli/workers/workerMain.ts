@@ -12,6 +12,7 @@ import { loadConfig } from '../../config/loadConfig.js';
 import { errorMessage } from '../../errors.js';
 import { createLogger } from '../../logger.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../io.js';
+import { createKafkaClient } from '../../kafka/createKafkaClient.js';
 import { describeKafkaError } from '../kafkaErrors.js';
 import { loadPipelines, PipelineLoadError } from '../loadPipelines.js';
 import { createMonitoredEngine, type MonitoredEngine } from '../monitoredEngine.js';
@@ -101,10 +102,19 @@ async function main(): Promise<void> {
     if (started) stop(why).catch(() => {});
   };
 
+  let joinNow: () => void = () => {};
+  const toldToJoin = new Promise<void>((resolve) => {
+    joinNow = resolve;
+  });
   process.on('message', (message: unknown) => {
     if (!isToWorker(message)) return;
     if (message.type === 'stop') {
       onStopRequest('asked by the primary');
+      joinNow();
+      return;
+    }
+    if (message.type === 'join') {
+      joinNow();
       return;
     }
     app.registry.getMetricsAsJSON().then(
@@ -113,7 +123,28 @@ async function main(): Promise<void> {
     );
   });
   // The primary is gone (killed): leave the groups cleanly rather than linger.
-  process.on('disconnect', () => onStopRequest('the primary process is gone'));
+  process.on('disconnect', () => {
+    onStopRequest('the primary process is gone');
+    joinNow();
+  });
+
+  // Load the Kafka client library now (about 0.8 s of CPU for @platformatic/kafka), then wait for the primary: the
+  // workers of a first start join their groups together, once every one of them is this far.
+  try {
+    await createKafkaClient(config.kafka);
+  } catch (error) {
+    clearInterval(statusTimer);
+    return failStart(EXIT_FAILURE, `tributary: start-up failed: ${errorMessage(error)}`);
+  }
+  send({ type: 'loaded' });
+  await toldToJoin;
+  if (stopRequested) {
+    // told to stop before it joined anything: nothing to drain
+    clearInterval(statusTimer);
+    logger.info('worker stopped before it started');
+    exit(EXIT_OK);
+    return;
+  }
 
   try {
     await app.start();

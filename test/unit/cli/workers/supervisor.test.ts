@@ -54,10 +54,12 @@ describe('combineReadiness', () => {
 describe('protocol guards', () => {
   it('accept the messages of each side and nothing else', () => {
     expect(isToWorker({ type: 'stop' })).toBe(true);
+    expect(isToWorker({ type: 'join' })).toBe(true);
     expect(isToWorker({ type: 'metrics', id: 3 })).toBe(true);
     expect(isToWorker({ type: 'metrics' })).toBe(false);
     expect(isToWorker('stop')).toBe(false);
     expect(isFromWorker({ type: 'started' })).toBe(true);
+    expect(isFromWorker({ type: 'loaded' })).toBe(true);
     expect(isFromWorker({ type: 'startFailed', exitCode: 1, message: 'x' })).toBe(true);
     expect(isFromWorker({ type: 'status', readiness: { ready: false, reasons: ['starting'] } })).toBe(true);
     expect(isFromWorker({ type: 'metrics', id: 1, metrics: [] })).toBe(true);
