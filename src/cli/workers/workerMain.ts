@@ -10,9 +10,9 @@
 import { ConfigError, formatConfigError } from '../../config/configError.js';
 import { loadConfig } from '../../config/loadConfig.js';
 import { errorMessage } from '../../errors.js';
+import { createKafkaClient } from '../../kafka/createKafkaClient.js';
 import { createLogger } from '../../logger.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../io.js';
-import { createKafkaClient } from '../../kafka/createKafkaClient.js';
 import { describeKafkaError } from '../kafkaErrors.js';
 import { loadPipelines, PipelineLoadError } from '../loadPipelines.js';
 import { createMonitoredEngine, type MonitoredEngine } from '../monitoredEngine.js';
