@@ -129,6 +129,8 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
   readonly #commits = new Set<Promise<unknown>>();
   /** Commits refused for a rebalance, waiting for this member's next join (see #commitAsMember). */
   readonly #joinWaiters = new Set<(joined: boolean) => void>();
+  /** Joins completed (assignments received): a commit refused for a rebalance compares it with its own count. */
+  #joins = 0;
   /** Set when a heartbeat found the broker unreachable, until the member joins again. */
   #lost = false;
 
@@ -201,6 +203,7 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
 
   #joined(payload: ConsumerGroupJoinPayload): void {
     if (this.#stopping) return;
+    this.#joins++;
     this.#lost = false;
     this.#rebalancing = false;
     const epoch = ++this.#epoch;
@@ -538,16 +541,21 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
    * Sends the offsets as the member. Refused because the group rebalanced meanwhile (the engine commits what is
    * finished when a rebalance starts), they are sent once more under the generation this member joins next, as the
    * client's own commit does — but without joining again itself, which is what started the storms.
+   *
+   * "Next" counts joins, not generations: the member's generation changes at its JoinGroup response, before its
+   * SyncGroup ends the rebalance, so a commit made in between already carries the new generation, and its refusal
+   * may be read after the join. Compared by generation, it would wait for the join after that (30 s in a settled
+   * group), and so would the member's fetching, which waits for commits in flight before it reads its positions.
    */
   async #commitAsMember(offsets: readonly TopicPartitionOffset[]): Promise<void> {
-    const generation = this.#member.generationId;
+    const joins = this.#joins;
     try {
       await (this.#atRebalanceStart ? this.#member.commit(commitOptions(offsets)) : this.#send(offsets));
       return;
     } catch (error) {
       const refusedForRebalance =
         protocolErrorOf(error, 'REBALANCE_IN_PROGRESS') || protocolErrorOf(error, 'ILLEGAL_GENERATION');
-      if (!refusedForRebalance || !(await this.#joinedAfter(generation))) throw new PlatformaticKafkaError(error);
+      if (!refusedForRebalance || !(await this.#joinedSince(joins))) throw new PlatformaticKafkaError(error);
     }
     try {
       await this.#send(offsets);
@@ -564,10 +572,10 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
     return this.#committer.commit(commitOptions(offsets));
   }
 
-  /** True once the member has joined a generation after `generation`; false if it stops or no join comes. */
-  #joinedAfter(generation: number): Promise<boolean> {
+  /** True once the member has joined more than `joins` times; false if it stops or no join comes. */
+  #joinedSince(joins: number): Promise<boolean> {
     if (this.#stopping) return Promise.resolve(false);
-    if (!this.#rebalancing && this.#member.generationId > generation) return Promise.resolve(true);
+    if (this.#joins > joins) return Promise.resolve(true);
     return new Promise((resolve) => {
       const done = (joined: boolean) => {
         clearTimeout(timer);
