@@ -31,6 +31,29 @@ interface Series {
 /** What a metric's get() returns, as the registry reads it (it calls no collect function of ours). */
 type Values = Omit<MetricObjectWithValues<MetricValueWithName<string>>, 'collect'>;
 
+/**
+ * Registers a family read by `values`. The registry needs only a name, get() and reset(), as its own metrics offer; it
+ * may rename a counter (OpenMetrics drops `_total` from the family's name), so get() reads the name back from the
+ * object it holds.
+ */
+function register(
+  registry: Registry,
+  family: Family,
+  type: 'counter' | 'histogram',
+  values: (name: string, help: string) => Values,
+  reset: () => void,
+): void {
+  const metric = {
+    name: family.name,
+    help: family.help,
+    type,
+    aggregator: 'sum',
+    get: async (): Promise<Values> => values(metric.name, family.help),
+    reset,
+  };
+  registry.registerMetric(metric as unknown as Parameters<Registry['registerMetric']>[0]);
+}
+
 export class RecordOutcomes {
   readonly #upperBounds: readonly number[];
   /** pipeline → topic → outcome → series */
@@ -45,26 +68,8 @@ export class RecordOutcomes {
     const reset = () => {
       this.#series = new Map();
     };
-    // the registry needs only a name, get() and reset(), as its own metrics offer; it may rename a counter (OpenMetrics
-    // drops `_total` from the family's name), so get() reads the name back from the object it holds
-    const counter = {
-      name: processed.name,
-      help: processed.help,
-      type: 'counter',
-      aggregator: 'sum',
-      get: async (): Promise<Values> => this.#counterValues(counter.name, processed.help),
-      reset,
-    };
-    const histogram = {
-      name: duration.name,
-      help: duration.help,
-      type: 'histogram',
-      aggregator: 'sum',
-      get: async (): Promise<Values> => this.#histogramValues(histogram.name, duration.help),
-      reset,
-    };
-    registry.registerMetric(counter as unknown as Parameters<Registry['registerMetric']>[0]);
-    registry.registerMetric(histogram as unknown as Parameters<Registry['registerMetric']>[0]);
+    register(registry, processed, 'counter', (name, help) => this.#counterValues(name, help), reset);
+    register(registry, duration, 'histogram', (name, help) => this.#histogramValues(name, help), reset);
   }
 
   /** One finished record; `seconds` is left out of the histogram unless it is a finite, non-negative number. */
