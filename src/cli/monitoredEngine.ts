@@ -69,9 +69,10 @@ export function createMonitoredEngine(options: MonitoredEngineOptions): Monitore
   let stopped = false;
   let admin: AdminPort | undefined;
   const connectAdmin = async (): Promise<void> => {
+    const kafka = options.kafka;
+    const client = 'client' in kafka ? kafka.client : await createKafkaClient({ ...kafka, logger });
     while (!stopped) {
-      const kafka = options.kafka;
-      const candidate = ('client' in kafka ? kafka.client : await createKafkaClient({ ...kafka, logger })).admin();
+      const candidate = client.admin();
       try {
         await candidate.connect();
         if (stopped) {

@@ -173,10 +173,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
    */
   function onLoaded(slot: Slot): void {
     slot.waitingToJoin = true;
-    if (!initialPhase || stopping) {
-      if (!stopping) join(slot);
-      return;
-    }
+    if (stopping) return;
+    if (!initialPhase) return join(slot);
     if (slots.every((s) => s.waitingToJoin || s.started)) for (const s of slots) if (s.waitingToJoin) join(s);
   }
 
