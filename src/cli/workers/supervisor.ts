@@ -174,7 +174,10 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   function onLoaded(slot: Slot): void {
     slot.waitingToJoin = true;
     if (stopping) return;
-    if (!initialPhase) return join(slot);
+    if (!initialPhase) {
+      join(slot);
+      return;
+    }
     if (slots.every((s) => s.waitingToJoin || s.started)) for (const s of slots) if (s.waitingToJoin) join(s);
   }
 
