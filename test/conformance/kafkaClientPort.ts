@@ -17,6 +17,7 @@
  * broker failure), onUnsubscribedTopics (depends on the group leader's assignor).
  */
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { partitionForKey } from '../../src/kafka/murmur2.js';
 import {
   type BatchControl,
   type ConsumedRecord,
@@ -163,6 +164,10 @@ export function describeKafkaClientPort(name: string, harness: PortHarness): voi
         expect([...partitionsOfKey.keys()].sort()).toEqual([...keys].sort());
         const spread = [...partitionsOfKey].filter(([, partitions]) => partitions.size !== 1);
         expect(spread, 'keys found in more than one partition').toEqual([]);
+        // and in the partition the Java client's default partitioner chooses
+        for (const [key, partitions] of partitionsOfKey) {
+          expect([...partitions], key).toEqual([partitionForKey(Buffer.from(key), 4)]);
+        }
       });
 
       it('records of many sends in flight at once keep their order within each partition', async () => {

@@ -2,14 +2,10 @@
  * The ProducerPort on @platformatic/kafka: one idempotent Producer per session (acks = all, one request in flight
  * per broker, both forced by the client), partitions chosen here so they are known before the send.
  */
-import {
-  type ClusterMetadata,
-  murmur2,
-  type ProducerOptions as PltProducerOptions,
-  Producer,
-} from '@platformatic/kafka';
+import { type ClusterMetadata, type ProducerOptions as PltProducerOptions, Producer } from '@platformatic/kafka';
 import type { Logger } from 'pino';
 import type { KafkaConnectionConfig } from '../kafkajsClient.js';
+import { partitionForKey } from '../murmur2.js';
 import {
   type HeaderValue,
   type OutgoingRecord,
@@ -65,12 +61,13 @@ class Partitioning {
   readonly #next = new Map<string, number>();
   /** `key`: the record's key as bytes (converted once by the caller, who sends those bytes too). */
   choose(record: OutgoingRecord, key: Buffer | undefined, count: number): number | undefined {
+    if (count < 1) return undefined;
     if (record.partition !== undefined) {
       return Number.isInteger(record.partition) && record.partition >= 0 && record.partition < count
         ? record.partition
         : undefined;
     }
-    if (key !== undefined) return (murmur2(key) & 0x7fffffff) % count;
+    if (key !== undefined) return partitionForKey(key, count);
     const earlier = this.#pinned.get(record);
     if (earlier !== undefined && earlier < count) return earlier;
     const turn = this.#next.get(record.topic) ?? 0;
