@@ -4,7 +4,8 @@
  *
  * - `throughput`: the clock starts once the pipeline joined its group (start() resolved) and stops at the first
  *   poll (every 250 ms) that sees `records` records in the output topic; then it waits for the group's commits to
- *   reach the end of every input partition (reported separately) and stops the pipeline.
+ *   reach the end of every input partition (reported separately) and stops the pipeline. Records already on the
+ *   output when the clock starts (a CLI's first worker may have begun before /readyz) are not counted in the rate.
  * - `serve`: prints `BENCH_READY` once joined, runs until stdin closes (the orchestrator drives load meanwhile).
  */
 import { availableParallelism } from 'node:os';
@@ -48,7 +49,12 @@ export interface VariantResult {
   outputRecords: number;
   /** Join → the poll that saw all records on the output topic. */
   seconds: number;
+  /** (records − recordsBeforeClock) ÷ seconds (in results written before this field existed: records ÷ seconds). */
   recordsPerSecond: number;
+  /** Records already on the counted topics when the clock started (not counted in the rate). */
+  recordsBeforeClock?: number;
+  /** From the call of the variant's start to its resolution (client start-up, the group join); Node variants only. */
+  startSeconds?: number;
   /** Join → the poll that saw the group's commits at the end of every input partition. */
   committedSeconds: number | null;
   /**
@@ -108,20 +114,10 @@ function cpuNow(): number {
   return (user + system) / 1e6;
 }
 
-export interface MeasureOptions {
-  /**
-   * When the throughput clock starts: 'joined' (default) once start() resolved, the pipeline joined and consuming;
-   * 'start' before start() is called, for variants whose work begins before start() can tell (the CLI with several
-   * workers consumes from the first join on, while the others are still starting).
-   */
-  clock?: 'joined' | 'start';
-}
-
 async function measure(
   name: string,
   args: VariantArgs,
   start: (args: VariantArgs) => Promise<RunningPipeline>,
-  options: MeasureOptions,
 ): Promise<VariantResult> {
   const memory = new MemorySampler();
   const kafka = benchKafka(args.brokers, `bench-${name}-admin`);
@@ -129,16 +125,15 @@ async function measure(
   await admin.connect();
   const brokerCpu = () => (args.brokerPid === undefined ? undefined : processCpuSeconds(args.brokerPid));
   try {
-    // clock 'start': the window opens before start() (the variant's processes are new, their CPU time starts at 0)
-    const fromStart = options.clock === 'start';
-    const before = fromStart ? { at: performance.now(), broker: brokerCpu(), busy: machineBusySeconds() } : undefined;
+    const called = performance.now();
     const pipeline = await start(args);
     const cpuOfWork = () =>
       pipeline.processes ? pipeline.processes().reduce((sum, pid) => sum + (processCpuSeconds(pid) ?? 0), 0) : cpuNow();
-    const t0 = before?.at ?? performance.now();
-    const cpu0 = fromStart ? 0 : cpuOfWork();
-    const broker0 = before ? before.broker : brokerCpu();
-    const busy0 = before ? before.busy : machineBusySeconds();
+    const t0 = performance.now();
+    const cpu0 = cpuOfWork();
+    const broker0 = brokerCpu();
+    const busy0 = machineBusySeconds();
+    const before = args.mode === 'throughput' ? await recordsInAll(admin, args.countTopics ?? [args.output]) : 0;
     let t1: number;
     const progress: { at: number; count: number }[] = [];
     let committed: number | null = null;
@@ -186,7 +181,9 @@ async function measure(
       records: args.records,
       outputRecords,
       seconds,
-      recordsPerSecond: args.mode === 'throughput' ? args.records / seconds : 0,
+      recordsPerSecond: args.mode === 'throughput' ? (args.records - before) / seconds : 0,
+      recordsBeforeClock: before,
+      startSeconds: (t0 - called) / 1000,
       steadyRecordsPerSecond: steadyRate(progress, args.records),
       progress: progress.map((p) => [Math.round(p.at - t0) / 1000, p.count]),
       committedSeconds: committed,
@@ -206,14 +203,10 @@ async function measure(
 }
 
 /** Runs a variant in this (child) process and exits: 0 with a result line, 1 with the error on stderr. */
-export function runVariant(
-  name: string,
-  start: (args: VariantArgs) => Promise<RunningPipeline>,
-  options: MeasureOptions = {},
-): void {
+export function runVariant(name: string, start: (args: VariantArgs) => Promise<RunningPipeline>): void {
   void (async () => {
     try {
-      const result = await measure(name, parseArgs(), start, options);
+      const result = await measure(name, parseArgs(), start);
       await print(`BENCH_RESULT ${JSON.stringify(result)}`);
       process.exit(0);
     } catch (error) {

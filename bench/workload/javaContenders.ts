@@ -202,8 +202,8 @@ export interface ExternalMeasure {
 
 /**
  * Throughput of a started JVM contender, measured as variant.ts measures the Node ones: from its BENCH_READY (joined,
- * RUNNING) to the first poll that sees `records` records on the counted topics; then until its commits reached the
- * end of the input; then it is stopped.
+ * RUNNING) to the first poll that sees `records` records on the counted topics, not counting those already there;
+ * then until its commits reached the end of the input; then it is stopped.
  */
 export async function measureJava(name: string, java: JavaProcess, m: ExternalMeasure): Promise<VariantResult> {
   try {
@@ -212,6 +212,7 @@ export async function measureJava(name: string, java: JavaProcess, m: ExternalMe
     const cpu0 = processCpuSeconds(java.pid);
     const broker0 = m.brokerPid === undefined ? undefined : processCpuSeconds(m.brokerPid);
     const busy0 = machineBusySeconds();
+    const before = await recordsInAll(m.admin, m.countTopics);
     const progress: { at: number; count: number }[] = [];
     const t1 = await pollUntil(
       async () => {
@@ -241,7 +242,8 @@ export async function measureJava(name: string, java: JavaProcess, m: ExternalMe
       records: m.records,
       outputRecords: await recordsInAll(m.admin, m.countTopics),
       seconds,
-      recordsPerSecond: m.records / seconds,
+      recordsPerSecond: (m.records - before) / seconds,
+      recordsBeforeClock: before,
       committedSeconds: tc === undefined ? null : (tc - t0) / 1000,
       steadyRecordsPerSecond: steadyRate(progress, m.records),
       progress: progress.map((p) => [Math.round(p.at - t0) / 1000, p.count]),

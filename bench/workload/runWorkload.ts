@@ -144,7 +144,11 @@ export async function runWorkload(ctx: WorkloadContext, o: WorkloadOptions): Pro
           const t = result.throughput;
           ctx.log(
             `  ${fmt(t?.recordsPerSecond ?? 0)} records/s, peak RSS ${(t?.peakRssMb ?? 0).toFixed(0)} MB, ` +
-              `output ${fmt(result.outputCount ?? 0)} (expected ${fmt(validAmong(o.records))}), DLQ ${fmt(result.dlqCount ?? 0)}`,
+              `output ${fmt(result.outputCount ?? 0)} (expected ${fmt(validAmong(o.records))}), DLQ ${fmt(result.dlqCount ?? 0)}` +
+              (t?.startSeconds === undefined ? '' : `; start-up ${t.startSeconds.toFixed(1)} s`) +
+              (t?.recordsBeforeClock
+                ? `, ${fmt(t.recordsBeforeClock)} records out before the clock (not counted)`
+                : ''),
           );
         }
       }
