@@ -8,7 +8,11 @@ export interface FailureExtra {
   retriable?: boolean;
 }
 
-/** A TributaryError located at the element's topic, partition and offset. */
+/**
+ * A TributaryError located at the element's topic, partition and offset. It carries no stack trace: its place is the
+ * record (topic, partition, offset, stage), and the stack would only list RxJS' subscribers; an error it wraps keeps
+ * its own (`cause`). Capturing ten frames took 3 µs per failed record, paid by every record of a flood of bad input.
+ */
 export function recordError(
   element: Element<unknown>,
   code: TributaryErrorCode,
@@ -16,7 +20,13 @@ export function recordError(
   extra: FailureExtra = {},
 ): TributaryError {
   const { topic, partition, offset } = element.origin;
-  return new TributaryError(code, message, { ...extra, topic, partition, offset });
+  const frames = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new TributaryError(code, message, { ...extra, topic, partition, offset });
+  } finally {
+    Error.stackTraceLimit = frames;
+  }
 }
 
 /** `element` failed at `stage`; it flows on untouched until a dead-letter stage. */

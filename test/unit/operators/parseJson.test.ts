@@ -70,6 +70,15 @@ describe('parseJson', () => {
     expect(failure.error.cause).toBeInstanceOf(SyntaxError);
   });
 
+  it("locates a failure by its record, not by a stack trace (the cause keeps its own), and leaves Node's frame limit as it was", async () => {
+    const frames = Error.stackTraceLimit;
+    const failure = expectFailed((await parseOne('{"id": 1,')).output);
+    expect(failure.error.stack).not.toMatch(/\n\s+at /);
+    expect((failure.error.cause as Error).stack).toMatch(/\n\s+at /);
+    expect(Error.stackTraceLimit).toBe(frames);
+    expect(new Error('elsewhere').stack).toMatch(/\n\s+at /);
+  });
+
   it('fails an empty value as malformed JSON (it is not a tombstone)', async () => {
     const failure = expectFailed((await parseOne('')).output);
     expect(failure.error.message).toBe(`malformed JSON: ${jsonParseMessage('')}`);
