@@ -9,7 +9,7 @@
  * input topic itself), it reported p50 47–65 ms and p99 about 180 ms at 5,000 records/s.
  */
 import kafkajs, { type Kafka, type Message, Partitioners } from 'kafkajs';
-import { makeMessage, recordsIn, runId, sleep, timestampOf } from './support.js';
+import { makeMessage, pollUntil, recordsIn, runId, sleep, timestampOf } from './support.js';
 
 /** Configuration of the latency runs' input and output topics: the broker stamps each record as it appends it. */
 export const LATENCY_TOPIC_CONFIG: Readonly<Record<string, string>> = { 'message.timestamp.type': 'LogAppendTime' };
@@ -127,15 +127,14 @@ export async function measureLatency(kafka: Kafka, options: LatencyOptions): Pro
     }
     await Promise.all(pending);
     const achievedRate = total / ((performance.now() - started) / 1000);
-    const deadline = Date.now() + 60_000;
-    let received = await recordsIn(admin, options.output);
-    while (received < expected && Date.now() < deadline) {
-      await sleep(250);
+    let received = 0;
+    const arrived = async () => {
       received = await recordsIn(admin, options.output);
-    }
-    if (received < expected) {
+      return received >= expected;
+    };
+    await pollUntil(arrived, 60_000, `${expected} records on ${options.output}`).catch(() => {
       throw new Error(`latency: only ${received} of ${expected} records reached ${options.output}`);
-    }
+    });
 
     const [input, output] = await Promise.all([
       readAppended(kafka, options.input, total, read),
@@ -197,9 +196,9 @@ async function readAppended(
         }
       },
     });
-    const deadline = Date.now() + 60_000;
-    while (seen < count && Date.now() < deadline) await sleep(50);
-    if (seen < count) throw new Error(`latency: read only ${seen} of ${count} records of ${topic}`);
+    await pollUntil(async () => seen >= count, 60_000, `${count} records read from ${topic}`).catch(() => {
+      throw new Error(`latency: read only ${seen} of ${count} records of ${topic}`);
+    });
     return records;
   } finally {
     await consumer.disconnect().catch(() => {});

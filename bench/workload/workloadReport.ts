@@ -119,8 +119,9 @@ export function renderWorkload(w: WorkloadReport): string {
       'JSON parse → zod validate → add a field → publish keyed by user, invalid ones to a DLQ; at-least-once, ' +
       `commits every ${w.commitIntervalMs / 1000} s` +
       `${w.preloadSeconds === undefined ? '' : ` (preload took ${fixed(w.preloadSeconds)} s)`}. Tributary at ` +
-      `maxInFlight ${int(w.maxInFlight)}. records/s: from the contender's join to the poll that saw all records on its ` +
-      'output and DLQ topics (ConsumerPerformance: its own fetch rate, after its join). ' +
+      `maxInFlight ${int(w.maxInFlight)}. records/s: from the contender's join (2 workers: /readyz or their first ` +
+      'output) to the poll that saw all records on its output and DLQ topics, counting those not out yet at the ' +
+      'join (ConsumerPerformance: its own fetch rate, after its join). ' +
       (rounds > 1
         ? `${rounds} rounds, each contender once per round, in turn: records/s is the median round's (its seconds, ` +
           "RSS, CPU and counts beside it), 10–90 % the median of the rounds' rates; the range over the rounds in " +
