@@ -30,7 +30,11 @@ export interface PipelineConsumerTuning {
   maxBytesPerPartition?: number;
   /** Partition batches kafkajs hands over concurrently. Default 1. */
   partitionsConsumedConcurrently?: number;
-  /** Longest a fetch waits at the broker for new data; also how soon a resumed partition is fetched. Default 500 (as Java's fetch.max.wait.ms). */
+  /**
+   * Longest a fetch waits at the broker for new data. Default 500 (as Java's fetch.max.wait.ms). On kafkajs it is also
+   * how soon a partition resumed after backpressure is fetched; @platformatic/kafka waits less while a partition is
+   * paused (docs/engine.md).
+   */
   maxWaitTimeMs?: number;
 }
 

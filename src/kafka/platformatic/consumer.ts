@@ -27,7 +27,11 @@
  * once); the next fetch to that broker waits until every handler settled. A position moves only by advanceTo (or
  * past a batch of markers only), so a batch not advanced is fetched and handed over again, and one advanced into its
  * middle starts there next time. Memory stays bounded by one fetch response per broker (maxBytes): nothing is kept
- * between fetches. Pause is per partition and exact: a paused partition is left out of the next request, and a
+ * between fetches. A fetch waits at the broker for data up to maxWaitTimeMs, except while one of the broker's
+ * partitions is left out of it (paused, or its position not known yet): then up to half the time since the latest
+ * such pause, between 20 ms and maxWaitTimeMs, so that a partition resumed after a moment of backpressure is fetched
+ * again within milliseconds rather than after the idle partitions' wait (see #fetchWait).
+ * Pause is per partition and exact: a paused partition is left out of the next request, and a
  * response that was already on its way when it was paused is not handed over (its position does not move, so it is
  * fetched again after resume). Fairness: a paused or slow partition holds only its own broker's next fetch while its
  * handler runs, as with kafkajs; the other brokers' loops go on.
@@ -61,6 +65,9 @@ import { roundRobinAssigner } from './roundRobinAssigner.js';
 type FetchResponse = Awaited<ReturnType<Consumer['fetch']>>;
 
 const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+/** The shortest fetch wait while a partition is left out of the fetch (see #fetchWait). */
+const MIN_FETCH_WAIT_MS = 20;
 
 /** Thrown by heartbeat() once the group rebalances: the batch in hand is stale. */
 export class StaleBatchError extends Error {
@@ -123,7 +130,8 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
   readonly #owned = new Map<string, TopicPartition>();
   /** Next offset to fetch, by partition; absent until looked up after the join. */
   readonly #positions = new Map<string, bigint>();
-  readonly #paused = new Set<string>();
+  /** Paused partitions, and when each was paused (performance.now()). */
+  readonly #paused = new Map<string, number>();
   readonly #loops = new Map<number, Promise<void>>();
   #wakers: (() => void)[] = [];
   readonly #commits = new Set<Promise<unknown>>();
@@ -364,7 +372,7 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
         response = await this.#fetcher.fetch({
           node,
           topics,
-          maxWaitTime: this.#options.maxWaitTimeMs ?? 500,
+          maxWaitTime: this.#fetchWait(mine, fetchable.length),
           minBytes: 1,
           maxBytes: Math.max(maxBytesPerPartition, 10 * 1_048_576),
           isolationLevel: FetchIsolationLevels.READ_COMMITTED,
@@ -382,6 +390,29 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
       }
       await this.#handOver(response, topicOfId, requested, epoch);
     }
+  }
+
+  /**
+   * How long a fetch to a broker waits for data. A partition left out of the request (paused, or without a position
+   * yet) is fetched only after the response, so a long wait for the partitions in it, idle ones, would hold a
+   * partition resumed meanwhile: at the end of a backlog, with one or two partitions left, each pause for
+   * backpressure cost the rest of the wait. While a partition is left out the wait is half the time since the latest
+   * pause among them (20 ms at least, maxWaitTimeMs at most): a partition paused for milliseconds waits for
+   * milliseconds, and one paused for long (a retry topic's records not due yet) makes no more fetches than that.
+   */
+  #fetchWait(mine: readonly TopicPartition[], fetchable: number): number {
+    const configured = this.#options.maxWaitTimeMs ?? 500;
+    if (fetchable === mine.length) return configured;
+    let latest = Number.NEGATIVE_INFINITY;
+    for (const tp of mine) {
+      const k = key(tp.topic, tp.partition);
+      const pausedAt = this.#paused.get(k);
+      if (pausedAt === undefined) {
+        // not paused, so left out for want of a position: it is being looked up
+        if (!this.#positions.has(k)) return Math.min(configured, MIN_FETCH_WAIT_MS);
+      } else if (pausedAt > latest) latest = pausedAt;
+    }
+    return Math.min(configured, Math.max(MIN_FETCH_WAIT_MS, Math.floor((performance.now() - latest) / 2)));
   }
 
   /** The partitions a fetch found out of range start again at the earliest or latest offset. */
@@ -592,7 +623,12 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
   }
 
   pause(partitions: readonly TopicPartition[]): void {
-    for (const { topic, partition } of partitions) this.#paused.add(key(topic, partition));
+    const now = performance.now();
+    for (const { topic, partition } of partitions) {
+      const k = key(topic, partition);
+      // the engine pauses a paused partition again (the client may have lost it): it keeps its first time
+      if (!this.#paused.has(k)) this.#paused.set(k, now);
+    }
   }
 
   resume(partitions: readonly TopicPartition[]): void {
