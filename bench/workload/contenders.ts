@@ -87,6 +87,15 @@ export const TRIBUTARY_WORKERS: NodeContender = {
   nodeOptions: imageOptions,
 };
 
+/** (a'''') the same 2 workers, each with the capped heap of (a'): the memory target is per worker. */
+export const TRIBUTARY_WORKERS_CAPPED_HEAP: NodeContender = {
+  kind: 'node',
+  id: 'tributary-workers-capped-heap',
+  label: `(a'''') Tributary, 2 workers, each with the capped heap (${CAPPED_HEAP_OPTIONS.join(' ')})`,
+  script: 'workload/tributaryWorkers.ts',
+  nodeOptions: CAPPED_HEAP_OPTIONS,
+};
+
 /** (b) and (e): hand-written loops, one per candidate client. */
 export const CLIENT_LOOPS: readonly NodeContender[] = [
   {
@@ -121,6 +130,7 @@ export const CONTENDERS: readonly Contender[] = [
   TRIBUTARY_CAPPED_HEAP,
   TRIBUTARY_KAFKAJS,
   TRIBUTARY_WORKERS,
+  TRIBUTARY_WORKERS_CAPPED_HEAP,
   ...CLIENT_LOOPS,
   STREAMS,
   CEILING,
