@@ -23,3 +23,41 @@ export function testKafkaClient(config: KafkaConnectionConfig): KafkaClientPort 
     ? createKafkajsClient({ ...config, library })
     : createPlatformaticClient({ ...config, library });
 }
+
+/** What {@link countingKafkaClient}'s consumers saw: records handed over to the engine, and the engine's pauses. */
+export interface ConsumerCounts {
+  fetched: number;
+  pauses: number;
+}
+
+/**
+ * The broker tests' real client (see {@link testKafkaClient}) with its consumers counting the records they hand over
+ * and how often the engine pauses partitions.
+ */
+export function countingKafkaClient(config: KafkaConnectionConfig): {
+  client: KafkaClientPort;
+  counts: ConsumerCounts;
+} {
+  const real = testKafkaClient(config);
+  const counts: ConsumerCounts = { fetched: 0, pauses: 0 };
+  const client: KafkaClientPort = {
+    producer: (options) => real.producer(options),
+    admin: () => real.admin(),
+    consumer: (options) => {
+      const consumer = real.consumer(options);
+      const run = consumer.run.bind(consumer);
+      const pause = consumer.pause.bind(consumer);
+      consumer.run = (handler) =>
+        run((batch, control) => {
+          counts.fetched += batch.records.length;
+          return handler(batch, control);
+        });
+      consumer.pause = (partitions) => {
+        counts.pauses++;
+        pause(partitions);
+      };
+      return consumer;
+    },
+  };
+  return { client, counts };
+}

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { definePipeline, publish } from '../../../src/index.js';
-import type { ConsumerPort, KafkaClientPort } from '../../../src/kafka/ports.js';
 import { eventually, testEngine } from '../../support/engine.js';
 import { bootstrapServers, collect, consume, createTopic, produce, uniqueName } from '../../support/kafka.js';
 import { work } from '../../support/operators.js';
-import { testKafkaClient } from '../../support/testClient.js';
+import { countingKafkaClient } from '../../support/testClient.js';
 
 describe('per-partition pause (second line of backpressure)', () => {
   it('a slow partition is paused and cannot starve a fast one; nothing is lost or reordered', async () => {
@@ -73,38 +72,10 @@ describe('per-partition pause (second line of backpressure)', () => {
     await produce(input, records);
 
     // the real client (the broker tests' library), counting what its consumer hands over and how often the engine pauses
-    const counts = { fetched: 0, pauses: 0 };
-    const real = testKafkaClient({ brokers: bootstrapServers(), clientId: 'tributary-test-park' });
-    const counting: KafkaClientPort = {
-      producer: (options) => real.producer(options),
-      admin: () => real.admin(),
-      consumer: (options) => {
-        const c = real.consumer(options);
-        const consumer: ConsumerPort = {
-          connect: () => c.connect(),
-          subscribe: (topics, fromBeginning) => c.subscribe(topics, fromBeginning),
-          run: (handler) =>
-            c.run((batch, control) => {
-              counts.fetched += batch.records.length;
-              return handler(batch, control);
-            }),
-          commit: (offsets) => c.commit(offsets),
-          pause: (partitions) => {
-            counts.pauses++;
-            c.pause(partitions);
-          },
-          resume: (partitions) => c.resume(partitions),
-          onAssigned: (listener) => c.onAssigned(listener),
-          onRebalancing: (listener) => c.onRebalancing(listener),
-          onFatal: (listener) => c.onFatal(listener),
-          onInterrupted: (listener) => c.onInterrupted(listener),
-          onUnsubscribedTopics: (listener) => c.onUnsubscribedTopics(listener),
-          onEmptyBatch: (listener) => c.onEmptyBatch(listener),
-          disconnect: () => c.disconnect(),
-        };
-        return consumer;
-      },
-    };
+    const { client: counting, counts } = countingKafkaClient({
+      brokers: bootstrapServers(),
+      clientId: 'tributary-test-park',
+    });
     const engine = testEngine({
       kafka: { client: counting },
       pipelines: [

@@ -7,10 +7,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { definePipeline, publish } from '../../../src/index.js';
-import type { KafkaClientPort } from '../../../src/kafka/ports.js';
 import { eventually, testEngine } from '../../support/engine.js';
 import { bootstrapServers, collect, createTopic, produce, uniqueName } from '../../support/kafka.js';
-import { testKafkaClient, testKafkaLibrary } from '../../support/testClient.js';
+import { countingKafkaClient, testKafkaLibrary } from '../../support/testClient.js';
 
 // kafkajs fixes a consumer's fetch wait when it is created: a resumed partition waits for the fetch in flight there
 describe.skipIf(testKafkaLibrary() === 'kafkajs')('a resumed partition beside idle ones (@platformatic/kafka)', () => {
@@ -29,21 +28,10 @@ describe.skipIf(testKafkaLibrary() === 'kafkajs')('a resumed partition beside id
     const out = await collect(output);
     const maxWaitTimeMs = 5000;
     // the real client, counting the engine's pauses
-    let pauses = 0;
-    const real = testKafkaClient({ brokers: bootstrapServers(), clientId: 'tributary-test-resume' });
-    const counting: KafkaClientPort = {
-      producer: (options) => real.producer(options),
-      admin: () => real.admin(),
-      consumer: (options) => {
-        const consumer = real.consumer(options);
-        const pause = consumer.pause.bind(consumer);
-        consumer.pause = (partitions) => {
-          pauses++;
-          pause(partitions);
-        };
-        return consumer;
-      },
-    };
+    const { client: counting, counts } = countingKafkaClient({
+      brokers: bootstrapServers(),
+      clientId: 'tributary-test-resume',
+    });
     const engine = testEngine({
       kafka: { client: counting },
       pipelines: [
@@ -66,8 +54,8 @@ describe.skipIf(testKafkaLibrary() === 'kafkajs')('a resumed partition beside id
     } finally {
       await engine.stop();
     }
-    console.info(`[resume] ${total} records in ${Date.now() - started} ms, ${pauses} pauses`);
-    expect(pauses, 'partition 0 was paused for backpressure, again and again').toBeGreaterThanOrEqual(10);
+    console.info(`[resume] ${total} records in ${Date.now() - started} ms, ${counts.pauses} pauses`);
+    expect(counts.pauses, 'partition 0 was paused for backpressure, again and again').toBeGreaterThanOrEqual(10);
     expect(out.records.map((r) => r.value)).toEqual(Array.from({ length: total }, (_, i) => `v-${i}`));
   });
 });
