@@ -533,6 +533,7 @@ export function createKafkajsClient(config: KafkaConnectionConfig): KafkaClientP
       if (options.rebalanceTimeoutMs !== undefined) consumerConfig.rebalanceTimeout = options.rebalanceTimeoutMs;
       if (options.maxBytesPerPartition !== undefined)
         consumerConfig.maxBytesPerPartition = options.maxBytesPerPartition;
+      if (options.maxBytes !== undefined) consumerConfig.maxBytes = options.maxBytes;
       // kafkajs' default long poll is 5 s; a resumed partition waits for the poll in flight before it is fetched
       consumerConfig.maxWaitTimeInMs = options.maxWaitTimeMs ?? 500;
       return new KafkajsConsumer(

@@ -150,6 +150,12 @@ export interface ConsumerOptions {
   readonly heartbeatIntervalMs?: number;
   readonly rebalanceTimeoutMs?: number;
   readonly maxBytesPerPartition?: number;
+  /**
+   * Most bytes one fetch brings from one broker, all its partitions together (a first record batch larger than this
+   * still comes whole, so nothing is stuck). Each client decodes a fetch response whole, so this bounds how many
+   * records wait decoded at once. Default: 1 MiB on @platformatic/kafka, 10 MiB (its own default) on kafkajs.
+   */
+  readonly maxBytes?: number;
   readonly partitionsConsumedConcurrently?: number;
   /** Longest a fetch waits at the broker for new data. Bounds how soon a resumed partition is fetched again. */
   readonly maxWaitTimeMs?: number;

@@ -468,6 +468,81 @@ export function describeKafkaClientPort(name: string, harness: PortHarness): voi
         expect(mostRunning).toBe(1);
       });
 
+      describe('maxBytes: what one fetch brings from a broker, all partitions together', () => {
+        const perPartition = 200;
+        const maxBytes = 30_000;
+        // far above maxBytes: only maxBytes can keep a fetch of this backlog small
+        const consumerOptions = { maxBytes, maxBytesPerPartition: 1_048_576 };
+        const valueBytes = (batch: PartitionBatch) => batch.records.reduce((n, r) => n + (r.value?.length ?? 0), 0);
+
+        /** 3 partitions of 200 records of 500 bytes, written 20 per partition and send: record batches of ~10 KB. */
+        async function backlog(s: PortSession, prefix: string): Promise<string> {
+          const topic = await s.topic(prefix, 3);
+          const producer = await s.producer();
+          for (let from = 0; from < perPartition; from += 20) {
+            const records: OutgoingRecord[] = [];
+            for (let partition = 0; partition < 3; partition++) {
+              for (let i = from; i < from + 20; i++) {
+                records.push({ topic, partition, key: null, value: `${partition}-${i}-`.padEnd(500, 'x') });
+              }
+            }
+            await producer.send(records);
+          }
+          return topic;
+        }
+
+        async function consumeAll(s: PortSession, topic: string) {
+          const probe = await s.consumer({
+            groupId: s.name('conf-max-bytes'),
+            topics: [topic],
+            fromBeginning: true,
+            consumerOptions,
+          });
+          await waitFor(
+            () => [0, 1, 2].every((p) => probe.valuesOf(topic, p).length >= perPartition),
+            'every record of the 3 partitions',
+          );
+          expect(probe.scriptErrors).toEqual([]);
+          for (const partition of [0, 1, 2]) {
+            expect(probe.batchesOf(topic, partition).flatMap(offsetsOf), `partition ${partition}`).toEqual(
+              range(0, perPartition),
+            );
+          }
+          return probe.batches.filter((b) => b.batch.topic === topic).map((b) => b.batch);
+        }
+
+        it('no batch brings more than maxBytes, whatever maxBytesPerPartition allows', async () => {
+          const s = new PortSession(harness);
+          const topic = await backlog(s, 'conf-max-bytes');
+          const batches = await consumeAll(s, topic);
+          // 100 KB per partition were waiting: a fetch of maxBytesPerPartition would have brought each whole
+          for (const batch of batches) {
+            expect(valueBytes(batch), `a batch of partition ${batch.partition}`).toBeLessThanOrEqual(maxBytes);
+          }
+          expect(batches.length).toBeGreaterThanOrEqual((3 * perPartition * 500) / maxBytes);
+        });
+
+        it.skipIf(harness.fairFetches === false)(
+          'every partition with a backlog gets its turn: none waits until another is drained',
+          async () => {
+            const s = new PortSession(harness);
+            const topic = await backlog(s, 'conf-max-bytes-fair');
+            const batches = await consumeAll(s, topic);
+            // the first batch after which a partition has had all its records
+            const had = new Map<number, number>();
+            const drained = batches.findIndex((b) => {
+              had.set(b.partition, (had.get(b.partition) ?? 0) + b.records.length);
+              return (had.get(b.partition) ?? 0) >= perPartition;
+            });
+            const firstOf = [0, 1, 2].map((p) => batches.findIndex((b) => b.partition === p));
+            expect(
+              firstOf.every((i) => i < drained),
+              `first batches ${firstOf}, a partition drained at ${drained}`,
+            ).toBe(true);
+          },
+        );
+      });
+
       it('shouldContinue() is true while consuming and turns false once the consumer is stopping', async () => {
         const s = new PortSession(harness);
         const topic = await s.topic('conf-continue', 1);

@@ -33,6 +33,12 @@ export interface PortHarness {
    * consumer's fetch loop turns several times in it; an in-memory client can use a few milliseconds.
    */
   quietMs?: number;
+  /**
+   * False for a client whose fetches list a broker's partitions in the same order every time and without a fetch
+   * session (kafkajs): a fetch filled up to `maxBytes` by the first partitions leaves the others until those are
+   * drained. Default true.
+   */
+  fairFetches?: boolean;
 }
 
 /**
@@ -78,6 +84,8 @@ export interface ProbeOptions {
   readonly onRebalancing?: (consumer: ConsumerPort) => void;
   /** Called after subscribe, before run (the consumer is connected but has not joined its group). */
   readonly beforeRun?: (consumer: ConsumerPort) => Promise<void>;
+  /** Consumer options beside the group and the suite's timing (fetch sizes). */
+  readonly consumerOptions?: Omit<ConsumerOptions, 'groupId'>;
 }
 
 /** A consumer that records what it is handed. Assertions belong to the test, never inside its callbacks. */
@@ -216,7 +224,10 @@ export class PortSession {
 
   /** Starts a consumer probe (connect, subscribe, run) on a new client; disconnected when the test finishes. */
   async consumer(options: ProbeOptions, client: KafkaClientPort = this.client): Promise<ConsumerProbe> {
-    const probe = new ConsumerProbe(client.consumer({ groupId: options.groupId, ...SUITE_CONSUMER_TIMING }), options);
+    const probe = new ConsumerProbe(
+      client.consumer({ groupId: options.groupId, ...SUITE_CONSUMER_TIMING, ...options.consumerOptions }),
+      options,
+    );
     onTestFinished(() => probe.consumer.disconnect().catch(() => {}));
     await probe.start();
     return probe;

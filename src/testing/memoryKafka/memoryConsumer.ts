@@ -25,6 +25,8 @@ type State = 'created' | 'connected' | 'running' | 'stopping' | 'disconnected';
 
 /** kafkajs' default fetch size per partition. */
 const DEFAULT_MAX_BYTES_PER_PARTITION = 1_048_576;
+/** The default adapter's (@platformatic/kafka) fetch size, all partitions together (`maxBytes`). */
+const DEFAULT_FETCH_MAX_BYTES = 1_048_576;
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
@@ -235,9 +237,11 @@ export class MemoryConsumer extends ConsumerEvents implements ConsumerPort, Grou
   #nextBatches(): PartitionBatch[] {
     const limit = this.#options.partitionsConsumedConcurrently ?? 1;
     const maxBytes = this.#options.maxBytesPerPartition ?? DEFAULT_MAX_BYTES_PER_PARTITION;
+    // a round is one fetch: its batches together stay within maxBytes, but the round's first record always comes
+    let roundBytes = this.#options.maxBytes ?? DEFAULT_FETCH_MAX_BYTES;
     const owned = this.#assignment;
     const batches: PartitionBatch[] = [];
-    for (let i = 0; i < owned.length && batches.length < limit; i++) {
+    for (let i = 0; i < owned.length && batches.length < limit && roundBytes > 0; i++) {
       const index = (this.#cursor + i) % owned.length;
       const { topic, partition } = owned[index] as TopicPartition;
       const k = key(topic, partition);
@@ -251,9 +255,12 @@ export class MemoryConsumer extends ConsumerEvents implements ConsumerPort, Grou
         const record = log[o] as ConsumedRecord;
         const size = byteLength(record.key) + byteLength(record.value);
         if (records.length > 0 && bytes + size > maxBytes) break;
+        if (size > roundBytes && (batches.length > 0 || records.length > 0)) break;
         bytes += size;
+        roundBytes -= size;
         records.push(record);
       }
+      if (records.length === 0) break;
       const last = records[records.length - 1] as ConsumedRecord;
       batches.push({ topic, partition, records, endOffset: last.offset + 1n, highWatermark: BigInt(log.length) });
       this.#cursor = index + 1;
