@@ -51,7 +51,7 @@ describe('consumer options', () => {
   });
 
   it("a pipeline's own heartbeat interval and other tuning reach the consumer as they are", async () => {
-    const tuning = { sessionTimeoutMs: 20_000, heartbeatIntervalMs: 2_500, maxWaitTimeMs: 100 };
+    const tuning = { sessionTimeoutMs: 20_000, heartbeatIntervalMs: 2_500, maxWaitTimeMs: 100, maxBytes: 262_144 };
     expect(await consumerOptionsFor(tuning)).toEqual({ groupId: 'defaults-group', ...tuning });
   });
 

@@ -23,7 +23,13 @@ describe('definePipeline', () => {
   });
 
   it('names every wrong field in one readable error', () => {
-    const bad = { ...valid, name: 'bad name!', source: { topics: [], groupId: '' }, maxInFlight: 0 };
+    const bad = {
+      ...valid,
+      name: 'bad name!',
+      source: { topics: [], groupId: '' },
+      maxInFlight: 0,
+      consumer: { maxBytes: 0 },
+    };
     let error: unknown;
     try {
       definePipeline(bad);
@@ -38,6 +44,7 @@ describe('definePipeline', () => {
     expect(message).toMatch(/source\.topics: at least one topic/);
     expect(message).toMatch(/source\.groupId/);
     expect(message).toMatch(/maxInFlight/);
+    expect(message).toMatch(/consumer\.maxBytes/);
   });
 
   it('refuses a dead-letter topic that is also a source topic', () => {
