@@ -73,10 +73,11 @@ const MIN_FETCH_WAIT_MS = 20;
 
 /**
  * Most bytes of one fetch, all partitions together, unless `maxBytes` says otherwise. The client decodes a response
- * whole, and its records wait, decoded, until the engine admits them: with 10 MiB (kafkajs' default) most of them
- * lived through two young-generation collections and were copied to the old generation. 1 MiB keeps the
- * throughput (the broker's fetch session moves the partitions that returned data to the end of the next response,
- * so every partition gets its turn) and, under a capped heap, took about a fifth less CPU (bench/README.md).
+ * whole, and its records wait, decoded, until the engine admits them: this bounds them by bytes, however many of a
+ * broker's partitions are assigned. Against 10 MiB (kafkajs' default), 1 MiB kept the throughput (the broker's fetch
+ * session moves the partitions that returned data to the end of the next response, so every partition gets its turn)
+ * and, under a capped heap, one engine used about a tenth less CPU: fewer records lived long enough to be copied to
+ * the old generation (bench/README.md).
  */
 const DEFAULT_FETCH_MAX_BYTES = 1_048_576;
 
