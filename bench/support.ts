@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { type Admin, Kafka, logLevel, type Message, Partitioners } from 'kafkajs';
+import { type Admin, Kafka, type logCreator, logLevel, type Message, Partitioners } from 'kafkajs';
 import { createTopicsWithLeaders } from '../src/kafka/kafkajsTopics.js';
 
 /** Partitions of every input and output topic of the benchmark. */
@@ -14,8 +14,24 @@ export const POLL_MS = 250;
 
 export const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 
+/**
+ * kafkajs' console log (its format), less the error responses its connections log before the client retries them:
+ * offsets asked for right after a topic is created are refused with "not the leader" until the partition has one,
+ * and a producer's first request with "the coordinator is loading", which printed ERROR lines at every round
+ * although the calls then succeeded. A call that fails for good still throws, and the bench reports that.
+ */
+const withoutRetriedResponses: logCreator =
+  () =>
+  ({ namespace, level, label, log }) => {
+    if (namespace === 'Connection' && log.message.startsWith('Response ')) return;
+    const line = JSON.stringify({ level: label, ...log, message: `[${namespace}] ${log.message}` });
+    if (level === logLevel.ERROR) console.error(line);
+    else if (level === logLevel.WARN) console.warn(line);
+    else console.info(line);
+  };
+
 export function benchKafka(brokers: readonly string[], clientId: string): Kafka {
-  return new Kafka({ clientId, brokers: [...brokers], logLevel: logLevel.ERROR });
+  return new Kafka({ clientId, brokers: [...brokers], logLevel: logLevel.ERROR, logCreator: withoutRetriedResponses });
 }
 
 /** 8 hex characters, to make topic and group names unique per run. */
