@@ -153,7 +153,8 @@ export interface ConsumerOptions {
   /**
    * Most bytes one fetch brings from one broker, all its partitions together (a first record batch larger than this
    * still comes whole, so nothing is stuck). Each client decodes a fetch response whole, so this bounds how many
-   * records wait decoded at once. Default: 1 MiB on @platformatic/kafka, 10 MiB (its own default) on kafkajs.
+   * records wait decoded at once. Default: 1 MiB on @platformatic/kafka (or maxBytesPerPartition if larger), 10 MiB
+   * (its own default) on kafkajs.
    */
   readonly maxBytes?: number;
   readonly partitionsConsumedConcurrently?: number;

@@ -475,7 +475,7 @@ export function describeKafkaClientPort(name: string, harness: PortHarness): voi
         const consumerOptions = { maxBytes, maxBytesPerPartition: 1_048_576 };
         const valueBytes = (batch: PartitionBatch) => batch.records.reduce((n, r) => n + (r.value?.length ?? 0), 0);
 
-        /** 3 partitions of 200 records of 500 bytes, written 20 per partition and send: record batches of ~10 KB. */
+        /** 3 partitions of 200 records of 500 bytes, written 20 per partition per send: record batches of ~10 KB. */
         async function backlog(s: PortSession, prefix: string): Promise<string> {
           const topic = await s.topic(prefix, 3);
           const producer = await s.producer();
@@ -520,6 +520,27 @@ export function describeKafkaClientPort(name: string, harness: PortHarness): voi
             expect(valueBytes(batch), `a batch of partition ${batch.partition}`).toBeLessThanOrEqual(maxBytes);
           }
           expect(batches.length).toBeGreaterThanOrEqual((3 * perPartition * 500) / maxBytes);
+        });
+
+        it('without maxBytes, a maxBytesPerPartition above 1 MiB is honoured: a batch may bring more than 1 MiB', async () => {
+          const s = new PortSession(harness);
+          const topic = await s.topic('conf-max-bytes-default', 1);
+          const producer = await s.producer();
+          // 3 MiB in one partition, in record batches of ~100 KB
+          const value = 'x'.repeat(1024);
+          for (let from = 0; from < 3 * 1024; from += 100) {
+            await producer.send(Array.from({ length: 100 }, () => ({ topic, partition: 0, key: null, value })));
+          }
+          const probe = await s.consumer({
+            groupId: s.name('conf-max-bytes-default'),
+            topics: [topic],
+            fromBeginning: true,
+            consumerOptions: { maxBytesPerPartition: 4 * 1_048_576 },
+          });
+          await waitFor(() => probe.valuesOf(topic, 0).length >= 3 * 1024, 'the 3 MiB');
+          expect(probe.scriptErrors).toEqual([]);
+          const largest = Math.max(...probe.batchesOf(topic, 0).map(valueBytes));
+          expect(largest, 'the largest batch, in bytes').toBeGreaterThan(1_048_576);
         });
 
         it.skipIf(harness.fairFetches === false)(

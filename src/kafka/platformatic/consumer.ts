@@ -72,7 +72,8 @@ const key = (topic: string, partition: number): string => `${topic}\u0000${parti
 const MIN_FETCH_WAIT_MS = 20;
 
 /**
- * Most bytes of one fetch, all partitions together, unless `maxBytes` says otherwise. The client decodes a response
+ * Most bytes of one fetch, all partitions together, unless `maxBytes` says otherwise (or `maxBytesPerPartition` is
+ * larger: a partition may then still fill a fetch, as it asked). The client decodes a response
  * whole, and its records wait, decoded, until the engine admits them: this bounds them by bytes, however many of a
  * broker's partitions are assigned. Against 10 MiB (kafkajs' default), 1 MiB kept the throughput (the broker's fetch
  * session moves the partitions that returned data to the end of the next response, so every partition gets its turn)
@@ -386,7 +387,7 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
           topics,
           maxWaitTime: this.#fetchWait(mine, fetchable.length),
           minBytes: 1,
-          maxBytes: this.#options.maxBytes ?? DEFAULT_FETCH_MAX_BYTES,
+          maxBytes: this.#options.maxBytes ?? Math.max(maxBytesPerPartition, DEFAULT_FETCH_MAX_BYTES),
           isolationLevel: FetchIsolationLevels.READ_COMMITTED,
         });
         failures = 0;

@@ -25,7 +25,8 @@ type State = 'created' | 'connected' | 'running' | 'stopping' | 'disconnected';
 
 /** kafkajs' default fetch size per partition. */
 const DEFAULT_MAX_BYTES_PER_PARTITION = 1_048_576;
-/** The default adapter's (@platformatic/kafka) fetch size, all partitions together (`maxBytes`). */
+/** The default adapter's (@platformatic/kafka) fetch size, all partitions together (`maxBytes`), unless
+ * `maxBytesPerPartition` is larger. */
 const DEFAULT_FETCH_MAX_BYTES = 1_048_576;
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
@@ -238,7 +239,7 @@ export class MemoryConsumer extends ConsumerEvents implements ConsumerPort, Grou
     const limit = this.#options.partitionsConsumedConcurrently ?? 1;
     const maxBytes = this.#options.maxBytesPerPartition ?? DEFAULT_MAX_BYTES_PER_PARTITION;
     // a round is one fetch: its batches together stay within maxBytes, but the round's first record always comes
-    let roundBytes = this.#options.maxBytes ?? DEFAULT_FETCH_MAX_BYTES;
+    let roundBytes = this.#options.maxBytes ?? Math.max(maxBytes, DEFAULT_FETCH_MAX_BYTES);
     const owned = this.#assignment;
     const batches: PartitionBatch[] = [];
     for (let i = 0; i < owned.length && batches.length < limit && roundBytes > 0; i++) {
