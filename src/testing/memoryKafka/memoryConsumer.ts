@@ -25,8 +25,10 @@ type State = 'created' | 'connected' | 'running' | 'stopping' | 'disconnected';
 
 /** kafkajs' default fetch size per partition. */
 const DEFAULT_MAX_BYTES_PER_PARTITION = 1_048_576;
-/** The default adapter's (@platformatic/kafka) fetch size, all partitions together (`maxBytes`), unless
- * `maxBytesPerPartition` is larger. */
+/**
+ * The default adapter's (@platformatic/kafka) fetch size, all partitions together (`maxBytes`), unless
+ * `maxBytesPerPartition` is larger.
+ */
 const DEFAULT_FETCH_MAX_BYTES = 1_048_576;
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
