@@ -48,6 +48,7 @@ import {
 } from '@platformatic/kafka';
 import { backoffDelay } from '../../backoff.js';
 import { ConsumerEvents } from '../consumerEvents.js';
+import { fetchLimits } from '../fetchLimits.js';
 import type { KafkaConnectionConfig } from '../kafkajsClient.js';
 import type {
   BatchControl,
@@ -70,17 +71,6 @@ const key = (topic: string, partition: number): string => `${topic}\u0000${parti
 
 /** The shortest fetch wait while a partition is left out of the fetch (see #fetchWait). */
 const MIN_FETCH_WAIT_MS = 20;
-
-/**
- * Most bytes of one fetch, all partitions together, unless `maxBytes` says otherwise (or `maxBytesPerPartition` is
- * larger: a partition may then still fill a fetch, as it asked). The client decodes a response
- * whole, and its records wait, decoded, until the engine admits them: this bounds them by bytes, however many of a
- * broker's partitions are assigned. Against 10 MiB (kafkajs' default), 1 MiB kept the throughput (the broker's fetch
- * session moves the partitions that returned data to the end of the next response, so every partition gets its turn)
- * and, under a capped heap, one engine used about a tenth less CPU: fewer records lived long enough to be copied to
- * the old generation (bench/README.md).
- */
-const DEFAULT_FETCH_MAX_BYTES = 1_048_576;
 
 /** Thrown by heartbeat() once the group rebalances: the batch in hand is stale. */
 export class StaleBatchError extends Error {
@@ -365,7 +355,7 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
         byTopic.set(tp.topic, [...(byTopic.get(tp.topic) ?? []), { partition: tp.partition, fetchOffset }]);
       }
       const topicOfId = new Map<string, string>();
-      const maxBytesPerPartition = this.#options.maxBytesPerPartition ?? 1_048_576;
+      const limits = fetchLimits(this.#options);
       const topics = [...byTopic].map(([topic, partitions]) => {
         const topicId = metadata.topics.get(topic)?.id as string;
         topicOfId.set(topicId, topic);
@@ -374,7 +364,7 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
           partitions: partitions.map(({ partition, fetchOffset }) => ({
             partition,
             fetchOffset,
-            partitionMaxBytes: maxBytesPerPartition,
+            partitionMaxBytes: limits.perPartition,
             currentLeaderEpoch: -1,
             lastFetchedEpoch: -1,
           })),
@@ -387,7 +377,7 @@ export class PlatformaticConsumer extends ConsumerEvents implements ConsumerPort
           topics,
           maxWaitTime: this.#fetchWait(mine, fetchable.length),
           minBytes: 1,
-          maxBytes: this.#options.maxBytes ?? Math.max(maxBytesPerPartition, DEFAULT_FETCH_MAX_BYTES),
+          maxBytes: limits.total,
           isolationLevel: FetchIsolationLevels.READ_COMMITTED,
         });
         failures = 0;

@@ -7,6 +7,7 @@
  */
 
 import { ConsumerEvents } from '../../kafka/consumerEvents.js';
+import { fetchLimits } from '../../kafka/fetchLimits.js';
 import type {
   BatchControl,
   BatchHandler,
@@ -22,14 +23,6 @@ import { MemoryKafkaError, RebalanceInProgressError, unknownTopic } from './memo
 import type { GroupMember, MemoryGroup } from './memoryGroup.js';
 
 type State = 'created' | 'connected' | 'running' | 'stopping' | 'disconnected';
-
-/** kafkajs' default fetch size per partition. */
-const DEFAULT_MAX_BYTES_PER_PARTITION = 1_048_576;
-/**
- * The default adapter's (@platformatic/kafka) fetch size, all partitions together (`maxBytes`), unless
- * `maxBytesPerPartition` is larger.
- */
-const DEFAULT_FETCH_MAX_BYTES = 1_048_576;
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
@@ -239,9 +232,9 @@ export class MemoryConsumer extends ConsumerEvents implements ConsumerPort, Grou
   /** The next partitions with records to hand over, round-robin from where the last round started. */
   #nextBatches(): PartitionBatch[] {
     const limit = this.#options.partitionsConsumedConcurrently ?? 1;
-    const maxBytes = this.#options.maxBytesPerPartition ?? DEFAULT_MAX_BYTES_PER_PARTITION;
-    // a round is one fetch: its batches together stay within maxBytes, but the round's first record always comes
-    let roundBytes = this.#options.maxBytes ?? Math.max(maxBytes, DEFAULT_FETCH_MAX_BYTES);
+    // a round is one fetch, with the default adapter's limits: the round's first record always comes
+    const { perPartition: maxBytes, total } = fetchLimits(this.#options);
+    let roundBytes = total;
     const owned = this.#assignment;
     const batches: PartitionBatch[] = [];
     for (let i = 0; i < owned.length && batches.length < limit && roundBytes > 0; i++) {
