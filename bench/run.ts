@@ -209,7 +209,13 @@ async function acquireBroker(port: number): Promise<Broker> {
     await admin.disconnect();
     return { brokers, clusterId, kafkaVersion: 'unknown (KAFKA_BROKERS)', started: false, release: async () => {} };
   }
-  const options = { port, stateDir: join(repoRoot, '.tributary', `kafka-bench-${port}`) };
+  // Kafka's default initial rebalance delay (3 s), not the tests' 0: the 2 workers of (a''') start together and join
+  // one generation, as they do on a production broker, instead of a second worker's join costing a rebalance
+  const options = {
+    port,
+    stateDir: join(repoRoot, '.tributary', `kafka-bench-${port}`),
+    initialRebalanceDelayMs: 3000,
+  };
   log(`starting the local broker on 127.0.0.1:${port} (state in ${options.stateDir}) …`);
   const broker = await startLocalBroker({ ...options, log });
   return {

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { type Admin, Kafka, type logCreator, logLevel, type Message, Partitioners } from 'kafkajs';
+import { patchKafkajsNegativeTimeout } from '../src/kafka/kafkajsTimeouts.js';
 import { createTopicsWithLeaders } from '../src/kafka/kafkajsTopics.js';
 
 /** Partitions of every input and output topic of the benchmark. */
@@ -31,6 +32,8 @@ const withoutRetriedResponses: logCreator =
   };
 
 export function benchKafka(brokers: readonly string[], clientId: string): Kafka {
+  // the engine's fix for kafkajs' negative timer (src/kafka/kafkajsTimeouts.ts): no TimeoutNegativeWarning per process
+  patchKafkajsNegativeTimeout();
   return new Kafka({ clientId, brokers: [...brokers], logLevel: logLevel.ERROR, logCreator: withoutRetriedResponses });
 }
 

@@ -72,6 +72,12 @@ export interface LocalBrokerOptions {
   stateDir?: string;
   /** Broker heap in MiB (-Xms = -Xmx). Default 512. */
   heapMb?: number;
+  /**
+   * `group.initial.rebalance.delay.ms`: how long a new group waits for more members before its first rebalance.
+   * Default 0, so tests' groups form at once; Kafka's own default is 3000, which lets members that start together
+   * (a container's workers) join in one generation.
+   */
+  initialRebalanceDelayMs?: number;
   /** The java executable. Default $JAVA_HOME/bin/java, else `java` on PATH. */
   javaBin?: string;
   /** How long to wait for the broker to answer a metadata request. Default 90 s. */
@@ -120,6 +126,7 @@ interface Resolved {
   saslSsl: ResolvedSaslSsl | undefined;
   stateDir: string;
   heapMb: number;
+  initialRebalanceDelayMs: number;
   javaBin: string;
   readyTimeoutMs: number;
   log: (line: string) => void;
@@ -135,6 +142,7 @@ function resolveOptions(options: LocalBrokerOptions): Resolved {
     saslSsl: options.saslSsl ? resolveSaslSsl(options.saslSsl) : undefined,
     stateDir: resolve(options.stateDir ?? join(projectRoot, '.tributary', `kafka-${port}`)),
     heapMb: options.heapMb ?? 512,
+    initialRebalanceDelayMs: options.initialRebalanceDelayMs ?? 0,
     javaBin: options.javaBin ?? (process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java'),
     readyTimeoutMs: options.readyTimeoutMs ?? 90_000,
     log: options.log ?? (() => {}),
@@ -352,7 +360,7 @@ function serverProperties(o: Resolved): string {
     'transaction.state.log.min.isr=1',
     'share.coordinator.state.topic.replication.factor=1',
     'share.coordinator.state.topic.min.isr=1',
-    'group.initial.rebalance.delay.ms=0',
+    `group.initial.rebalance.delay.ms=${o.initialRebalanceDelayMs}`,
     'auto.create.topics.enable=true',
     'delete.topic.enable=true',
     'log.retention.hours=24',
