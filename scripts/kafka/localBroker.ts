@@ -10,6 +10,7 @@ import { createConnection } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
+import { patchKafkajsNegativeTimeout } from '../../src/kafka/kafkajsTimeouts.js';
 import { brokerTlsFiles, createBrokerTlsMaterial, TlsMaterialError } from './tlsMaterial.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -419,6 +420,7 @@ function portAnswers(port: number): Promise<boolean> {
 
 /** Asks the broker for metadata; resolves to its cluster id, or undefined when it does not answer yet. */
 export async function describeCluster(bootstrap: string): Promise<string | undefined> {
+  patchKafkajsNegativeTimeout(); // kafkajs' negative timer warns on Node 24 (src/kafka/kafkajsTimeouts.ts)
   const kafka = new Kafka({
     clientId: 'tributary-broker-probe',
     brokers: [bootstrap],
@@ -445,6 +447,7 @@ export async function describeCluster(bootstrap: string): Promise<string | undef
  * consumer group of a test or demo from crashing and restarting.
  */
 async function waitForGroupCoordinator(bootstrap: string, deadline: number): Promise<boolean> {
+  patchKafkajsNegativeTimeout();
   const kafka = new Kafka({ clientId: 'tributary-broker-probe', brokers: [bootstrap], logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   try {
