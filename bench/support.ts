@@ -6,6 +6,9 @@ import { type Admin, Kafka, type logCreator, logLevel, type Message, Partitioner
 import { patchKafkajsNegativeTimeout } from '../src/kafka/kafkajsTimeouts.js';
 import { createTopicsWithLeaders } from '../src/kafka/kafkajsTopics.js';
 
+// Node 24 warns on kafkajs' negative request-queue timer: the engine's fix (src/kafka/kafkajsTimeouts.ts)
+patchKafkajsNegativeTimeout();
+
 /** Partitions of every input and output topic of the benchmark. */
 export const PARTITIONS = 6;
 /** Size of one record value in bytes (JSON, padded). */
@@ -32,8 +35,6 @@ const withoutRetriedResponses: logCreator =
   };
 
 export function benchKafka(brokers: readonly string[], clientId: string): Kafka {
-  // the engine's fix for kafkajs' negative timer (src/kafka/kafkajsTimeouts.ts): no TimeoutNegativeWarning per process
-  patchKafkajsNegativeTimeout();
   return new Kafka({ clientId, brokers: [...brokers], logLevel: logLevel.ERROR, logCreator: withoutRetriedResponses });
 }
 

@@ -13,6 +13,9 @@ import { Kafka, logLevel } from 'kafkajs';
 import { patchKafkajsNegativeTimeout } from '../../src/kafka/kafkajsTimeouts.js';
 import { brokerTlsFiles, createBrokerTlsMaterial, TlsMaterialError } from './tlsMaterial.js';
 
+// Node 24 warns on kafkajs' negative request-queue timer: the engine's fix (src/kafka/kafkajsTimeouts.ts) for the probes
+patchKafkajsNegativeTimeout();
+
 const here = dirname(fileURLToPath(import.meta.url));
 export const projectRoot = resolve(here, '..', '..');
 export const KAFKA_VERSION = '4.1.1';
@@ -420,7 +423,6 @@ function portAnswers(port: number): Promise<boolean> {
 
 /** Asks the broker for metadata; resolves to its cluster id, or undefined when it does not answer yet. */
 export async function describeCluster(bootstrap: string): Promise<string | undefined> {
-  patchKafkajsNegativeTimeout(); // kafkajs' negative timer warns on Node 24 (src/kafka/kafkajsTimeouts.ts)
   const kafka = new Kafka({
     clientId: 'tributary-broker-probe',
     brokers: [bootstrap],
@@ -447,7 +449,6 @@ export async function describeCluster(bootstrap: string): Promise<string | undef
  * consumer group of a test or demo from crashing and restarting.
  */
 async function waitForGroupCoordinator(bootstrap: string, deadline: number): Promise<boolean> {
-  patchKafkajsNegativeTimeout();
   const kafka = new Kafka({ clientId: 'tributary-broker-probe', brokers: [bootstrap], logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   try {
