@@ -1,8 +1,9 @@
 /**
  * The ProducerPort on @platformatic/kafka: one idempotent Producer per session (acks = all, one request in flight
- * per broker, both forced by the client), partitions chosen here so they are known before the send.
+ * per broker, both forced by the client), partitions chosen here so they are known before the send, requests
+ * encoded by the engine (see encodingProducer.ts).
  */
-import { type ClusterMetadata, type ProducerOptions as PltProducerOptions, Producer } from '@platformatic/kafka';
+import type { ClusterMetadata, ProducerOptions as PltProducerOptions, Producer } from '@platformatic/kafka';
 import type { Logger } from 'pino';
 import type { KafkaConnectionConfig } from '../kafkajsClient.js';
 import { partitionForKey } from '../murmur2.js';
@@ -14,6 +15,7 @@ import {
   UnwrittenRecordsError,
 } from '../ports.js';
 import { baseOptions, connectOnce, PlatformaticKafkaError } from './connection.js';
+import { EncodingProducer } from './encodingProducer.js';
 import { SendOrder } from './sendOrder.js';
 
 type Headers = Map<Buffer, Buffer>;
@@ -93,7 +95,7 @@ export class PlatformaticProducer implements ProducerPort {
       idempotent: true,
       acks: -1,
     };
-    this.#create = () => new Producer(producerOptions);
+    this.#create = () => new EncodingProducer(producerOptions);
     this.#session = { producer: this.#create(), inFlight: 0, retired: false };
     this.#compression = options.compression ?? 'none';
     this.#logger = config.logger;
