@@ -263,10 +263,14 @@ export function renderResults(report: Report): string {
     }
   }
   const tributaryRow = report.workload?.rows.find((r) => r.id === 'tributary');
-  const workloadRss = Math.max(tributaryRow?.throughput?.peakRssMb ?? 0, tributaryRow?.latency?.peakRssMb ?? 0);
+  const workloadRss = Math.max(
+    tributaryRow?.throughput?.peakRssMb ?? 0,
+    tributaryRow?.latency?.peakRssMb ?? 0,
+    ...(tributaryRow?.rounds ?? []).map((round) => round.throughput?.peakRssMb ?? 0),
+  );
   if (workloadRss > 0) {
     lines.push(
-      `| workload: Tributary (a) peak RSS, throughput and latency runs (MB) | ${workloadRss.toFixed(0)} | ` +
+      `| workload: Tributary (a) peak RSS, any round and the latency run (MB) | ${workloadRss.toFixed(0)} | ` +
         `≤ 250: ${workloadRss <= 250 ? 'met' : 'NOT met'} |`,
     );
   }
