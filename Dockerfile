@@ -17,7 +17,7 @@ RUN npm run build
 FROM node:24.22.3-slim AS runtime
 # Heap (docs/operations.md, Memory): old generation capped at 512 MB, young at 16 MB semi-spaces, and after each full
 # collection the old generation may grow to 2.5 times what survived (--heap-growing-percent, on the entrypoint's command
-# line: Node refuses it in NODE_OPTIONS). About 230 MB per busy engine process instead of 400-480 MB, at the same
+# line: Node refuses it in NODE_OPTIONS). About 220-270 MB per busy engine process instead of 400-480 MB, at the same
 # throughput on the workload benchmark. Replace NODE_OPTIONS to raise the cap (records of hundreds of kilobytes, a
 # large maxInFlight); workers inherit both.
 ENV NODE_ENV=production \
