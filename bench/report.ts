@@ -5,7 +5,13 @@ import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import type { LatencyResult } from './latency.js';
 import { median } from './median.js';
 import type { VariantResult } from './variant.js';
-import { renderWorkload, rowRate, rowSteadyRate, type WorkloadReport } from './workload/workloadReport.js';
+import {
+  renderWorkload,
+  rowRate,
+  rowSteadyRate,
+  type WorkloadReport,
+  type WorkloadRow,
+} from './workload/workloadReport.js';
 
 export interface Machine {
   cpus: number;
@@ -263,10 +269,13 @@ export function renderResults(report: Report): string {
     }
   }
   const tributaryRow = report.workload?.rows.find((r) => r.id === 'tributary');
+  // the highest peak RSS of a row's throughput rounds (0: none measured)
+  const roundsRss = (row: WorkloadRow | undefined) =>
+    Math.max(0, ...(row?.rounds ?? []).map((round) => round.throughput?.peakRssMb ?? 0));
   const workloadRss = Math.max(
     tributaryRow?.throughput?.peakRssMb ?? 0,
     tributaryRow?.latency?.peakRssMb ?? 0,
-    ...(tributaryRow?.rounds ?? []).map((round) => round.throughput?.peakRssMb ?? 0),
+    roundsRss(tributaryRow),
   );
   if (workloadRss > 0) {
     lines.push(
@@ -275,12 +284,7 @@ export function renderResults(report: Report): string {
     );
   }
   // the memory target is per worker: the largest process of any round of (a''')
-  const workersRss = Math.max(
-    0,
-    ...(report.workload?.rows.find((r) => r.id === 'tributary-workers')?.rounds ?? []).map(
-      (round) => round.throughput?.peakRssMb ?? 0,
-    ),
-  );
+  const workersRss = roundsRss(report.workload?.rows.find((r) => r.id === 'tributary-workers'));
   if (workersRss > 0) {
     lines.push(
       `| workload: Tributary with 2 workers (a'''), peak RSS of a worker, any round (MB) | ${workersRss.toFixed(0)} | ` +
